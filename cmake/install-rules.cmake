@@ -1,0 +1,24 @@
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(LIBNET_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/libnet" CACHE STRING
+    "Where libnet's CMake package files are installed")
+
+install(DIRECTORY libnet/include/libnet TYPE INCLUDE COMPONENT libnet_Development)
+install(TARGETS libnet EXPORT libnetTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT libnet_Development)
+install(EXPORT libnetTargets NAMESPACE libnet:: DESTINATION ${LIBNET_CMAKE_DIR}
+        COMPONENT libnet_Development)
+
+configure_package_config_file(cmake/libnetConfig.cmake.in
+    "${PROJECT_BINARY_DIR}/libnetConfig.cmake" INSTALL_DESTINATION ${LIBNET_CMAKE_DIR})
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/libnetConfigVersion.cmake"
+    COMPATIBILITY SameMinorVersion)
+install(FILES "${PROJECT_BINARY_DIR}/libnetConfig.cmake"
+              "${PROJECT_BINARY_DIR}/libnetConfigVersion.cmake"
+        DESTINATION ${LIBNET_CMAKE_DIR} COMPONENT libnet_Development)
+
+if(LIBNET_BUILD_APPS)
+    install(TARGETS net-server net-client RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+            COMPONENT libnet_Runtime)
+endif()

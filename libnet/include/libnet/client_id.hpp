@@ -1,0 +1,17 @@
+#ifndef LIBNET_CLIENT_ID_HPP
+#define LIBNET_CLIENT_ID_HPP
+
+#include <cstddef>
+#include <string_view>
+
+namespace libnet {
+
+inline constexpr std::size_t max_client_id_size = 64;
+
+/// True when `id` is a valid client id: 1-64 bytes of well-formed UTF-8 (no overlong forms,
+/// no surrogates) with no control characters and no whitespace (ASCII or Unicode).
+bool is_valid_client_id(std::string_view id) noexcept;
+
+} // namespace libnet
+
+#endif

@@ -1,0 +1,62 @@
+#ifndef LIBNET_ERROR_HPP
+#define LIBNET_ERROR_HPP
+
+#include <cstdint>
+#include <string_view>
+#include <system_error>
+
+namespace libnet {
+
+/// Error codes of libnet. The numeric values travel on the wire in ERROR frames
+/// (docs/protocol.md, "Error codes") and never change meaning once published.
+enum class error : std::uint16_t {
+    // Framing and message decoding (1-31).
+    frame_too_large = 1,    ///< A frame's length is over the receiver's maximum.
+    malformed_field = 2,    ///< A field header or nested length does not fit its container.
+    malformed_message = 3,  ///< A field has the wrong size or value for its tag.
+    missing_field = 4,      ///< A field the message requires is absent.
+    unsupported_version = 5, ///< The peer speaks a protocol version this side does not.
+    invalid_client_id = 6,  ///< A client id breaks the id rules.
+    unknown_type = 7,       ///< A frame type this side does not handle.
+
+    // Registration (32-63).
+    hello_timeout = 32,     ///< No HELLO arrived within the registration deadline.
+    hello_expected = 33,    ///< The first frame of a connection was not HELLO.
+    already_registered = 34, ///< A second HELLO on a registered connection.
+    id_taken = 35,          ///< Another online client holds the requested id.
+    server_full = 36,       ///< The server's client limit is reached.
+    not_allowed = 37,       ///< The id is not on the server's allow list (reserved).
+    auth_failed = 38,       ///< Credentials were missing or wrong (reserved).
+
+    // Routing and flow control (64-95).
+    no_such_client = 64,    ///< The recipient is not online.
+    slow_consumer = 65,     ///< The receiver's outbound queue passed its bound.
+    queue_full = 66,        ///< A queue on the sending side is full.
+    not_permitted = 67,     ///< The server's policy forbids the request (e.g. client TERM).
+    unexpected_frame = 68,  ///< A frame that is not valid in the connection's state.
+    no_peer_link = 69,      ///< No direct link to that peer is up (reserved).
+
+    // Connection life (96-127).
+    heartbeat_timeout = 96, ///< The peer missed too many PINGs and is considered lost.
+    terminated = 97,        ///< The session ended because of a TERM.
+    connection_closed = 98, ///< The peer closed the connection.
+    not_connected = 99,     ///< The operation needs a registered connection.
+    shutting_down = 100,    ///< The server is stopping.
+};
+
+/// The "libnet" error category.
+const std::error_category& libnet_category() noexcept;
+
+inline std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), libnet_category()};
+}
+
+/// The symbolic name of a code (e.g. "no_such_client"), or "unknown".
+std::string_view to_string(error e) noexcept;
+
+} // namespace libnet
+
+template <>
+struct std::is_error_code_enum<libnet::error> : std::true_type {};
+
+#endif

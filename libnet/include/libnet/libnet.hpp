@@ -1,0 +1,10 @@
+#ifndef LIBNET_LIBNET_HPP
+#define LIBNET_LIBNET_HPP
+
+#include <libnet/client_id.hpp>
+#include <libnet/codec.hpp>
+#include <libnet/error.hpp>
+#include <libnet/frame.hpp>
+#include <libnet/messages.hpp>
+
+#endif

@@ -1,0 +1,211 @@
+#ifndef LIBNET_MESSAGES_HPP
+#define LIBNET_MESSAGES_HPP
+
+#include <libnet/codec.hpp>
+#include <libnet/error.hpp>
+#include <libnet/frame.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+/// Typed core messages. Every string_view and body views either the caller's data (when
+/// encoding) or the decoded frame's buffer (when decoding): copy what must outlive it.
+namespace libnet::msg {
+
+/// Field tags shared by all core messages (docs/protocol.md, "Fields").
+enum class tag : std::uint16_t {
+    version = 1,
+    client_id = 2,
+    endpoint = 3,
+    credentials = 4,
+    max_frame = 5,
+    heartbeat_ms = 6,
+    heartbeat_misses = 7,
+    entry = 8,
+    join_seq = 9,
+    reason = 10,
+    text = 11,
+    to = 12,
+    from = 13,
+    body = 14,
+    seq = 15,
+    code = 16,
+    ref = 17,
+    ref_type = 18,
+    nonce = 19,
+    by = 20,
+    flags = 21,
+};
+
+/// Why a client left (LEFT.reason).
+enum class leave_reason : std::uint16_t {
+    bye = 1,           ///< Sent BYE.
+    lost = 2,          ///< Missed heartbeats.
+    closed = 3,        ///< Closed the connection without BYE.
+    slow_consumer = 4, ///< Disconnected for not reading fast enough.
+    protocol_error = 5, ///< Disconnected for a protocol violation.
+    terminated = 6,    ///< The server terminated.
+};
+
+/// Why a session is terminated (TERM.reason).
+enum class term_reason : std::uint16_t {
+    requested = 1,  ///< A client asked for termination (TERM.by names it).
+    shutdown = 2,   ///< The server is stopping (operator or application).
+    teardown = 3,   ///< The teardown-at policy fired.
+    idle = 4,       ///< The idle-timeout policy fired.
+    disconnect = 5, ///< The exit-on-disconnect policy fired.
+    expected = 6,   ///< All expected clients have come and gone.
+};
+
+/// DELIVER.flags bits.
+inline constexpr std::uint16_t flag_broadcast = 0x0001;
+
+std::string_view to_string(leave_reason r) noexcept;
+std::string_view to_string(term_reason r) noexcept;
+
+struct hello {
+    static constexpr frame_type type = frame_type::hello;
+    std::uint16_t version = protocol_version;
+    std::string_view id;          ///< Requested id; empty asks the server to assign one.
+    std::string_view endpoint;    ///< "host:port" for direct links; empty if none.
+    std::string_view credentials; ///< Opaque; empty if none.
+};
+
+struct welcome {
+    static constexpr frame_type type = frame_type::welcome;
+    std::uint16_t version = protocol_version;
+    std::string_view id; ///< The id the client is registered under.
+    std::uint32_t max_frame = default_max_frame_size;
+    std::uint32_t heartbeat_ms = 0;     ///< 0: the server sends no PINGs.
+    std::uint32_t heartbeat_misses = 0; ///< PINGs missed before a peer counts as lost.
+};
+
+struct directory_entry {
+    std::string_view id;
+    std::uint64_t join_seq = 0; ///< Server-wide, increasing: join order.
+    std::string_view endpoint;  ///< Advertised direct-link endpoint, empty if none.
+};
+
+struct directory {
+    static constexpr frame_type type = frame_type::directory;
+    std::vector<directory_entry> entries; ///< In join order.
+};
+
+struct joined {
+    static constexpr frame_type type = frame_type::joined;
+    directory_entry entry;
+};
+
+struct left {
+    static constexpr frame_type type = frame_type::left;
+    std::string_view id;
+    std::uint64_t join_seq = 0;
+    leave_reason reason = leave_reason::bye;
+};
+
+struct send {
+    static constexpr frame_type type = frame_type::send;
+    std::string_view to;
+    std::string_view body;
+    std::uint64_t ref = 0; ///< Client-chosen; echoed by an ERROR about this frame. 0: none.
+};
+
+struct deliver {
+    static constexpr frame_type type = frame_type::deliver;
+    std::string_view from; ///< Stamped by the server: the sender's registered id.
+    std::string_view body;
+    std::uint64_t seq = 0; ///< Server-wide sequence number.
+    std::uint16_t flags = 0;
+};
+
+struct broadcast {
+    static constexpr frame_type type = frame_type::broadcast;
+    std::string_view body;
+    std::uint64_t ref = 0;
+};
+
+struct error {
+    static constexpr frame_type type = frame_type::error;
+    std::uint16_t code = 0; ///< A libnet::error value.
+    std::string_view text;
+    std::uint64_t ref = 0;      ///< The ref of the offending frame, 0 if none.
+    std::uint16_t ref_type = 0; ///< The type of the offending frame, 0 if none.
+};
+
+struct term {
+    static constexpr frame_type type = frame_type::term;
+    term_reason reason = term_reason::requested;
+    std::string_view text;
+    std::string_view by; ///< The client that asked, when reason == requested.
+};
+
+struct bye {
+    static constexpr frame_type type = frame_type::bye;
+};
+
+struct ping {
+    static constexpr frame_type type = frame_type::ping;
+    std::uint64_t nonce = 0;
+};
+
+struct pong {
+    static constexpr frame_type type = frame_type::pong;
+    std::uint64_t nonce = 0;
+};
+
+// Decoding: the frame's type must match the message (else error::unexpected_frame);
+// unknown fields are skipped; a malformed or missing field is an error.
+std::error_code decode(frame_view f, hello& out);
+std::error_code decode(frame_view f, welcome& out);
+std::error_code decode(frame_view f, directory& out);
+std::error_code decode(frame_view f, joined& out);
+std::error_code decode(frame_view f, left& out);
+std::error_code decode(frame_view f, send& out);
+std::error_code decode(frame_view f, deliver& out);
+std::error_code decode(frame_view f, broadcast& out);
+std::error_code decode(frame_view f, error& out);
+std::error_code decode(frame_view f, term& out);
+std::error_code decode(frame_view f, bye& out);
+std::error_code decode(frame_view f, ping& out);
+std::error_code decode(frame_view f, pong& out);
+
+} // namespace libnet::msg
+
+#include <libnet/detail/message_fields.hpp>
+
+namespace libnet::msg {
+
+/// Bytes the whole frame of `m` takes (header included).
+template <class Message>
+std::size_t encoded_size(const Message& m) noexcept {
+    detail::field_sizer s;
+    detail::visit_fields(m, s);
+    return frame_header_size + s.size;
+}
+
+/// Writes the frame of `m` at the start of `out`, which must hold encoded_size(m) bytes.
+/// Returns the bytes written.
+template <class Message>
+std::size_t encode_into(const Message& m, std::span<std::uint8_t> out) noexcept {
+    detail::field_writer w{out.data() + frame_header_size};
+    detail::visit_fields(m, w);
+    auto const body = static_cast<std::size_t>(w.pos - out.data()) - frame_header_size;
+    write_header(out.data(), static_cast<std::uint16_t>(Message::type),
+                 static_cast<std::uint32_t>(body));
+    return frame_header_size + body;
+}
+
+/// Appends the frame of `m` to `out` (one resize, no intermediate copies).
+template <class Message>
+void encode(const Message& m, std::vector<std::uint8_t>& out) {
+    auto const at = out.size();
+    out.resize(at + encoded_size(m));
+    encode_into(m, std::span<std::uint8_t>(out).subspan(at));
+}
+
+} // namespace libnet::msg
+
+#endif

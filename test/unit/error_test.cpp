@@ -1,0 +1,23 @@
+#include <libnet/error.hpp>
+#include <libnet/frame.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+TEST_CASE("errors: the libnet category names every code") {
+    std::error_code ec = libnet::error::no_such_client;
+    CHECK(std::string(ec.category().name()) == "libnet");
+    CHECK(ec.value() == 64);
+    CHECK(ec.message() == "recipient is not online");
+    CHECK(libnet::to_string(libnet::error::id_taken) == "id_taken");
+    for (int v = 1; v <= 100; ++v) {
+        auto const e = static_cast<libnet::error>(v);
+        auto const name = libnet::to_string(e);
+        std::error_code c = e;
+        INFO(v);
+        CHECK((name == "unknown") == (c.message() == "unknown libnet error"));
+    }
+    CHECK(libnet::to_string(libnet::frame_type::send) == "SEND");
+    CHECK(libnet::to_string(static_cast<libnet::frame_type>(0x8123)) == "APP");
+}

@@ -1,0 +1,201 @@
+#include <libnet/messages.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+using namespace libnet;
+using bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+template <class M>
+bytes encoded(const M& m) {
+    bytes out;
+    msg::encode(m, out);
+    REQUIRE(out.size() == msg::encoded_size(m));
+    return out;
+}
+
+template <class M>
+M round_trip(const M& in, bytes& storage) {
+    storage = encoded(in);
+    auto r = decode_frame(storage);
+    REQUIRE(r.status == decode_status::ok);
+    REQUIRE(r.consumed == storage.size());
+    REQUIRE(r.frame.type == static_cast<std::uint16_t>(M::type));
+    M out;
+    auto ec = msg::decode(r.frame, out);
+    REQUIRE_FALSE(ec);
+    return out;
+}
+
+frame_view view_of(const bytes& b) {
+    auto r = decode_frame(b);
+    REQUIRE(r.status == decode_status::ok);
+    return r.frame;
+}
+
+bytes field(std::uint16_t tag, const bytes& value) {
+    bytes out(field_header_size);
+    write_header(out.data(), tag, static_cast<std::uint32_t>(value.size()));
+    out.insert(out.end(), value.begin(), value.end());
+    return out;
+}
+
+bytes make_frame(frame_type t, const bytes& body) {
+    bytes out;
+    append_frame(out, static_cast<std::uint16_t>(t), body);
+    return out;
+}
+
+bytes cat(std::initializer_list<bytes> parts) {
+    bytes out;
+    for (auto const& p : parts)
+        out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("messages: every core message round-trips") {
+    bytes s;
+    SECTION("HELLO") {
+        auto m = round_trip(msg::hello{1, "alice", "127.0.0.1:4000", "secret"}, s);
+        CHECK(m.version == 1);
+        CHECK(m.id == "alice");
+        CHECK(m.endpoint == "127.0.0.1:4000");
+        CHECK(m.credentials == "secret");
+        auto anon = round_trip(msg::hello{}, s);
+        CHECK(anon.id.empty());
+        CHECK(anon.endpoint.empty());
+    }
+    SECTION("WELCOME") {
+        auto m = round_trip(msg::welcome{1, "alice", 4096, 5000, 3}, s);
+        CHECK(m.id == "alice");
+        CHECK(m.max_frame == 4096);
+        CHECK(m.heartbeat_ms == 5000);
+        CHECK(m.heartbeat_misses == 3);
+    }
+    SECTION("DIRECTORY") {
+        msg::directory d;
+        d.entries = {{"a", 1, "10.0.0.1:1"}, {"b", 2, ""}, {"c", 7, "[::1]:9"}};
+        auto m = round_trip(d, s);
+        REQUIRE(m.entries.size() == 3);
+        CHECK(m.entries[0].id == "a");
+        CHECK(m.entries[0].endpoint == "10.0.0.1:1");
+        CHECK(m.entries[1].join_seq == 2);
+        CHECK(m.entries[1].endpoint.empty());
+        CHECK(m.entries[2].id == "c");
+        CHECK(round_trip(msg::directory{}, s).entries.empty());
+    }
+    SECTION("JOINED and LEFT") {
+        auto j = round_trip(msg::joined{{"bob", 42, "1.2.3.4:5"}}, s);
+        CHECK(j.entry.id == "bob");
+        CHECK(j.entry.join_seq == 42);
+        auto l = round_trip(msg::left{"bob", 42, msg::leave_reason::lost}, s);
+        CHECK(l.id == "bob");
+        CHECK(l.reason == msg::leave_reason::lost);
+    }
+    SECTION("SEND, DELIVER, BROADCAST with empty and binary bodies") {
+        std::string const binary("\0\xff\x01", 3);
+        auto m = round_trip(msg::send{"bob", binary, 9}, s);
+        CHECK(m.to == "bob");
+        CHECK(m.body == binary);
+        CHECK(m.ref == 9);
+        CHECK(round_trip(msg::send{"bob", "", 0}, s).body.empty());
+        auto d = round_trip(msg::deliver{"alice", "hi", 1ull << 40, msg::flag_broadcast}, s);
+        CHECK(d.from == "alice");
+        CHECK(d.seq == 1ull << 40);
+        CHECK(d.flags == msg::flag_broadcast);
+        auto b = round_trip(msg::broadcast{"all", 3}, s);
+        CHECK(b.body == "all");
+        CHECK(b.ref == 3);
+    }
+    SECTION("ERROR, TERM, BYE, PING, PONG") {
+        auto e = round_trip(msg::error{64, "no such client", 5, 6}, s);
+        CHECK(e.code == 64);
+        CHECK(e.text == "no such client");
+        CHECK(e.ref == 5);
+        CHECK(e.ref_type == 6);
+        auto t = round_trip(msg::term{msg::term_reason::requested, "done", "alice"}, s);
+        CHECK(t.reason == msg::term_reason::requested);
+        CHECK(t.by == "alice");
+        round_trip(msg::bye{}, s);
+        CHECK(s.size() == frame_header_size);
+        CHECK(round_trip(msg::ping{77}, s).nonce == 77);
+        CHECK(round_trip(msg::pong{78}, s).nonce == 78);
+    }
+}
+
+TEST_CASE("messages: SEND encodes byte for byte as docs/protocol.md shows") {
+    bytes const expected{0x00, 0x06, 0x00, 0x00, 0x00, 0x11,             // SEND, 17 bytes
+                         0x00, 0x0C, 0x00, 0x00, 0x00, 0x03, 'b', 'o', 'b', // to = "bob"
+                         0x00, 0x0E, 0x00, 0x00, 0x00, 0x02, 'h', 'i'};     // body = "hi"
+    CHECK(encoded(msg::send{"bob", "hi", 0}) == expected);
+}
+
+TEST_CASE("messages: unknown fields are skipped") {
+    auto b = make_frame(frame_type::send, cat({field(0x7777, {1, 2, 3}), field(12, {'x'}),
+                                                field(14, {'y'}), field(0x0999, {})}));
+    msg::send m;
+    REQUIRE_FALSE(msg::decode(view_of(b), m));
+    CHECK(m.to == "x");
+    CHECK(m.body == "y");
+}
+
+TEST_CASE("messages: malformed input is an error code, never a crash") {
+    msg::send s;
+    SECTION("missing required field") {
+        auto b = make_frame(frame_type::send, field(12, {'x'}));
+        CHECK(msg::decode(view_of(b), s) == error::missing_field);
+    }
+    SECTION("integer field of the wrong size") {
+        auto b = make_frame(frame_type::send,
+                            cat({field(12, {'x'}), field(14, {}), field(17, {1, 2, 3})}));
+        CHECK(msg::decode(view_of(b), s) == error::malformed_message);
+    }
+    SECTION("field length past the end of the frame") {
+        auto body = field(12, {'x', 'y'});
+        body.pop_back();
+        auto b = make_frame(frame_type::send, body);
+        CHECK(msg::decode(view_of(b), s) == error::malformed_field);
+    }
+    SECTION("wrong frame type") {
+        auto b = make_frame(frame_type::deliver, field(12, {'x'}));
+        CHECK(msg::decode(view_of(b), s) == error::unexpected_frame);
+    }
+    SECTION("directory entry with a bad nested length") {
+        auto bad_entry = field(2, {'a', 'b'});
+        bad_entry[5] = 50; // claims 50 bytes, has 2
+        auto b = make_frame(frame_type::directory, field(8, bad_entry));
+        msg::directory d;
+        CHECK(msg::decode(view_of(b), d) == error::malformed_field);
+        CHECK(d.entries.empty());
+    }
+    SECTION("directory entry without its join sequence") {
+        auto b = make_frame(frame_type::directory, field(8, field(2, {'a'})));
+        msg::directory d;
+        CHECK(msg::decode(view_of(b), d) == error::missing_field);
+    }
+    SECTION("HELLO without a version") {
+        auto b = make_frame(frame_type::hello, field(2, {'a'}));
+        msg::hello h;
+        CHECK(msg::decode(view_of(b), h) == error::missing_field);
+    }
+}
+
+TEST_CASE("messages: several typed frames in one buffer decode in order") {
+    bytes b;
+    msg::encode(msg::ping{1}, b);
+    msg::encode(msg::send{"x", "y", 0}, b);
+    msg::encode(msg::bye{}, b);
+    std::vector<std::uint16_t> types;
+    std::span<const std::uint8_t> rest(b);
+    for (auto r = decode_frame(rest); r.status == decode_status::ok; r = decode_frame(rest)) {
+        types.push_back(r.frame.type);
+        rest = rest.subspan(r.consumed);
+    }
+    CHECK(types == std::vector<std::uint16_t>{0x0C, 0x06, 0x0B});
+    CHECK(rest.empty());
+}
