@@ -41,7 +41,7 @@ error_info info(error e) noexcept {
     return {"unknown", "unknown libnet error"};
 }
 
-class category final : public std::error_category {
+class category final : public boost::system::error_category {
 public:
     const char* name() const noexcept override { return "libnet"; }
     std::string message(int ev) const override {
@@ -51,7 +51,7 @@ public:
 
 } // namespace
 
-const std::error_category& libnet_category() noexcept {
+const boost::system::error_category& libnet_category() noexcept {
     static const category instance;
     return instance;
 }

@@ -6,7 +6,7 @@ namespace {
 // Walks the fields of `f`, giving each to `on`, which returns false for a known tag with a
 // bad size. Unknown tags are the handler's to ignore.
 template <class OnField>
-std::error_code parse(frame_view f, frame_type expected, OnField&& on) {
+error_code parse(frame_view f, frame_type expected, OnField&& on) {
     if (f.type != static_cast<std::uint16_t>(expected))
         return libnet::error::unexpected_frame;
     field_reader r(f.value);
@@ -19,9 +19,14 @@ std::error_code parse(frame_view f, frame_type expected, OnField&& on) {
 
 // Tracks which required fields were seen.
 struct seen {
-    unsigned bits = 0;
-    void mark(tag t) noexcept { bits |= 1u << static_cast<unsigned>(t); }
-    bool has(tag t) const noexcept { return (bits >> static_cast<unsigned>(t)) & 1u; }
+    std::uint64_t bits = 0;
+    void mark(tag t) noexcept {
+        if (static_cast<unsigned>(t) < 64)
+            bits |= std::uint64_t{1} << static_cast<unsigned>(t);
+    }
+    bool has(tag t) const noexcept {
+        return static_cast<unsigned>(t) < 64 && ((bits >> static_cast<unsigned>(t)) & 1u);
+    }
 };
 
 bool read_entry_field(const field_view& fv, directory_entry& e, seen& s) {
@@ -38,7 +43,7 @@ bool read_entry_field(const field_view& fv, directory_entry& e, seen& s) {
     return true;
 }
 
-std::error_code require(const seen& s, std::initializer_list<tag> tags) {
+error_code require(const seen& s, std::initializer_list<tag> tags) {
     for (auto t : tags)
         if (!s.has(t))
             return libnet::error::missing_field;
@@ -56,7 +61,8 @@ bool read_enum(const field_view& fv, Enum& out) {
 
 } // namespace
 
-std::error_code decode(frame_view f, hello& out) {
+error_code decode(frame_view f, hello& out) {
+    out = {};
     seen s;
     auto ec = parse(f, hello::type, [&](const field_view& fv) {
         switch (static_cast<tag>(fv.tag)) {
@@ -75,7 +81,8 @@ std::error_code decode(frame_view f, hello& out) {
     return ec ? ec : require(s, {tag::version});
 }
 
-std::error_code decode(frame_view f, welcome& out) {
+error_code decode(frame_view f, welcome& out) {
+    out = {};
     seen s;
     auto ec = parse(f, welcome::type, [&](const field_view& fv) {
         bool ok = true;
@@ -93,9 +100,9 @@ std::error_code decode(frame_view f, welcome& out) {
     return ec ? ec : require(s, {tag::version, tag::client_id, tag::max_frame});
 }
 
-std::error_code decode(frame_view f, directory& out) {
+error_code decode(frame_view f, directory& out) {
     out.entries.clear();
-    std::error_code inner;
+    error_code inner;
     auto ec = parse(f, directory::type, [&](const field_view& fv) {
         if (static_cast<tag>(fv.tag) != tag::entry)
             return true;
@@ -110,25 +117,27 @@ std::error_code decode(frame_view f, directory& out) {
         if (!inner)
             inner = require(s, {tag::client_id, tag::join_seq});
         if (inner)
-            return true; // stop below through `inner`
+            return false; // stops parse(); `inner` replaces its malformed_message below
         out.entries.push_back(e);
         return true;
     });
-    if (!ec && inner)
+    if (inner)
         ec = inner;
     if (ec)
         out.entries.clear();
     return ec;
 }
 
-std::error_code decode(frame_view f, joined& out) {
+error_code decode(frame_view f, joined& out) {
+    out = {};
     seen s;
     auto ec = parse(f, joined::type,
                     [&](const field_view& fv) { return read_entry_field(fv, out.entry, s); });
     return ec ? ec : require(s, {tag::client_id, tag::join_seq});
 }
 
-std::error_code decode(frame_view f, left& out) {
+error_code decode(frame_view f, left& out) {
+    out = {};
     seen s;
     auto ec = parse(f, left::type, [&](const field_view& fv) {
         bool ok = true;
@@ -144,7 +153,8 @@ std::error_code decode(frame_view f, left& out) {
     return ec ? ec : require(s, {tag::client_id});
 }
 
-std::error_code decode(frame_view f, send& out) {
+error_code decode(frame_view f, send& out) {
+    out = {};
     seen s;
     auto ec = parse(f, send::type, [&](const field_view& fv) {
         bool ok = true;
@@ -160,7 +170,8 @@ std::error_code decode(frame_view f, send& out) {
     return ec ? ec : require(s, {tag::to, tag::body});
 }
 
-std::error_code decode(frame_view f, deliver& out) {
+error_code decode(frame_view f, deliver& out) {
+    out = {};
     seen s;
     auto ec = parse(f, deliver::type, [&](const field_view& fv) {
         bool ok = true;
@@ -177,7 +188,8 @@ std::error_code decode(frame_view f, deliver& out) {
     return ec ? ec : require(s, {tag::from, tag::body, tag::seq});
 }
 
-std::error_code decode(frame_view f, broadcast& out) {
+error_code decode(frame_view f, broadcast& out) {
+    out = {};
     seen s;
     auto ec = parse(f, broadcast::type, [&](const field_view& fv) {
         bool ok = true;
@@ -192,7 +204,8 @@ std::error_code decode(frame_view f, broadcast& out) {
     return ec ? ec : require(s, {tag::body});
 }
 
-std::error_code decode(frame_view f, error& out) {
+error_code decode(frame_view f, error& out) {
+    out = {};
     seen s;
     auto ec = parse(f, error::type, [&](const field_view& fv) {
         bool ok = true;
@@ -201,6 +214,7 @@ std::error_code decode(frame_view f, error& out) {
         case tag::text: out.text = fv.str(); break;
         case tag::ref: ok = read_uint(fv, out.ref); break;
         case tag::ref_type: ok = read_uint(fv, out.ref_type); break;
+        case tag::client_id: out.id = fv.str(); break;
         default: return true;
         }
         s.mark(static_cast<tag>(fv.tag));
@@ -209,7 +223,8 @@ std::error_code decode(frame_view f, error& out) {
     return ec ? ec : require(s, {tag::code});
 }
 
-std::error_code decode(frame_view f, term& out) {
+error_code decode(frame_view f, term& out) {
+    out = {};
     seen s;
     auto ec = parse(f, term::type, [&](const field_view& fv) {
         bool ok = true;
@@ -225,21 +240,22 @@ std::error_code decode(frame_view f, term& out) {
     return ec ? ec : require(s, {tag::reason});
 }
 
-std::error_code decode(frame_view f, bye&) {
+error_code decode(frame_view f, bye&) {
     return parse(f, bye::type, [](const field_view&) { return true; });
 }
 
 namespace {
 template <class Ping>
-std::error_code decode_nonce(frame_view f, Ping& out) {
+error_code decode_nonce(frame_view f, Ping& out) {
+    out = {};
     return parse(f, Ping::type, [&](const field_view& fv) {
         return static_cast<tag>(fv.tag) != tag::nonce || read_uint(fv, out.nonce);
     });
 }
 } // namespace
 
-std::error_code decode(frame_view f, ping& out) { return decode_nonce(f, out); }
-std::error_code decode(frame_view f, pong& out) { return decode_nonce(f, out); }
+error_code decode(frame_view f, ping& out) { return decode_nonce(f, out); }
+error_code decode(frame_view f, pong& out) { return decode_nonce(f, out); }
 
 std::string_view to_string(leave_reason r) noexcept {
     switch (r) {

@@ -6,7 +6,7 @@
 #include <string>
 
 TEST_CASE("errors: the libnet category names every code") {
-    std::error_code ec = libnet::error::no_such_client;
+    libnet::error_code ec = libnet::error::no_such_client;
     CHECK(std::string(ec.category().name()) == "libnet");
     CHECK(ec.value() == 64);
     CHECK(ec.message() == "recipient is not online");
@@ -14,10 +14,13 @@ TEST_CASE("errors: the libnet category names every code") {
     for (int v = 1; v <= 100; ++v) {
         auto const e = static_cast<libnet::error>(v);
         auto const name = libnet::to_string(e);
-        std::error_code c = e;
+        libnet::error_code c = e;
         INFO(v);
         CHECK((name == "unknown") == (c.message() == "unknown libnet error"));
     }
     CHECK(libnet::to_string(libnet::frame_type::send) == "SEND");
+    // Interoperates with std::error_code.
+    std::error_code std_ec = ec;
+    CHECK(std_ec.message() == "recipient is not online");
     CHECK(libnet::to_string(static_cast<libnet::frame_type>(0x8123)) == "APP");
 }

@@ -113,11 +113,12 @@ TEST_CASE("messages: every core message round-trips") {
         CHECK(b.ref == 3);
     }
     SECTION("ERROR, TERM, BYE, PING, PONG") {
-        auto e = round_trip(msg::error{64, "no such client", 5, 6}, s);
+        auto e = round_trip(msg::error{64, "no such client", 5, 6, "bob"}, s);
         CHECK(e.code == 64);
         CHECK(e.text == "no such client");
         CHECK(e.ref == 5);
         CHECK(e.ref_type == 6);
+        CHECK(e.id == "bob");
         auto t = round_trip(msg::term{msg::term_reason::requested, "done", "alice"}, s);
         CHECK(t.reason == msg::term_reason::requested);
         CHECK(t.by == "alice");
@@ -172,6 +173,24 @@ TEST_CASE("messages: malformed input is an error code, never a crash") {
         msg::directory d;
         CHECK(msg::decode(view_of(b), d) == error::malformed_field);
         CHECK(d.entries.empty());
+    }
+    SECTION("a bad directory entry followed by a good one is still an error") {
+        auto bad_entry = field(2, {'a', 'b'});
+        bad_entry[5] = 50;
+        auto good_entry = cat({field(2, {'c'}), field(9, bytes(8, 1))});
+        auto b = make_frame(frame_type::directory, cat({field(8, bad_entry), field(8, good_entry)}));
+        msg::directory d;
+        CHECK(msg::decode(view_of(b), d) == error::malformed_field);
+        CHECK(d.entries.empty());
+    }
+    SECTION("a reused message object keeps nothing from the previous frame") {
+        msg::deliver m;
+        bytes first, second;
+        msg::encode(msg::deliver{"a", "b", 1, msg::flag_broadcast}, first);
+        msg::encode(msg::deliver{"c", "d", 2, 0}, second);
+        REQUIRE_FALSE(msg::decode(view_of(first), m));
+        REQUIRE_FALSE(msg::decode(view_of(second), m));
+        CHECK(m.flags == 0);
     }
     SECTION("directory entry without its join sequence") {
         auto b = make_frame(frame_type::directory, field(8, field(2, {'a'})));

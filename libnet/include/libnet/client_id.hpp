@@ -8,6 +8,9 @@ namespace libnet {
 
 inline constexpr std::size_t max_client_id_size = 64;
 
+/// Longest advertised endpoint ("host:port") a server accepts in HELLO.
+inline constexpr std::size_t max_endpoint_size = 255;
+
 /// True when `id` is a valid client id: 1-64 bytes of well-formed UTF-8 (no overlong forms,
 /// no surrogates) with no control characters and no whitespace (ASCII or Unicode).
 bool is_valid_client_id(std::string_view id) noexcept;

@@ -22,7 +22,7 @@ struct decode_result {
     frame_view frame;          ///< Valid when status == ok; views the input buffer.
     std::size_t consumed = 0;  ///< Bytes of the input the frame occupies (header + value).
     std::size_t needed = 0;    ///< With need_more: total bytes the next frame needs, if known.
-    std::error_code ec;        ///< With error.
+    error_code ec;        ///< With error.
 };
 
 /// Decodes the first frame in `in`, without I/O or allocation. A length over `max_value`
@@ -106,11 +106,11 @@ public:
         return true;
     }
 
-    std::error_code error() const noexcept { return ec_; }
+    error_code error() const noexcept { return ec_; }
 
 private:
     std::span<const std::uint8_t> rest_;
-    std::error_code ec_;
+    error_code ec_;
 };
 
 /// Reads a fixed-size big-endian integer field; false when the size is wrong.

@@ -1,6 +1,8 @@
 #ifndef LIBNET_ERROR_HPP
 #define LIBNET_ERROR_HPP
 
+#include <boost/system/error_code.hpp>
+
 #include <cstdint>
 #include <string_view>
 #include <system_error>
@@ -44,10 +46,14 @@ enum class error : std::uint16_t {
     shutting_down = 100,    ///< The server is stopping.
 };
 
-/// The "libnet" error category.
-const std::error_category& libnet_category() noexcept;
+/// libnet reports errors as Boost.System codes, like Asio itself: they hold Asio's
+/// network errors and libnet's own, and convert to error_code.
+using error_code = boost::system::error_code;
 
-inline std::error_code make_error_code(error e) noexcept {
+/// The "libnet" error category.
+const boost::system::error_category& libnet_category() noexcept;
+
+inline error_code make_error_code(error e) noexcept {
     return {static_cast<int>(e), libnet_category()};
 }
 
@@ -57,6 +63,6 @@ std::string_view to_string(error e) noexcept;
 } // namespace libnet
 
 template <>
-struct std::is_error_code_enum<libnet::error> : std::true_type {};
+struct boost::system::is_error_code_enum<libnet::error> : std::true_type {};
 
 #endif

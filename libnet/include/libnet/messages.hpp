@@ -133,6 +133,7 @@ struct error {
     std::string_view text;
     std::uint64_t ref = 0;      ///< The ref of the offending frame, 0 if none.
     std::uint16_t ref_type = 0; ///< The type of the offending frame, 0 if none.
+    std::string_view id;        ///< The client the error is about (e.g. the unknown recipient).
 };
 
 struct term {
@@ -158,19 +159,19 @@ struct pong {
 
 // Decoding: the frame's type must match the message (else error::unexpected_frame);
 // unknown fields are skipped; a malformed or missing field is an error.
-std::error_code decode(frame_view f, hello& out);
-std::error_code decode(frame_view f, welcome& out);
-std::error_code decode(frame_view f, directory& out);
-std::error_code decode(frame_view f, joined& out);
-std::error_code decode(frame_view f, left& out);
-std::error_code decode(frame_view f, send& out);
-std::error_code decode(frame_view f, deliver& out);
-std::error_code decode(frame_view f, broadcast& out);
-std::error_code decode(frame_view f, error& out);
-std::error_code decode(frame_view f, term& out);
-std::error_code decode(frame_view f, bye& out);
-std::error_code decode(frame_view f, ping& out);
-std::error_code decode(frame_view f, pong& out);
+error_code decode(frame_view f, hello& out);
+error_code decode(frame_view f, welcome& out);
+error_code decode(frame_view f, directory& out);
+error_code decode(frame_view f, joined& out);
+error_code decode(frame_view f, left& out);
+error_code decode(frame_view f, send& out);
+error_code decode(frame_view f, deliver& out);
+error_code decode(frame_view f, broadcast& out);
+error_code decode(frame_view f, error& out);
+error_code decode(frame_view f, term& out);
+error_code decode(frame_view f, bye& out);
+error_code decode(frame_view f, ping& out);
+error_code decode(frame_view f, pong& out);
 
 } // namespace libnet::msg
 

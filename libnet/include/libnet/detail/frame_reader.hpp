@@ -49,6 +49,9 @@ public:
 
     std::size_t buffered() const noexcept { return end_ - begin_; }
 
+    /// Drops everything buffered (input that will never be decoded).
+    void discard() noexcept { begin_ = end_ = needed_ = 0; }
+
 private:
     std::vector<std::uint8_t> buf_;
     std::size_t begin_ = 0;

@@ -145,6 +145,8 @@ void visit_fields(const error& m, V& v) {
         v.u64(tag::ref, m.ref);
     if (m.ref_type != 0)
         v.u16(tag::ref_type, m.ref_type);
+    if (!m.id.empty())
+        v.str(tag::client_id, m.id);
 }
 
 template <class V>
