@@ -1,0 +1,129 @@
+// Writes fuzz_decoder's seed corpus into a directory: make_corpus <dir>
+// Every file starts with fuzz_decoder's 4-byte prefix (see fuzz_decoder.cpp).
+#include <libnet/codec.hpp>
+#include <libnet/messages.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <vector>
+
+using namespace libnet;
+using bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+bytes prefix(std::uint16_t max_value = 1024, std::uint8_t max_chunk = 16,
+             std::uint8_t read_size = 64) {
+    return {static_cast<std::uint8_t>(max_value >> 8), static_cast<std::uint8_t>(max_value),
+            static_cast<std::uint8_t>(max_chunk - 1), static_cast<std::uint8_t>(read_size - 1)};
+}
+
+bytes str(std::string_view s) {
+    return {s.begin(), s.end()};
+}
+
+bytes header(std::uint16_t type, std::uint32_t len) {
+    bytes out(frame_header_size);
+    write_header(out.data(), type, len);
+    return out;
+}
+
+bytes field(msg::tag t, const bytes& value) {
+    auto out = header(static_cast<std::uint16_t>(t), static_cast<std::uint32_t>(value.size()));
+    out.insert(out.end(), value.begin(), value.end());
+    return out;
+}
+
+bytes raw_frame(frame_type t, const bytes& value) {
+    bytes out;
+    append_frame(out, static_cast<std::uint16_t>(t), value);
+    return out;
+}
+
+template <class M>
+bytes frame(const M& m) {
+    bytes out;
+    msg::encode(m, out);
+    return out;
+}
+
+bytes cat(std::initializer_list<bytes> parts) {
+    bytes out;
+    for (auto const& p : parts)
+        out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+bool write(const std::filesystem::path& dir, const char* name, const bytes& b) {
+    std::ofstream out(dir / name, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    return static_cast<bool>(out);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: make_corpus <dir>\n");
+        return 2;
+    }
+    std::filesystem::path const dir = argv[1];
+    std::filesystem::create_directories(dir);
+
+    msg::directory dir_msg;
+    dir_msg.entries = {{"alice", 1, "10.0.0.1:4000"}, {"bob", 2, ""}, {"carol", 7, "[::1]:9"}};
+    auto const send = frame(msg::send{"bob", "hi", 9});
+    auto const stream =
+        cat({frame(msg::hello{1, "alice", "", ""}), send, frame(msg::deliver{"bob", "yo", 3, 0}),
+             frame(msg::ping{1}), frame(msg::bye{})});
+    auto bad_entry = field(msg::tag::client_id, str("ab"));
+    bad_entry[5] = 50; // claims 50 bytes, has 2
+    auto const good_entry =
+        cat({field(msg::tag::client_id, str("c")), field(msg::tag::join_seq, bytes(8, 1))});
+
+    struct seed {
+        const char* name;
+        bytes data;
+    };
+    std::vector<seed> const seeds{
+        {"hello.bin", frame(msg::hello{1, "alice", "127.0.0.1:4000", "secret"})},
+        {"welcome.bin", frame(msg::welcome{1, "alice", 4096, 5000, 3})},
+        {"directory.bin", frame(dir_msg)},
+        {"joined.bin", frame(msg::joined{{"bob", 42, "1.2.3.4:5"}})},
+        {"left.bin", frame(msg::left{"bob", 42, msg::leave_reason::lost})},
+        {"send.bin", send},
+        {"deliver.bin", frame(msg::deliver{"alice", "hello", 1ull << 40, msg::flag_broadcast})},
+        {"broadcast.bin", frame(msg::broadcast{"all", 3})},
+        {"error.bin",
+         frame(msg::error{.code = 64, .text = "no such client", .ref = 5, .ref_type = 6})},
+        {"term.bin", frame(msg::term{msg::term_reason::requested, "done", "alice"})},
+        {"bye.bin", frame(msg::bye{})},
+        {"ping.bin", frame(msg::ping{77})},
+        {"pong.bin", frame(msg::pong{78})},
+        {"stream.bin", stream},
+        {"truncated.bin", bytes(send.begin(), send.end() - 3)},
+        {"truncated_header.bin", bytes(send.begin(), send.begin() + 4)},
+        {"unknown_fields.bin",
+         cat({raw_frame(frame_type::send, cat({field(msg::tag{0x7777}, {1, 2}), send})),
+              raw_frame(frame_type{0x8001}, str("app"))})},
+        {"bad_int_size.bin", raw_frame(frame_type::ping, field(msg::tag::nonce, {1, 2, 3}))},
+        {"directory_bad_length.bin",
+         raw_frame(frame_type::directory, field(msg::tag::entry, bad_entry))},
+        {"directory_bad_then_good.bin",
+         raw_frame(frame_type::directory,
+                   cat({field(msg::tag::entry, bad_entry), field(msg::tag::entry, good_entry)}))},
+        {"field_length_near_4g.bin",
+         raw_frame(frame_type::send, cat({header(12, 0xFFFFFFFF), str("ab")}))},
+    };
+    bool ok = true;
+    for (auto const& s : seeds)
+        ok &= write(dir, s.name, cat({prefix(), s.data}));
+    // These need their own prefix: byte-by-byte reads, a small limit, the largest limit.
+    ok &= write(dir, "stream_bytewise.bin", cat({prefix(1024, 1, 1), stream}));
+    ok &= write(dir, "oversize_header.bin",
+                cat({prefix(64), frame(msg::ping{1}), header(7, 4096), str("body")}));
+    ok &= write(dir, "length_near_4g.bin", cat({prefix(0xFFFF), header(6, 0xFFFFFFFA)}));
+    return ok ? 0 : 1;
+}
