@@ -1,10 +1,14 @@
 #ifndef LIBNET_LIBNET_HPP
 #define LIBNET_LIBNET_HPP
 
+#include <libnet/blocking_client.hpp>
+#include <libnet/client.hpp>
 #include <libnet/client_id.hpp>
 #include <libnet/codec.hpp>
 #include <libnet/error.hpp>
+#include <libnet/event.hpp>
 #include <libnet/frame.hpp>
 #include <libnet/messages.hpp>
+#include <libnet/server.hpp>
 
 #endif

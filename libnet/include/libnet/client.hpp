@@ -1,0 +1,131 @@
+#ifndef LIBNET_CLIENT_HPP
+#define LIBNET_CLIENT_HPP
+
+#include <libnet/client_options.hpp>
+#include <libnet/detail/async.hpp>
+#include <libnet/event.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace libnet {
+
+namespace detail {
+class client_core;
+}
+
+/// A libnet client: registers with a server, keeps the directory up to date, sends and
+/// broadcasts messages and receives events.
+///
+/// Every operation runs on the client's strand and may be started from any thread; many
+/// sends may be outstanding at once and complete in order. Operations cannot be
+/// cancelled one by one: close() ends them all (pending ones complete with
+/// operation_aborted or the connection's error).
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: safe.
+class client {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    explicit client(executor_type ex, client_options options = {});
+    /// Aborts the connection if it is still open (use async_close for a clean leave).
+    ~client();
+
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    executor_type get_executor() const noexcept;
+
+    /// Connects to `host`:`port` and registers. Completes after WELCOME and the directory
+    /// snapshot, or with the server's error (id_taken, invalid_client_id, ...), a network
+    /// error, or asio::error::timed_out after options.connect_timeout.
+    /// Handler: void(error_code).
+    template <class CompletionToken>
+    auto async_connect(std::string host, std::string port, CompletionToken&& token) {
+        return detail::spawn_op(get_executor(), connect_op(core_, std::move(host), std::move(port)),
+                                std::forward<CompletionToken>(token));
+    }
+
+    /// Sends `body` to client `to` through the server. Completes when the frame has been
+    /// written to the socket (waiting for room when the outbound queue is full). Sends
+    /// complete, and arrive, in the order they were started. An offline or unknown
+    /// recipient is reported afterwards as a server_error event (code no_such_client,
+    /// id == to). Handler: void(error_code).
+    template <class CompletionToken>
+    auto async_send(std::string to, std::string body, CompletionToken&& token) {
+        return detail::spawn_op(get_executor(), send_op(core_, std::move(to), std::move(body), false),
+                                std::forward<CompletionToken>(token));
+    }
+
+    /// Sends `body` to every other registered client. Handler: void(error_code).
+    template <class CompletionToken>
+    auto async_broadcast(std::string body, CompletionToken&& token) {
+        return detail::spawn_op(get_executor(), send_op(core_, {}, std::move(body), true),
+                                std::forward<CompletionToken>(token));
+    }
+
+    /// Waits for the next event. After the last one it completes with why the session
+    /// ended: error::terminated after TERM, error::connection_closed, heartbeat_timeout,
+    /// or not_connected. Handler: void(error_code, event).
+    template <class CompletionToken>
+    auto async_receive(CompletionToken&& token) {
+        return detail::spawn_op<event>(get_executor(),
+                                       receive_op(core_, std::chrono::steady_clock::time_point::max()),
+                                       std::forward<CompletionToken>(token));
+    }
+
+    /// As async_receive, but completes with asio::error::timed_out after `timeout`
+    /// (no event is lost: it stays queued for the next receive).
+    template <class CompletionToken>
+    auto async_receive(std::chrono::steady_clock::duration timeout, CompletionToken&& token) {
+        return detail::spawn_op<event>(get_executor(),
+                                       receive_op(core_, std::chrono::steady_clock::now() + timeout),
+                                       std::forward<CompletionToken>(token));
+    }
+
+    /// Asks the server to terminate the session for everyone (TERM). Completes when
+    /// written; the TERM then comes back as a `terminated` event. Handler: void(error_code).
+    template <class CompletionToken>
+    auto async_terminate(std::string text, CompletionToken&& token) {
+        return detail::spawn_op(get_executor(), terminate_op(core_, std::move(text)),
+                                std::forward<CompletionToken>(token));
+    }
+
+    /// Leaves cleanly: BYE after everything queued, then waits (up to close_timeout) for
+    /// the server to close. Handler: void(error_code).
+    template <class CompletionToken>
+    auto async_close(CompletionToken&& token) {
+        return detail::spawn_op(get_executor(), close_op(core_), std::forward<CompletionToken>(token));
+    }
+
+    /// The registered id (empty until registered).
+    std::string id() const;
+    /// The directory as this client knows it now, in join order (itself included).
+    std::vector<peer_info> directory() const;
+    /// True between successful registration and the end of the session.
+    bool is_connected() const;
+
+private:
+    // Static, taking the core by value: a coroutine starts later and must not reach
+    // through `this`, which may be gone by then.
+    using core_ptr = std::shared_ptr<detail::client_core>;
+    static boost::asio::awaitable<error_code> connect_op(core_ptr core, std::string host,
+                                                              std::string port);
+    static boost::asio::awaitable<error_code> send_op(core_ptr core, std::string to,
+                                                           std::string body, bool broadcast);
+    static boost::asio::awaitable<std::pair<error_code, event>>
+    receive_op(core_ptr core, std::chrono::steady_clock::time_point deadline);
+    static boost::asio::awaitable<error_code> terminate_op(core_ptr core, std::string text);
+    static boost::asio::awaitable<error_code> close_op(core_ptr core);
+
+    std::shared_ptr<detail::client_core> core_;
+};
+
+} // namespace libnet
+
+#endif

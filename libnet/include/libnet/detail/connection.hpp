@@ -1,0 +1,134 @@
+#ifndef LIBNET_DETAIL_CONNECTION_HPP
+#define LIBNET_DETAIL_CONNECTION_HPP
+
+#include <libnet/detail/frame_reader.hpp>
+#include <libnet/detail/shared_frame.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <vector>
+
+namespace libnet::detail {
+
+struct connection_limits {
+    std::uint32_t max_frame = default_max_frame_size;
+    std::size_t max_queue_bytes = 8u << 20;
+    std::chrono::milliseconds close_timeout{2000};
+};
+
+/// Byte and frame counters a connection adds to (shared by all of a server's sessions).
+struct io_counters {
+    std::atomic<std::uint64_t> frames_in{0}, frames_out{0}, bytes_in{0}, bytes_out{0};
+};
+
+/// One framed TCP connection: a reader, a writer and a watchdog coroutine on the socket's
+/// strand. The outbound queue is bounded in bytes and drained in one gather write per
+/// wake-up; a registration deadline and PING/PONG heartbeats are enforced by the watchdog.
+/// Subclasses handle frames. Members marked "any thread" may be called from anywhere;
+/// everything else runs on the strand.
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    using clock = std::chrono::steady_clock;
+
+    connection(boost::asio::ip::tcp::socket socket, connection_limits limits,
+               io_counters* counters = nullptr);
+    virtual ~connection();
+
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    /// Runs until the connection is finished; never throws.
+    boost::asio::awaitable<void> run();
+
+    /// Queues a frame (any thread). Over the bound, the queue is dropped and the connection
+    /// closes with ERROR(slow_consumer); returns false then, or when already closing.
+    bool enqueue(shared_frame f);
+
+    /// As enqueue, for the strand: returns the stream offset just past `f` (compare with
+    /// on_written's argument), or 0 when the frame was not queued.
+    std::uint64_t enqueue_tracked(shared_frame f);
+
+    /// Bytes queued or being written (any thread).
+    std::size_t queued_bytes() const;
+
+    /// Queues `last` (if any) past the bound, flushes, half-closes, and ends the connection
+    /// when the peer closes or close_timeout passes (any thread). The first reason sticks.
+    void close(error_code reason, shared_frame last = {});
+
+    /// Why the connection ended or is closing; empty while open (any thread).
+    error_code reason() const;
+    bool closing() const;
+
+    boost::asio::ip::tcp::endpoint remote_endpoint() const noexcept { return remote_; }
+    boost::asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
+
+protected:
+    /// A complete frame arrived (strand). Not called once the connection is closing.
+    virtual void on_frame(frame_view f) = 0;
+    /// The connection started closing, for `reason` (strand, once).
+    virtual void on_closing(error_code) {}
+    /// Everything up to stream offset `written` went to the socket (strand).
+    virtual void on_written(std::uint64_t /*written*/) {}
+    /// False pauses reading (backpressure) until resume_reading() (strand).
+    virtual bool want_read() { return true; }
+    void resume_reading() { read_gate_.cancel(); }
+
+    /// Closes with ERROR(code) unless nothing was received before `deadline` (strand).
+    void set_deadline(clock::time_point deadline, error code);
+    void clear_deadline();
+    /// Starts answering PINGs; PINGs after `interval` of silence and declares the peer lost
+    /// after `misses` unanswered (strand). An interval of 0 only answers.
+    void set_heartbeat(std::chrono::milliseconds interval, std::uint32_t misses);
+
+private:
+    boost::asio::awaitable<void> reader();
+    boost::asio::awaitable<void> writer();
+    boost::asio::awaitable<void> watchdog();
+    bool handle_frame(frame_view f);
+    void wake_strand();
+    void begin_closing();
+
+    boost::asio::ip::tcp::socket socket_;
+    boost::asio::ip::tcp::endpoint remote_;
+    connection_limits limits_;
+    io_counters* counters_;
+    frame_reader reader_;
+
+    // Guarded by mutex_: touched by enqueue() from any thread.
+    mutable std::mutex mutex_;
+    std::vector<shared_frame> queue_;
+    std::size_t queued_bytes_ = 0; // queued + in flight
+    std::uint64_t enqueued_total_ = 0;
+    bool writer_idle_ = false;
+    bool closing_ = false;
+    bool wake_posted_ = false;
+    error_code reason_;
+
+    // Strand only.
+    boost::asio::steady_timer writer_wake_;
+    boost::asio::steady_timer watchdog_timer_;
+    boost::asio::steady_timer read_gate_;
+    std::uint64_t written_total_ = 0;
+    bool closing_seen_ = false;
+    bool reader_done_ = false;
+    bool writer_done_ = false;
+    clock::time_point last_rx_;
+    clock::time_point deadline_ = clock::time_point::max();
+    error deadline_error_ = error::hello_timeout;
+    bool keepalive_ = false;
+    std::chrono::milliseconds heartbeat_{0};
+    std::uint32_t heartbeat_misses_ = 0;
+    std::uint32_t pings_unanswered_ = 0;
+    std::uint64_t ping_nonce_ = 0;
+};
+
+} // namespace libnet::detail
+
+#endif

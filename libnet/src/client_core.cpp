@@ -1,0 +1,334 @@
+#include "client_core.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace libnet::detail {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+}
+
+client_connection::client_connection(tcp::socket socket, const client_options& o,
+                                     client_core* core)
+    : connection(std::move(socket), {o.max_frame, o.max_queue_bytes, o.close_timeout}),
+      core_(core) {}
+
+void client_connection::on_frame(frame_view f) { core_->on_frame(f); }
+void client_connection::on_closing(error_code reason) { core_->on_closing(reason); }
+void client_connection::on_written(std::uint64_t written) { core_->on_written(written); }
+bool client_connection::want_read() { return core_->want_read(); }
+
+client_core::client_core(asio::any_io_executor ex, client_options options)
+    : strand_(asio::make_strand(ex)), options_(std::move(options)), state_signal_(strand_),
+      room_signal_(strand_) {
+    room_signal_.expires_at(clock::time_point::max());
+}
+
+error_code client_core::not_open() const {
+    if (state_ == state::idle || state_ == state::connecting || !end_reason_)
+        return error::not_connected;
+    return end_reason_;
+}
+
+asio::awaitable<error_code> client_core::connect(std::string host, std::string port) {
+    if (state_ != state::idle)
+        co_return asio::error::already_started;
+    state_ = state::connecting;
+    auto const deadline = clock::now() + options_.connect_timeout;
+    asio::steady_timer timer(strand_, deadline);
+
+    tcp::resolver resolver(strand_);
+    auto resolved = co_await (resolver.async_resolve(host, port, use_tuple) ||
+                              timer.async_wait(use_tuple));
+    if (resolved.index() == 1) {
+        state_ = state::idle;
+        co_return asio::error::timed_out;
+    }
+    auto [rec, endpoints] = std::get<0>(resolved);
+    if (rec) {
+        state_ = state::idle;
+        co_return rec;
+    }
+    tcp::socket socket(strand_);
+    auto connected = co_await (asio::async_connect(socket, endpoints, use_tuple) ||
+                               timer.async_wait(use_tuple));
+    if (connected.index() == 1) {
+        state_ = state::idle;
+        co_return asio::error::timed_out;
+    }
+    if (auto ec = std::get<0>(std::get<0>(connected))) {
+        state_ = state::idle;
+        co_return ec;
+    }
+
+    conn_ = std::make_shared<client_connection>(std::move(socket), options_, this);
+    asio::co_spawn(
+        strand_,
+        [](std::shared_ptr<client_core> self,
+           std::shared_ptr<client_connection> c) -> asio::awaitable<void> {
+            co_await c->run();
+            self->on_finished();
+        }(shared_from_this(), conn_),
+        asio::detached);
+    conn_->enqueue(make_frame(msg::hello{protocol_version, options_.id, options_.advertise,
+                                         options_.credentials}));
+
+    state_signal_.expires_at(deadline);
+    while (state_ == state::connecting) {
+        auto [ec] = co_await state_signal_.async_wait(use_tuple);
+        if (!ec && state_ == state::connecting) {
+            fail_registration(asio::error::timed_out);
+            co_return asio::error::timed_out;
+        }
+    }
+    co_return registered_once_ ? error_code{} : not_open();
+}
+
+void client_core::fail_registration(error_code ec) {
+    end_reason_ = ec;
+    state_ = state::closing;
+    conn_->close(ec);
+    state_signal_.cancel();
+}
+
+void client_core::on_registration_frame(frame_view f) {
+    switch (f.core_type()) {
+    case frame_type::welcome: {
+        msg::welcome w;
+        if (auto ec = msg::decode(f, w))
+            return fail_registration(ec);
+        {
+            std::lock_guard lock(info_mutex_);
+            id_ = w.id;
+        }
+        conn_->set_heartbeat(std::chrono::milliseconds(w.heartbeat_ms), w.heartbeat_misses);
+        return;
+    }
+    case frame_type::directory: {
+        msg::directory d;
+        if (auto ec = msg::decode(f, d))
+            return fail_registration(ec);
+        {
+            std::lock_guard lock(info_mutex_);
+            directory_.clear();
+            for (auto const& e : d.entries)
+                directory_.push_back({std::string(e.id), e.join_seq, std::string(e.endpoint)});
+        }
+        state_ = state::registered;
+        registered_once_ = true;
+        connected_ = true;
+        state_signal_.cancel();
+        return;
+    }
+    case frame_type::error: {
+        msg::error e;
+        if (auto ec = msg::decode(f, e))
+            return fail_registration(ec);
+        return fail_registration(static_cast<error>(e.code));
+    }
+    default: return fail_registration(error::unexpected_frame);
+    }
+}
+
+void client_core::on_frame(frame_view f) {
+    if (state_ == state::connecting)
+        return on_registration_frame(f);
+    switch (f.core_type()) {
+    case frame_type::deliver: {
+        msg::deliver m;
+        if (!msg::decode(f, m))
+            push_event(message{std::string(m.from), std::string(m.body), m.seq,
+                               (m.flags & msg::flag_broadcast) != 0});
+        return;
+    }
+    case frame_type::joined: {
+        msg::joined j;
+        if (msg::decode(f, j))
+            return;
+        peer_info p{std::string(j.entry.id), j.entry.join_seq, std::string(j.entry.endpoint)};
+        {
+            std::lock_guard lock(info_mutex_);
+            directory_.push_back(p);
+        }
+        return push_event(peer_joined{std::move(p)});
+    }
+    case frame_type::left: {
+        msg::left l;
+        if (msg::decode(f, l))
+            return;
+        {
+            std::lock_guard lock(info_mutex_);
+            std::erase_if(directory_, [&l](auto const& p) { return p.id == l.id; });
+        }
+        return push_event(peer_left{std::string(l.id), l.reason});
+    }
+    case frame_type::error: {
+        msg::error e;
+        if (!msg::decode(f, e))
+            push_event(server_error{static_cast<error>(e.code), std::string(e.text), e.ref,
+                                    e.ref_type, std::string(e.id)});
+        return;
+    }
+    case frame_type::term: {
+        msg::term t;
+        if (msg::decode(f, t))
+            t = msg::term{msg::term_reason::shutdown, {}, {}};
+        term_seen_ = true;
+        push_event(terminated{t.reason, std::string(t.by), std::string(t.text)});
+        conn_->close(error::terminated);
+        return;
+    }
+    default: return; // frames a client does not handle are ignored (docs/protocol.md)
+    }
+}
+
+void client_core::push_event(event e) {
+    events_.push_back(std::move(e));
+    for (auto* t : receivers_)
+        t->cancel();
+}
+
+void client_core::on_closing(error_code reason) {
+    if (!end_reason_)
+        end_reason_ = term_seen_ ? error_code(error::terminated)
+                      : reason    ? reason
+                                  : error_code(error::not_connected);
+    connected_ = false;
+    if (state_ != state::finished)
+        state_ = state::closing;
+    for (auto* t : receivers_)
+        t->cancel();
+    state_signal_.cancel();
+    room_signal_.cancel();
+}
+
+void client_core::on_written(std::uint64_t written) {
+    while (!writers_.empty() && writers_.front().ticket <= written) {
+        auto w = writers_.front();
+        writers_.pop_front();
+        *w.done = true;
+        w.timer->cancel();
+    }
+    room_signal_.cancel();
+}
+
+void client_core::on_finished() {
+    state_ = state::finished;
+    connected_ = false;
+    for (auto& w : writers_) {
+        *w.ec = end_reason_ ? end_reason_ : error_code(error::not_connected);
+        *w.done = true;
+        w.timer->cancel();
+    }
+    writers_.clear();
+    for (auto* t : receivers_)
+        t->cancel();
+    state_signal_.cancel();
+    room_signal_.cancel();
+}
+
+asio::awaitable<error_code> client_core::write(shared_frame f) {
+    // Wait for room, unless the queue is empty (a frame larger than the bound still goes).
+    while (state_ == state::registered && conn_->queued_bytes() != 0 &&
+           conn_->queued_bytes() + f.size > options_.max_queue_bytes)
+        co_await room_signal_.async_wait(use_tuple);
+    if (state_ != state::registered)
+        co_return not_open();
+    auto const ticket = conn_->enqueue_tracked(std::move(f));
+    if (ticket == 0)
+        co_return not_open();
+    asio::steady_timer timer(strand_, clock::time_point::max());
+    error_code ec;
+    bool done = false;
+    writers_.push_back({ticket, &timer, &ec, &done});
+    while (!done)
+        co_await timer.async_wait(use_tuple);
+    co_return ec;
+}
+
+asio::awaitable<error_code> client_core::send(std::string to, std::string body,
+                                                   bool broadcast) {
+    if (state_ != state::registered)
+        co_return not_open();
+    auto const ref = next_ref_++;
+    auto f = broadcast ? make_frame(msg::broadcast{body, ref}) : make_frame(msg::send{to, body, ref});
+    co_return co_await write(std::move(f));
+}
+
+asio::awaitable<error_code> client_core::terminate(std::string text) {
+    if (state_ != state::registered)
+        co_return not_open();
+    co_return co_await write(make_frame(msg::term{msg::term_reason::requested, text, {}}));
+}
+
+asio::awaitable<std::pair<error_code, event>>
+client_core::receive(clock::time_point deadline) {
+    asio::steady_timer timer(strand_, deadline);
+    for (;;) {
+        if (!events_.empty()) {
+            auto e = std::move(events_.front());
+            bool const was_full = !want_read();
+            events_.pop_front();
+            if (was_full && conn_)
+                conn_->resume_reading();
+            co_return std::pair{error_code{}, std::move(e)};
+        }
+        if (state_ != state::registered)
+            co_return std::pair{not_open(), event{}};
+        receivers_.push_back(&timer);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        std::erase(receivers_, &timer);
+        if (!ec)
+            co_return std::pair{error_code(asio::error::timed_out), event{}};
+    }
+}
+
+asio::awaitable<error_code> client_core::close() {
+    if (state_ == state::idle)
+        co_return error_code{};
+    if (state_ == state::registered) {
+        end_reason_ = error::not_connected;
+        conn_->close(error::not_connected, make_frame(msg::bye{}));
+    }
+    state_signal_.expires_at(clock::time_point::max());
+    while (state_ != state::finished)
+        co_await state_signal_.async_wait(use_tuple);
+    co_return error_code{};
+}
+
+void client_core::abort() {
+    asio::post(strand_, [self = shared_from_this()] {
+        if (self->conn_ && self->state_ != state::finished) {
+            if (!self->end_reason_)
+                self->end_reason_ = asio::error::operation_aborted;
+            self->conn_->close(asio::error::operation_aborted);
+        }
+    });
+}
+
+std::string client_core::id() const {
+    std::lock_guard lock(info_mutex_);
+    return id_;
+}
+
+std::vector<peer_info> client_core::directory() const {
+    std::lock_guard lock(info_mutex_);
+    return directory_;
+}
+
+bool client_core::connected() const { return connected_; }
+
+} // namespace libnet::detail

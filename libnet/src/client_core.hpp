@@ -1,0 +1,98 @@
+#ifndef LIBNET_SRC_CLIENT_CORE_HPP
+#define LIBNET_SRC_CLIENT_CORE_HPP
+
+#include <libnet/client_options.hpp>
+#include <libnet/detail/connection.hpp>
+#include <libnet/event.hpp>
+
+#include <boost/asio/strand.hpp>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace libnet::detail {
+
+class client_core;
+
+/// The client's connection to its server; forwards everything to the core.
+class client_connection final : public connection {
+public:
+    client_connection(boost::asio::ip::tcp::socket socket, const client_options& o,
+                      client_core* core);
+    using connection::set_heartbeat;
+    using connection::resume_reading;
+
+private:
+    void on_frame(frame_view f) override;
+    void on_closing(error_code reason) override;
+    void on_written(std::uint64_t written) override;
+    bool want_read() override;
+
+    client_core* core_; // outlives the connection's run (the run holds the core)
+};
+
+/// The client's state; everything runs on strand_.
+class client_core : public std::enable_shared_from_this<client_core> {
+public:
+    client_core(boost::asio::any_io_executor ex, client_options options);
+
+    boost::asio::awaitable<error_code> connect(std::string host, std::string port);
+    boost::asio::awaitable<error_code> send(std::string to, std::string body, bool broadcast);
+    boost::asio::awaitable<std::pair<error_code, event>>
+    receive(std::chrono::steady_clock::time_point deadline);
+    boost::asio::awaitable<error_code> terminate(std::string text);
+    boost::asio::awaitable<error_code> close();
+    void abort(); // any thread
+
+    std::string id() const;
+    std::vector<peer_info> directory() const;
+    bool connected() const;
+    boost::asio::any_io_executor get_executor() const { return strand_; }
+
+private:
+    friend class client_connection;
+    enum class state { idle, connecting, registered, closing, finished };
+
+    void on_frame(frame_view f);
+    void on_registration_frame(frame_view f);
+    void on_closing(error_code reason);
+    void on_written(std::uint64_t written);
+    void on_finished();
+    bool want_read() const { return events_.size() < options_.max_events; }
+    void push_event(event e);
+    void fail_registration(error_code ec);
+    boost::asio::awaitable<error_code> write(shared_frame f);
+    error_code not_open() const;
+
+    struct write_waiter {
+        std::uint64_t ticket;
+        boost::asio::steady_timer* timer;
+        error_code* ec;
+        bool* done;
+    };
+
+    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    client_options options_;
+    std::shared_ptr<client_connection> conn_;
+    state state_ = state::idle;
+    std::atomic<bool> connected_{false};
+    error_code end_reason_;
+    bool term_seen_ = false;
+    bool registered_once_ = false; // connect succeeded even if a TERM follows at once
+
+    std::deque<event> events_;
+    std::vector<boost::asio::steady_timer*> receivers_;
+    std::deque<write_waiter> writers_;
+    boost::asio::steady_timer state_signal_; // registration progress and the end
+    boost::asio::steady_timer room_signal_;  // outbound queue drained some
+    std::uint64_t next_ref_ = 1;
+
+    mutable std::mutex info_mutex_; // id_ and directory_ are read from any thread
+    std::string id_;
+    std::vector<peer_info> directory_;
+};
+
+} // namespace libnet::detail
+
+#endif

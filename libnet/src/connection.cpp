@@ -1,0 +1,282 @@
+#include <libnet/detail/connection.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+
+namespace libnet::detail {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+}
+
+connection::connection(tcp::socket socket, connection_limits limits, io_counters* counters)
+    : socket_(std::move(socket)), limits_(limits), counters_(counters),
+      reader_(limits.max_frame), writer_wake_(socket_.get_executor()),
+      watchdog_timer_(socket_.get_executor()), read_gate_(socket_.get_executor()),
+      last_rx_(clock::now()) {
+    boost::system::error_code ignored;
+    remote_ = socket_.remote_endpoint(ignored);
+    socket_.set_option(tcp::no_delay(true), ignored);
+}
+
+connection::~connection() = default;
+
+asio::awaitable<void> connection::run() {
+    writer_wake_.expires_at(clock::time_point::max());
+    read_gate_.expires_at(clock::time_point::max());
+    // Each part ends by returning, never by throwing: the session is over when all three are.
+    co_await (reader() && writer() && watchdog());
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+}
+
+bool connection::enqueue(shared_frame f) { return enqueue_tracked(std::move(f)) != 0; }
+
+std::size_t connection::queued_bytes() const {
+    std::lock_guard lock(mutex_);
+    return queued_bytes_;
+}
+
+std::uint64_t connection::enqueue_tracked(shared_frame f) {
+    std::lock_guard lock(mutex_);
+    if (closing_)
+        return 0;
+    if (limits_.max_queue_bytes - std::min(queued_bytes_, limits_.max_queue_bytes) < f.size) {
+        // Slow consumer: what is still queued is dropped; only the ERROR goes out.
+        for (auto const& q : queue_)
+            queued_bytes_ -= q.size;
+        queue_.clear();
+        auto err = make_error_frame(error::slow_consumer);
+        queued_bytes_ += err.size;
+        queue_.push_back(std::move(err));
+        closing_ = true;
+        reason_ = error::slow_consumer;
+        wake_strand();
+        return 0;
+    }
+    queued_bytes_ += f.size;
+    enqueued_total_ += f.size;
+    queue_.push_back(std::move(f));
+    if (writer_idle_) {
+        writer_idle_ = false;
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            self->writer_wake_.cancel();
+        });
+    }
+    return enqueued_total_;
+}
+
+void connection::close(error_code reason, shared_frame last) {
+    std::lock_guard lock(mutex_);
+    if (closing_)
+        return;
+    closing_ = true;
+    reason_ = reason;
+    if (last.size != 0) {
+        queued_bytes_ += last.size;
+        enqueued_total_ += last.size;
+        queue_.push_back(std::move(last));
+    }
+    wake_strand();
+}
+
+error_code connection::reason() const {
+    std::lock_guard lock(mutex_);
+    return reason_;
+}
+
+bool connection::closing() const {
+    std::lock_guard lock(mutex_);
+    return closing_;
+}
+
+// Called with mutex_ held, once, when closing_ becomes true.
+void connection::wake_strand() {
+    writer_idle_ = false;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->begin_closing(); });
+}
+
+void connection::begin_closing() {
+    if (closing_seen_)
+        return;
+    closing_seen_ = true;
+    on_closing(reason());
+    writer_wake_.cancel();
+    watchdog_timer_.cancel();
+    read_gate_.cancel();
+}
+
+void connection::set_deadline(clock::time_point deadline, error code) {
+    deadline_ = deadline;
+    deadline_error_ = code;
+    watchdog_timer_.cancel();
+}
+
+void connection::clear_deadline() { deadline_ = clock::time_point::max(); }
+
+void connection::set_heartbeat(std::chrono::milliseconds interval, std::uint32_t misses) {
+    keepalive_ = true;
+    heartbeat_ = interval;
+    heartbeat_misses_ = std::max<std::uint32_t>(misses, 1);
+    watchdog_timer_.cancel();
+}
+
+asio::awaitable<void> connection::reader() {
+    for (;;) {
+        // Frames already buffered first; once closing, input is only drained (see below).
+        while (!closing_seen_ && !closing() && want_read()) {
+            auto r = reader_.next();
+            if (r.status == decode_status::need_more)
+                break;
+            if (r.status == decode_status::error) {
+                close(r.ec, make_error_frame(static_cast<error>(r.ec.value())));
+                break;
+            }
+            if (counters_)
+                counters_->frames_in.fetch_add(1, std::memory_order_relaxed);
+            handle_frame(r.frame);
+        }
+        if (!closing_seen_ && !want_read()) {
+            co_await read_gate_.async_wait(use_tuple);
+            continue;
+        }
+        auto [ec, n] = co_await socket_.async_read_some(reader_.prepare(), use_tuple);
+        if (ec) {
+            close(ec == asio::error::eof ? error_code(error::connection_closed) : error_code(ec));
+            break;
+        }
+        last_rx_ = clock::now();
+        pings_unanswered_ = 0;
+        if (counters_)
+            counters_->bytes_in.fetch_add(n, std::memory_order_relaxed);
+        // Once closing, input is read and dropped until the peer closes, so that closing
+        // with unread data never turns into a reset that could lose our last frames.
+        if (closing_seen_ || closing())
+            reader_.discard();
+        else
+            reader_.commit(n);
+    }
+    reader_done_ = true;
+    watchdog_timer_.cancel();
+}
+
+bool connection::handle_frame(frame_view f) {
+    if (!keepalive_) { // PING/PONG are only valid once the session is established
+        on_frame(f);
+        return true;
+    }
+    switch (f.core_type()) {
+    case frame_type::ping: {
+        msg::ping p;
+        if (!msg::decode(f, p))
+            enqueue(make_frame(msg::pong{p.nonce}));
+        return true;
+    }
+    case frame_type::pong: return true; // any input already counts as a sign of life
+    default: on_frame(f); return true;
+    }
+}
+
+asio::awaitable<void> connection::writer() {
+    std::vector<shared_frame> batch;
+    std::vector<asio::const_buffer> buffers;
+    for (;;) {
+        bool closing_now = false;
+        {
+            std::lock_guard lock(mutex_);
+            batch.swap(queue_);
+            closing_now = closing_;
+            writer_idle_ = batch.empty() && !closing_now;
+        }
+        if (batch.empty()) {
+            if (closing_now)
+                break;
+            co_await writer_wake_.async_wait(use_tuple);
+            continue;
+        }
+        buffers.clear();
+        std::size_t bytes = 0;
+        for (auto const& f : batch) {
+            buffers.push_back(f.buffer());
+            bytes += f.size;
+        }
+        auto [ec, n] = co_await asio::async_write(socket_, buffers, use_tuple);
+        {
+            std::lock_guard lock(mutex_);
+            queued_bytes_ -= bytes;
+        }
+        if (counters_) {
+            counters_->frames_out.fetch_add(batch.size(), std::memory_order_relaxed);
+            counters_->bytes_out.fetch_add(n, std::memory_order_relaxed);
+        }
+        batch.clear();
+        if (!ec) {
+            written_total_ += bytes;
+            on_written(written_total_);
+        }
+        if (ec) {
+            close(ec);
+            boost::system::error_code ignored;
+            socket_.close(ignored); // unblocks the reader: nothing more can be sent anyway
+            break;
+        }
+    }
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    writer_done_ = true;
+    watchdog_timer_.cancel();
+}
+
+asio::awaitable<void> connection::watchdog() {
+    auto close_deadline = clock::time_point::max();
+    for (;;) {
+        auto const now = clock::now();
+        auto wake = deadline_;
+        if (closing_seen_) {
+            if (reader_done_ && writer_done_)
+                co_return;
+            if (close_deadline == clock::time_point::max())
+                close_deadline = now + limits_.close_timeout;
+            if (now >= close_deadline) {
+                boost::system::error_code ignored;
+                socket_.close(ignored); // the peer did not close in time: abort the rest
+                co_return;
+            }
+            wake = close_deadline;
+        } else {
+            if (now >= deadline_) {
+                deadline_ = clock::time_point::max();
+                close(deadline_error_, make_error_frame(deadline_error_));
+                begin_closing(); // on the strand already; don't spin until the post runs
+                continue;
+            }
+            if (heartbeat_.count() > 0) {
+                auto const due = last_rx_ + heartbeat_ * (pings_unanswered_ + 1);
+                if (now >= due) {
+                    if (pings_unanswered_ >= heartbeat_misses_) {
+                        close(error::heartbeat_timeout);
+                        begin_closing();
+                        continue;
+                    }
+                    ++pings_unanswered_;
+                    enqueue(make_frame(msg::ping{++ping_nonce_}));
+                    continue;
+                }
+                wake = std::min(wake, due);
+            }
+        }
+        watchdog_timer_.expires_at(wake);
+        co_await watchdog_timer_.async_wait(use_tuple);
+    }
+}
+
+} // namespace libnet::detail

@@ -1,0 +1,45 @@
+#include <libnet/server.hpp>
+
+#include "server_core.hpp"
+
+namespace libnet {
+
+server::server(executor_type ex, server_options options)
+    : core_(std::make_shared<detail::server_core>(ex, std::move(options))) {}
+
+server::~server() { core_->stop(msg::term_reason::shutdown); }
+
+server::executor_type server::get_executor() const noexcept { return core_->get_executor(); }
+
+boost::asio::ip::tcp::endpoint server::local_endpoint() const { return core_->local_endpoint(); }
+
+boost::asio::awaitable<error_code> server::run_op(std::shared_ptr<detail::server_core> core) {
+    co_return co_await core->run();
+}
+
+void server::stop(msg::term_reason reason) { core_->stop(reason); }
+
+server_stats server::stats() const { return core_->stats(); }
+
+std::ostream& operator<<(std::ostream& os, const server_stats& s) {
+    os << "connections=" << s.connections << " registrations=" << s.registrations
+       << " online=" << s.online << " frames_in=" << s.frames_in << " frames_out=" << s.frames_out
+       << " bytes_in=" << s.bytes_in << " bytes_out=" << s.bytes_out << " routed=" << s.routed
+       << " broadcasts=" << s.broadcasts << " slow_consumers=" << s.slow_consumers
+       << " lost=" << s.lost;
+    for (auto const& [code, n] : s.errors)
+        os << " error." << to_string(code) << "=" << n;
+    return os;
+}
+
+std::string_view to_string(log_level l) noexcept {
+    switch (l) {
+    case log_level::debug: return "debug";
+    case log_level::info: return "info";
+    case log_level::warn: return "warn";
+    case log_level::error: return "error";
+    }
+    return "unknown";
+}
+
+} // namespace libnet

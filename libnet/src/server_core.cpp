@@ -1,0 +1,344 @@
+#include "server_core.hpp"
+
+#include <libnet/client_id.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+namespace libnet::detail {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+tcp::endpoint resolve(asio::any_io_executor ex, const server_options& o) {
+    tcp::resolver resolver(ex);
+    auto results = resolver.resolve(o.host, std::to_string(o.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service);
+    return results.begin()->endpoint();
+}
+
+std::string to_string(const tcp::endpoint& ep) {
+    std::ostringstream os;
+    os << ep;
+    return os.str();
+}
+
+} // namespace
+
+server_core::server_core(asio::any_io_executor ex, server_options options)
+    : ex_(ex), strand_(asio::make_strand(ex)), options_(std::move(options)),
+      acceptor_(strand_), drained_(strand_), idle_timer_(strand_),
+      idle_since_(std::chrono::steady_clock::now()) {
+    auto const ep = resolve(ex, options_);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    endpoint_ = acceptor_.local_endpoint();
+}
+
+asio::awaitable<error_code> server_core::run() {
+    log(log_level::info, "listening on " + to_string(endpoint_));
+    if (options_.idle_timeout.count() > 0)
+        co_await (accept_loop() || idle_watch());
+    else
+        co_await accept_loop();
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (sessions_.empty())
+                break;
+        }
+        drained_.expires_at(std::chrono::steady_clock::time_point::max());
+        co_await drained_.async_wait(use_tuple);
+    }
+    log(log_level::info, "stopped");
+    co_return error_code{};
+}
+
+asio::awaitable<void> server_core::accept_loop() {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ex_), use_tuple);
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open())
+            co_return;
+        if (ec) {
+            // Out of descriptors and the like: back off instead of spinning.
+            log(log_level::warn, "accept: " + ec.message());
+            idle_timer_.expires_after(std::chrono::milliseconds(100));
+            co_await idle_timer_.async_wait(use_tuple);
+            continue;
+        }
+        start_session(std::move(socket));
+    }
+}
+
+asio::awaitable<void> server_core::idle_watch() {
+    for (;;) {
+        auto wake = std::chrono::steady_clock::now() + options_.idle_timeout;
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_)
+                co_return;
+            if (members_.empty())
+                wake = idle_since_ + options_.idle_timeout;
+        }
+        if (wake <= std::chrono::steady_clock::now()) {
+            log(log_level::info, "idle timeout");
+            stop(msg::term_reason::idle);
+            co_return;
+        }
+        idle_timer_.expires_at(wake);
+        co_await idle_timer_.async_wait(use_tuple);
+    }
+}
+
+void server_core::start_session(tcp::socket socket) {
+    connections_.fetch_add(1, std::memory_order_relaxed);
+    auto s = std::make_shared<server_session>(std::move(socket), shared_from_this());
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            s->close(error::shutting_down, make_error_frame(error::shutting_down));
+        }
+        sessions_.insert(s);
+    }
+    log(log_level::debug, "connection from " + to_string(s->remote_endpoint()));
+    asio::co_spawn(
+        s->get_executor(),
+        [](std::shared_ptr<server_session> s, std::chrono::milliseconds hello_timeout)
+            -> asio::awaitable<void> {
+            s->set_deadline(std::chrono::steady_clock::now() + hello_timeout,
+                            error::hello_timeout);
+            co_await s->run();
+            s->core_->session_ended(s);
+        }(s, options_.hello_timeout),
+        asio::detached);
+}
+
+void server_core::session_ended(const std::shared_ptr<server_session>& s) {
+    unregister(*s, msg::leave_reason::closed); // no-op when on_closing did it
+    std::lock_guard lock(mutex_);
+    sessions_.erase(s);
+    if (sessions_.empty() && stopping_)
+        asio::post(strand_, [self = shared_from_this()] { self->drained_.cancel(); });
+}
+
+std::string server_core::assign_id(const server_session& s) const {
+    auto base = to_string(s.remote_endpoint());
+    if (!by_id_.contains(base))
+        return base;
+    for (int i = 2;; ++i) { // two connections can only share ip:port across address families
+        auto id = base + "#" + std::to_string(i);
+        if (!by_id_.contains(id))
+            return id;
+    }
+}
+
+error_code server_core::register_client(server_session& s, const msg::hello& h) {
+    if (!h.id.empty() && !is_valid_client_id(h.id))
+        return error::invalid_client_id;
+    if (h.endpoint.size() > max_endpoint_size)
+        return error::malformed_message;
+    std::unique_lock lock(mutex_);
+    if (stopping_)
+        return error::shutting_down;
+    std::string id = h.id.empty() ? assign_id(s) : std::string(h.id);
+    if (by_id_.contains(id))
+        return error::id_taken;
+    if (members_.size() >= options_.max_clients)
+        return error::server_full;
+
+    // The snapshot is one frame: refuse a client it could no longer be sent to.
+    msg::directory d;
+    d.entries.reserve(members_.size() + 1);
+    for (auto const& m : members_)
+        d.entries.push_back({m->id_, m->join_seq_, m->endpoint_});
+    d.entries.push_back({id, next_join_seq_, h.endpoint});
+    if (msg::encoded_size(d) - frame_header_size > options_.max_frame)
+        return error::server_full;
+
+    s.id_ = std::move(id);
+    s.endpoint_ = h.endpoint;
+    s.join_seq_ = next_join_seq_++;
+    s.registered_ = true;
+    d.entries.back() = {s.id_, s.join_seq_, s.endpoint_};
+    auto self = s.self();
+    by_id_.emplace(s.id_, self);
+    members_.push_back(self);
+    ++registrations_;
+
+    // WELCOME and the snapshot go out before any later delta: all are queued under mutex_.
+    msg::welcome w{protocol_version, s.id_, options_.max_frame,
+                   static_cast<std::uint32_t>(options_.heartbeat_interval.count()),
+                   options_.heartbeat_misses};
+    s.enqueue(make_frame(w));
+    s.enqueue(make_frame(d));
+    auto const joined = make_frame(msg::joined{{s.id_, s.join_seq_, s.endpoint_}});
+    for (auto const& m : members_)
+        if (m.get() != &s)
+            m->enqueue(joined);
+
+    bool const teardown = options_.teardown_at != 0 && registrations_ == options_.teardown_at;
+    auto const count = members_.size();
+    lock.unlock();
+
+    log(log_level::info, "joined " + s.id_ + " from " + to_string(s.remote_endpoint()) +
+                             " (" + std::to_string(count) + " online)");
+    if (teardown) {
+        log(log_level::info, "teardown: " + std::to_string(options_.teardown_at) + " registered");
+        stop(msg::term_reason::teardown);
+    }
+    return {};
+}
+
+bool server_core::deliverable(server_session& from, std::string_view body, std::uint16_t type,
+                              std::uint64_t ref) {
+    // DELIVER is larger than the SEND it comes from; a body that fit may no longer fit.
+    msg::deliver probe{from.id_, body, 0, msg::flag_broadcast};
+    if (msg::encoded_size(probe) - frame_header_size <= options_.max_frame)
+        return true;
+    from.send_error(error::frame_too_large, type, ref);
+    return false;
+}
+
+void server_core::route(server_session& from, const msg::send& m) {
+    auto const type = static_cast<std::uint16_t>(frame_type::send);
+    if (!deliverable(from, m.body, type, m.ref))
+        return;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = by_id_.find(m.to);
+        if (it != by_id_.end()) {
+            // Encoded under the lock so sequence numbers increase along every recipient's stream.
+            it->second->enqueue(make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, 0}));
+            routed_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+    }
+    from.send_error(error::no_such_client, type, m.ref, m.to);
+}
+
+void server_core::broadcast(server_session& from, const msg::broadcast& m) {
+    if (!deliverable(from, m.body, static_cast<std::uint16_t>(frame_type::broadcast), m.ref))
+        return;
+    std::lock_guard lock(mutex_);
+    auto const f =
+        make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, msg::flag_broadcast});
+    for (auto const& member : members_)
+        if (member.get() != &from)
+            member->enqueue(f);
+    broadcasts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void server_core::client_term(server_session& from, const msg::term& m) {
+    if (!options_.allow_client_term) {
+        from.send_error(error::not_permitted, static_cast<std::uint16_t>(frame_type::term));
+        return;
+    }
+    log(log_level::info, "TERM from " + from.id_ +
+                             (m.text.empty() ? std::string() : ": " + std::string(m.text)));
+    stop(msg::term_reason::requested, from.id_);
+}
+
+void server_core::unregister(server_session& s, msg::leave_reason reason) {
+    std::unique_lock lock(mutex_);
+    if (!s.registered_)
+        return;
+    s.registered_ = false;
+    by_id_.erase(s.id_);
+    std::erase_if(members_, [&s](auto const& m) { return m.get() == &s; });
+    if (members_.empty())
+        idle_since_ = std::chrono::steady_clock::now();
+    if (!stopping_) {
+        auto const f = make_frame(msg::left{s.id_, s.join_seq_, reason});
+        for (auto const& m : members_)
+            m->enqueue(f);
+    }
+    bool const stopping = stopping_;
+    auto const count = members_.size();
+    std::optional<msg::term_reason> policy;
+    if (!stopping && options_.exit_on_disconnect)
+        policy = msg::term_reason::disconnect;
+    else if (!stopping && options_.expect != 0 && registrations_ >= options_.expect &&
+             members_.empty())
+        policy = msg::term_reason::expected;
+    lock.unlock();
+
+    log(log_level::info, "left " + s.id_ + " (" + std::string(msg::to_string(reason)) + ", " +
+                             std::to_string(count) + " online)");
+    if (policy) {
+        log(log_level::info, "policy " + std::string(msg::to_string(*policy)) + " fired");
+        stop(*policy);
+    }
+}
+
+void server_core::stop(msg::term_reason reason, std::string_view by) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_)
+            return;
+        stopping_ = true;
+        auto const term = make_frame(msg::term{reason, {}, by});
+        auto const shutting = make_error_frame(error::shutting_down);
+        for (auto const& s : sessions_) {
+            if (s->registered_)
+                s->close(error::terminated, term);
+            else
+                s->close(error::shutting_down, shutting);
+        }
+        if (sessions_.empty())
+            asio::post(strand_, [self = shared_from_this()] { self->drained_.cancel(); });
+    }
+    log(log_level::info, "terminating (" + std::string(msg::to_string(reason)) +
+                             (by.empty() ? std::string() : " by " + std::string(by)) + ")");
+    asio::post(strand_, [self = shared_from_this()] {
+        boost::system::error_code ignored;
+        self->acceptor_.close(ignored);
+        self->idle_timer_.cancel();
+    });
+}
+
+void server_core::count_error(error code) noexcept {
+    auto const i = static_cast<std::size_t>(code);
+    if (i < errors_.size())
+        errors_[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+server_stats server_core::stats() const {
+    server_stats s;
+    s.connections = connections_.load();
+    s.frames_in = counters_.frames_in.load();
+    s.frames_out = counters_.frames_out.load();
+    s.bytes_in = counters_.bytes_in.load();
+    s.bytes_out = counters_.bytes_out.load();
+    s.routed = routed_.load();
+    s.broadcasts = broadcasts_.load();
+    s.slow_consumers = slow_consumers_.load();
+    s.lost = lost_.load();
+    for (std::size_t i = 0; i < errors_.size(); ++i)
+        if (auto n = errors_[i].load())
+            s.errors[static_cast<error>(i)] = n;
+    std::lock_guard lock(mutex_);
+    s.registrations = registrations_;
+    s.online = members_.size();
+    return s;
+}
+
+void server_core::log(log_level level, const std::string& text) const {
+    if (options_.log)
+        options_.log(level, text);
+}
+
+} // namespace libnet::detail

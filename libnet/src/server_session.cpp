@@ -1,0 +1,98 @@
+#include "server_core.hpp"
+
+namespace libnet::detail {
+
+server_session::server_session(boost::asio::ip::tcp::socket socket,
+                               std::shared_ptr<server_core> core)
+    : connection(std::move(socket),
+                 {core->options().max_frame, core->options().max_queue_bytes,
+                  core->options().close_timeout},
+                 &core->counters_),
+      core_(std::move(core)) {}
+
+std::shared_ptr<server_session> server_session::self() {
+    return std::static_pointer_cast<server_session>(shared_from_this());
+}
+
+void server_session::send_error(error code, std::uint16_t ref_type, std::uint64_t ref,
+                                std::string_view about) {
+    core_->count_error(code);
+    enqueue(make_error_frame(code, ref_type, ref, about));
+}
+
+void server_session::on_frame(frame_view f) {
+    if (!hello_done_)
+        return on_hello(f);
+    switch (f.core_type()) {
+    case frame_type::send: {
+        msg::send m;
+        if (auto ec = msg::decode(f, m))
+            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+        return core_->route(*this, m);
+    }
+    case frame_type::broadcast: {
+        msg::broadcast m;
+        if (auto ec = msg::decode(f, m))
+            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+        return core_->broadcast(*this, m);
+    }
+    case frame_type::term: {
+        msg::term m;
+        if (auto ec = msg::decode(f, m))
+            return send_error(static_cast<error>(ec.value()), f.type);
+        return core_->client_term(*this, m);
+    }
+    case frame_type::bye:
+        said_bye_ = true;
+        return close({});
+    case frame_type::hello: return send_error(error::already_registered, f.type);
+    case frame_type::welcome:
+    case frame_type::directory:
+    case frame_type::joined:
+    case frame_type::left:
+    case frame_type::deliver: return send_error(error::unexpected_frame, f.type);
+    case frame_type::error: return; // never answer an ERROR with an ERROR
+    default: return send_error(error::unknown_type, f.type);
+    }
+}
+
+void server_session::on_hello(frame_view f) {
+    auto fail = [&](error_code ec) {
+        close(ec, make_error_frame(static_cast<error>(ec.value()), f.type));
+    };
+    if (f.core_type() != frame_type::hello)
+        return fail(error::hello_expected);
+    msg::hello h;
+    if (auto ec = msg::decode(f, h))
+        return fail(ec);
+    if (h.version != protocol_version)
+        return fail(error::unsupported_version);
+    if (auto ec = core_->register_client(*this, h))
+        return fail(ec);
+    hello_done_ = true;
+    clear_deadline();
+    set_heartbeat(core_->options().heartbeat_interval, core_->options().heartbeat_misses);
+}
+
+void server_session::on_closing(error_code reason) {
+    using msg::leave_reason;
+    auto why = leave_reason::closed;
+    if (said_bye_) {
+        why = leave_reason::bye;
+    } else if (reason == error::heartbeat_timeout) {
+        why = leave_reason::lost;
+        core_->count_lost();
+    } else if (reason == error::slow_consumer) {
+        why = leave_reason::slow_consumer;
+        core_->count_slow_consumer();
+        core_->count_error(error::slow_consumer);
+    } else if (reason == error::terminated || reason == error::shutting_down) {
+        why = leave_reason::terminated;
+    } else if (reason.category() == libnet_category() && reason != error::connection_closed) {
+        why = leave_reason::protocol_error;
+        core_->count_error(static_cast<error>(reason.value())); // its ERROR went out with close()
+    }
+    core_->unregister(*this, why);
+}
+
+} // namespace libnet::detail

@@ -1,0 +1,204 @@
+#include "harness.hpp"
+
+using namespace test;
+
+namespace {
+
+// A raw client that registers and then only does what the test says.
+asio::awaitable<void> register_raw(raw& r, const server& s, std::string_view id) {
+    co_await r.connect(s);
+    co_await r.send(libnet::msg::hello{libnet::protocol_version, id, {}, {}});
+    libnet::msg::directory d;
+    std::vector<std::uint8_t> storage;
+    co_await r.expect(d, storage);
+}
+
+} // namespace
+
+TEST_CASE("robustness: an oversized frame gets ERROR and close; others are unaffected") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.max_frame = 4096;
+        server s(ioc, o);
+        auto a = co_await connect(ioc, s, "alice");
+        raw r(ioc);
+        co_await register_raw(r, s, "big");
+        co_await expect<libnet::peer_joined>(*a);
+
+        std::vector<std::uint8_t> header(libnet::frame_header_size);
+        libnet::write_header(header.data(), 0x0006, 4097);
+        co_await r.write(header); // the value never needs to arrive
+        co_await r.expect_error_and_close(libnet::error::frame_too_large);
+        auto left = co_await expect<libnet::peer_left>(*a);
+        CHECK(left.reason == libnet::msg::leave_reason::protocol_error);
+
+        co_await a->async_send("alice", "still fine", use_tuple);
+        {
+            auto got = co_await expect<libnet::message>(*a);
+            CHECK(got.body == "still fine");
+        }
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("robustness: garbage bytes get ERROR and close; others are unaffected") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto a = co_await connect(ioc, s, "alice");
+        raw r(ioc);
+        co_await r.connect(s);
+        std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        co_await r.write(std::vector<std::uint8_t>(http.begin(), http.end()));
+        // "GE" is no HELLO; its length is ~1.4 GB: either error is fine, a hang is not.
+        auto f = co_await r.read();
+        REQUIRE(f.has_value());
+        CHECK(f->first == static_cast<std::uint16_t>(libnet::frame_type::error));
+        {
+            auto got = co_await r.read();
+            CHECK_FALSE(got);
+        }
+
+        raw mid(ioc); // and garbage after registering
+        co_await register_raw(mid, s, "mid");
+        co_await expect<libnet::peer_joined>(*a);
+        std::vector<std::uint8_t> bad_field(9, 0xff); // SEND whose 3-byte value is no field
+        libnet::write_header(bad_field.data(), 0x0006, 3);
+        co_await mid.write(bad_field);
+        libnet::msg::error e;
+        std::vector<std::uint8_t> storage;
+        co_await mid.expect(e, storage);
+        CHECK(e.code == static_cast<std::uint16_t>(libnet::error::malformed_field));
+        // A malformed routed frame is refused but the connection stays.
+        co_await mid.send(libnet::msg::send{"alice", "after all", 0});
+        {
+            auto got = co_await expect<libnet::message>(*a);
+            CHECK(got.body == "after all");
+        }
+
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("robustness: a slow consumer is cut off without slowing the others") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.max_queue_bytes = 256 * 1024;
+        server s(ioc, o);
+        auto a = co_await connect(ioc, s, "alice");
+        auto c = co_await connect(ioc, s, "carol");
+        raw slow(ioc);
+        slow.socket().open(tcp::v4()); // a small window before connecting, so it stays small
+        slow.socket().set_option(asio::socket_base::receive_buffer_size(4096));
+        co_await register_raw(slow, s, "slow"); // and never reads again
+        co_await expect<libnet::peer_joined>(*a);
+        co_await expect<libnet::peer_joined>(*a);
+        co_await expect<libnet::peer_joined>(*c);
+
+        std::string const body(16 * 1024, 'x');
+        bool cut = false;
+        for (int i = 0; i < 1000 && !cut; ++i) {
+            auto [ec] = co_await a->async_send("slow", body, use_tuple);
+            REQUIRE_FALSE(ec);
+            // carol is served promptly all along; the LEFT may come before her message.
+            co_await a->async_send("carol", std::to_string(i), use_tuple);
+            for (;;) {
+                auto ev = co_await next_event(*c, 2000ms);
+                if (auto* left = std::get_if<libnet::peer_left>(&ev)) {
+                    CHECK(left->id == "slow");
+                    CHECK(left->reason == libnet::msg::leave_reason::slow_consumer);
+                    cut = true;
+                    continue;
+                }
+                auto* m = std::get_if<libnet::message>(&ev);
+                REQUIRE(m != nullptr);
+                CHECK(m->body == std::to_string(i));
+                break;
+            }
+        }
+        REQUIRE(cut);
+        CHECK(s->stats().slow_consumers == 1);
+        CHECK(s->stats().errors[libnet::error::slow_consumer] == 1);
+
+        co_await close(*a);
+        co_await close(*c);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("heartbeat: the server drops a client that stops answering PINGs") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.heartbeat_interval = 100ms;
+        o.heartbeat_misses = 2;
+        server s(ioc, o);
+        auto a = co_await connect(ioc, s, "alice");
+        raw mute(ioc);
+        co_await register_raw(mute, s, "mute"); // reads nothing, answers nothing
+        co_await expect<libnet::peer_joined>(*a);
+        auto left = co_await expect<libnet::peer_left>(*a, 3000ms);
+        CHECK(left.id == "mute"); // alice, a library client, answers and stays
+        CHECK(left.reason == libnet::msg::leave_reason::lost);
+        CHECK(a->is_connected());
+        CHECK(s->stats().lost == 1);
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("heartbeat: a client detects a server that went silent") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        // A fake server: registers the client with a 100 ms heartbeat, then never answers.
+        auto acceptor = std::make_shared<tcp::acceptor>(
+            ioc, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0});
+        asio::co_spawn(
+            ioc,
+            [](std::shared_ptr<tcp::acceptor> acceptor) -> asio::awaitable<void> {
+                auto [aec, peer] = co_await acceptor->async_accept(use_tuple);
+                REQUIRE_FALSE(aec);
+                std::vector<std::uint8_t> out;
+                libnet::msg::encode(
+                    libnet::msg::welcome{libnet::protocol_version, "lonely", 4096, 100, 2}, out);
+                libnet::msg::directory d;
+                d.entries.push_back({"lonely", 1, {}});
+                libnet::msg::encode(d, out);
+                co_await asio::async_write(peer, asio::buffer(out), use_tuple);
+                std::array<char, 256> sink;
+                for (;;) { // swallow PINGs until the client gives up and closes
+                    auto [ec, n] = co_await peer.async_read_some(asio::buffer(sink), use_tuple);
+                    if (ec)
+                        break;
+                }
+            }(acceptor),
+            asio::detached);
+
+        libnet::client c(ioc.get_executor(), with_id("lonely"));
+        auto port = std::to_string(acceptor->local_endpoint().port());
+        auto [cec] = co_await c.async_connect("127.0.0.1", port, use_tuple);
+        REQUIRE_FALSE(cec);
+        auto const started = std::chrono::steady_clock::now();
+        auto end = co_await end_of(c, 3000ms);
+        CHECK(end == libnet::error::heartbeat_timeout);
+        CHECK(std::chrono::steady_clock::now() - started < 2s);
+        CHECK_FALSE(c.is_connected());
+    });
+}
+
+TEST_CASE("lifecycle: closing without BYE is reported as closed, not bye") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto a = co_await connect(ioc, s, "alice");
+        {
+            raw r(ioc);
+            co_await register_raw(r, s, "abrupt");
+            co_await expect<libnet::peer_joined>(*a);
+            r.socket().close();
+        }
+        auto left = co_await expect<libnet::peer_left>(*a);
+        CHECK(left.id == "abrupt");
+        CHECK(left.reason == libnet::msg::leave_reason::closed);
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
