@@ -158,21 +158,13 @@ void client_core::on_frame(frame_view f) {
         msg::joined j;
         if (msg::decode(f, j))
             return;
-        peer_info p{std::string(j.entry.id), j.entry.join_seq, std::string(j.entry.endpoint)};
-        {
-            std::lock_guard lock(info_mutex_);
-            directory_.push_back(p);
-        }
-        return push_event(peer_joined{std::move(p)});
+        return push_event(peer_joined{
+            {std::string(j.entry.id), j.entry.join_seq, std::string(j.entry.endpoint)}});
     }
     case frame_type::left: {
         msg::left l;
         if (msg::decode(f, l))
             return;
-        {
-            std::lock_guard lock(info_mutex_);
-            std::erase_if(directory_, [&l](auto const& p) { return p.id == l.id; });
-        }
         return push_event(peer_left{std::string(l.id), l.reason});
     }
     case frame_type::error: {
@@ -199,6 +191,14 @@ void client_core::push_event(event e) {
     events_.push_back(std::move(e));
     for (auto* t : receivers_)
         t->cancel();
+}
+
+void client_core::apply_to_directory(const event& e) {
+    std::lock_guard lock(info_mutex_);
+    if (auto* j = std::get_if<peer_joined>(&e))
+        directory_.push_back(j->peer);
+    else if (auto* l = std::get_if<peer_left>(&e))
+        std::erase_if(directory_, [l](auto const& p) { return p.id == l->id; });
 }
 
 void client_core::on_closing(error_code reason) {
@@ -271,7 +271,9 @@ asio::awaitable<error_code> client_core::send(std::string to, std::string body,
 asio::awaitable<error_code> client_core::terminate(std::string text) {
     if (state_ != state::registered)
         co_return not_open();
-    co_return co_await write(make_frame(msg::term{msg::term_reason::requested, text, {}}));
+    // Built in a named local: GCC 12 miscompiles braced temporaries inside co_await.
+    auto f = make_frame(msg::term{msg::term_reason::requested, text, {}});
+    co_return co_await write(std::move(f));
 }
 
 asio::awaitable<std::pair<error_code, event>>
@@ -282,6 +284,7 @@ client_core::receive(clock::time_point deadline) {
             auto e = std::move(events_.front());
             bool const was_full = !want_read();
             events_.pop_front();
+            apply_to_directory(e);
             if (was_full && conn_)
                 conn_->resume_reading();
             co_return std::pair{error_code{}, std::move(e)};

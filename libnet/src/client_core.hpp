@@ -61,6 +61,7 @@ private:
     void on_finished();
     bool want_read() const { return events_.size() < options_.max_events; }
     void push_event(event e);
+    void apply_to_directory(const event& e);
     void fail_registration(error_code ec);
     boost::asio::awaitable<error_code> write(shared_frame f);
     error_code not_open() const;
@@ -90,7 +91,7 @@ private:
 
     mutable std::mutex info_mutex_; // id_ and directory_ are read from any thread
     std::string id_;
-    std::vector<peer_info> directory_;
+    std::vector<peer_info> directory_; // as of the events the application has received
 };
 
 } // namespace libnet::detail

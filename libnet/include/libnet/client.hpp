@@ -105,7 +105,10 @@ public:
 
     /// The registered id (empty until registered).
     std::string id() const;
-    /// The directory as this client knows it now, in join order (itself included).
+    /// The directory in join order, this client included: the snapshot taken at
+    /// registration, advanced by each peer_joined / peer_left event as the application
+    /// receives it. So it always agrees with the events seen so far: a client is never
+    /// both in the directory and still to come as a peer_joined.
     std::vector<peer_info> directory() const;
     /// True between successful registration and the end of the session.
     bool is_connected() const;
