@@ -1,0 +1,72 @@
+#ifndef LIBNET_APPS_APP_SUPPORT_HPP
+#define LIBNET_APPS_APP_SUPPORT_HPP
+
+// Small pieces shared by net-server and net-client.
+
+#include <libnet/log.hpp>
+
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace app {
+
+/// A command-line mistake: reported with the program's name, exit code 2.
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+inline std::optional<libnet::log_level> parse_level(std::string_view s) {
+    if (s == "debug")
+        return libnet::log_level::debug;
+    if (s == "info")
+        return libnet::log_level::info;
+    if (s == "warn")
+        return libnet::log_level::warn;
+    if (s == "error")
+        return libnet::log_level::error;
+    return std::nullopt;
+}
+
+/// A thread-safe logger to stderr that drops lines below `min` ("off" drops all).
+inline libnet::log_function stderr_log(const std::string& level, std::string_view prefix) {
+    if (level == "off")
+        return {};
+    auto const min = parse_level(level);
+    if (!min)
+        throw usage_error("--log-level must be debug, info, warn, error or off");
+    static std::mutex mutex;
+    return [min = *min, prefix = std::string(prefix)](libnet::log_level l, std::string_view text) {
+        if (l < min)
+            return;
+        std::lock_guard lock(mutex);
+        std::cerr << prefix << ": " << text << '\n' << std::flush;
+    };
+}
+
+struct host_port {
+    std::string host;
+    std::string port;
+};
+
+/// Splits "host:port" or "[v6]:port"; the port must be 1-65535 (0 too if `allow_zero`).
+inline host_port parse_host_port(const std::string& s, bool allow_zero = false) {
+    auto const colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
+        throw usage_error("expected HOST:PORT, got '" + s + "'");
+    std::string host = s.substr(0, colon);
+    if (host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    auto const port = s.substr(colon + 1);
+    if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
+        std::stoul(port) > 65535 || (!allow_zero && std::stoul(port) == 0))
+        throw usage_error("bad port '" + port + "' in '" + s + "'");
+    return {host, port};
+}
+
+} // namespace app
+
+#endif

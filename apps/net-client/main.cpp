@@ -1,0 +1,233 @@
+// net-client: a line-oriented libnet client. Commands come from stdin (a terminal, a pipe
+// or a file); what it learns goes to stdout, one flushed line each, for people and scripts.
+
+#include <libnet/client.hpp>
+#include <libnet/client_id.hpp>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/program_options.hpp>
+
+#include "app_support.hpp"
+
+#include <deque>
+#include <iostream>
+#include <thread>
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr char const* commands = R"txt(Commands (one per line on stdin):
+  @ID text     send text to client ID through the server
+  * text       broadcast text to every other client
+  /who         print the directory: "= id" per client, "(you)" marks this one
+  /wait ID [S] wait until ID is online (at most S seconds, default 10)
+  /term [text] ask the server to terminate the session for everyone
+  /quit        leave (BYE) once everything typed so far is sent; so does end of input
+Output: "[from] text" per message, "+ id" / "- id" as clients join and leave (the
+directory on registering included); errors from the server go to stderr with their code.
+Exit status: 0 after /quit, end of input or TERM; 1 on errors; 2 on bad arguments.)txt";
+
+struct settings {
+    app::host_port server;
+    libnet::client_options client;
+};
+
+settings parse(int argc, char** argv) {
+    po::options_description d("net-client: a libnet client\n\nOptions");
+    std::string server;
+    settings s;
+    unsigned timeout_s = 10;
+    d.add_options()("help,h", "show this help and exit")(
+        "server", po::value(&server)->required(), "server address, HOST:PORT")(
+        "id", po::value(&s.client.id), "id to register under (default: the server assigns one)")(
+        "connect-timeout", po::value(&timeout_s)->default_value(timeout_s),
+        "seconds to connect and register");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, d), vm);
+        if (vm.count("help")) {
+            std::cout << d << '\n' << commands << '\n';
+            std::exit(0);
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw app::usage_error(e.what());
+    }
+    s.server = app::parse_host_port(server);
+    if (vm.count("id") && !libnet::is_valid_client_id(s.client.id))
+        throw app::usage_error("--id must be 1-64 bytes of UTF-8 without spaces or controls");
+    s.client.connect_timeout = std::chrono::seconds(timeout_s);
+    return s;
+}
+
+void say(const std::string& line) { std::cout << line << std::endl; }
+void complain(const std::string& line) { std::cerr << "net-client: " << line << std::endl; }
+
+/// Lines from stdin, read on a thread of their own (regular files can't be polled).
+class line_source {
+public:
+    explicit line_source(asio::any_io_executor ex) : ex_(ex), ready_(ex) {
+        ready_.expires_at(std::chrono::steady_clock::time_point::max());
+        std::thread([this] {
+            for (std::string line; std::getline(std::cin, line);)
+                asio::post(ex_, [this, line] { push(line); });
+            asio::post(ex_, [this] { push(std::nullopt); });
+        }).detach(); // may still block in getline when we exit; the process ends it
+    }
+    /// The next line, or nullopt at end of input or after stop().
+    asio::awaitable<std::optional<std::string>> next() {
+        while (lines_.empty() && !stopped_)
+            co_await ready_.async_wait(use_tuple);
+        if (stopped_ || !lines_.front())
+            co_return std::nullopt;
+        auto line = std::move(lines_.front());
+        lines_.pop_front();
+        co_return line;
+    }
+    void stop() {
+        stopped_ = true;
+        ready_.cancel();
+    }
+
+private:
+    void push(std::optional<std::string> line) {
+        lines_.push_back(std::move(line));
+        ready_.cancel();
+    }
+    asio::any_io_executor ex_;
+    asio::steady_timer ready_;
+    std::deque<std::optional<std::string>> lines_;
+    bool stopped_ = false;
+};
+
+std::string describe(const libnet::server_error& e) {
+    std::string s = "error " + std::string(libnet::to_string(static_cast<libnet::error>(e.code.value()))) +
+                    " (" + std::to_string(e.code.value()) + "): " + e.text;
+    return e.id.empty() ? s : s + ": " + e.id;
+}
+
+/// Prints events until the session ends, then stops the input; returns the exit status.
+asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
+    for (;;) {
+        auto [ec, ev] = co_await c.async_receive(use_tuple);
+        if (ec) {
+            lines.stop();
+            if (ec == libnet::error::terminated || ec == libnet::error::not_connected)
+                co_return 0;
+            complain("connection lost: " + ec.message());
+            co_return 1;
+        }
+        if (auto* m = std::get_if<libnet::message>(&ev))
+            say("[" + m->from + "] " + m->body);
+        else if (auto* j = std::get_if<libnet::peer_joined>(&ev))
+            say("+ " + j->peer.id);
+        else if (auto* l = std::get_if<libnet::peer_left>(&ev))
+            say("- " + l->id);
+        else if (auto* e = std::get_if<libnet::server_error>(&ev))
+            complain(describe(*e));
+        else if (auto* t = std::get_if<libnet::terminated>(&ev))
+            complain("terminated (" + std::string(libnet::msg::to_string(t->reason)) + ")" +
+                     (t->by.empty() ? "" : " by " + t->by));
+    }
+}
+
+asio::awaitable<void> wait_for(libnet::client& c, const std::string& id, std::chrono::seconds limit) {
+    asio::steady_timer poll(co_await asio::this_coro::executor);
+    auto const deadline = std::chrono::steady_clock::now() + limit;
+    auto online = [&] {
+        for (auto const& p : c.directory())
+            if (p.id == id)
+                return true;
+        return false;
+    };
+    // The directory is a snapshot the client keeps current; a short poll keeps this
+    // command independent of the event stream, which print_events owns.
+    while (!online() && std::chrono::steady_clock::now() < deadline && c.is_connected()) {
+        poll.expires_after(20ms);
+        co_await poll.async_wait(use_tuple);
+    }
+    if (!online())
+        complain("/wait: " + id + " did not come online");
+}
+
+/// Runs the commands read from stdin until /quit, end of input or the session's end.
+asio::awaitable<void> run_commands(libnet::client& c, line_source& lines) {
+    while (c.is_connected()) {
+        auto line = co_await lines.next();
+        if (!line || *line == "/quit")
+            break;
+        auto const& l = *line;
+        libnet::error_code ec;
+        if (l.size() > 1 && l[0] == '@') {
+            auto const space = l.find(' ');
+            auto to = l.substr(1, space == std::string::npos ? std::string::npos : space - 1);
+            auto body = space == std::string::npos ? std::string() : l.substr(space + 1);
+            std::tie(ec) = co_await c.async_send(std::move(to), std::move(body), use_tuple);
+        } else if (l.size() > 1 && l[0] == '*' && l[1] == ' ') {
+            auto body = l.substr(2);
+            std::tie(ec) = co_await c.async_broadcast(std::move(body), use_tuple);
+        } else if (l == "/who") {
+            auto const me = c.id();
+            for (auto const& p : c.directory())
+                say("= " + p.id + (p.id == me ? " (you)" : ""));
+        } else if (l.rfind("/wait ", 0) == 0) {
+            std::istringstream in(l.substr(6));
+            std::string id;
+            unsigned secs = 10;
+            in >> id >> secs;
+            co_await wait_for(c, id, std::chrono::seconds(secs));
+        } else if (l == "/term" || l.rfind("/term ", 0) == 0) {
+            auto text = l.size() > 6 ? l.substr(6) : std::string();
+            std::tie(ec) = co_await c.async_terminate(std::move(text), use_tuple);
+        } else if (!l.empty()) {
+            complain("don't know '" + l + "' (try --help)");
+        }
+        if (ec)
+            break; // the session ended; print_events reports why
+    }
+    co_await c.async_close(use_tuple);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    settings s;
+    try {
+        s = parse(argc, argv);
+    } catch (const app::usage_error& e) {
+        std::cerr << "net-client: " << e.what() << "\nTry 'net-client --help'.\n";
+        return 2;
+    }
+
+    asio::io_context ioc;
+    libnet::client c(ioc.get_executor(), s.client);
+    line_source lines(ioc.get_executor());
+    int status = 0;
+    asio::co_spawn(
+        ioc,
+        [](libnet::client& c, line_source& lines, settings s, int& status) -> asio::awaitable<void> {
+            auto [ec] = co_await c.async_connect(s.server.host, s.server.port, use_tuple);
+            if (ec) {
+                complain("cannot register with " + s.server.host + ":" + s.server.port + ": " +
+                         ec.message());
+                status = 1;
+                lines.stop();
+                co_return;
+            }
+            auto const me = c.id();
+            for (auto const& p : c.directory())
+                if (p.id != me)
+                    say("+ " + p.id);
+            using namespace asio::experimental::awaitable_operators;
+            // Both end with the session: events stop, or the commands close it.
+            status = co_await (print_events(c, lines) && run_commands(c, lines));
+        }(c, lines, s, status),
+        asio::detached);
+    ioc.run();
+    return status;
+}

@@ -1,0 +1,151 @@
+// net-server: runs a libnet server. Its first stdout line is the bound HOST:PORT; joins,
+// leaves and terminations are logged to stderr; stats go to stderr on exit and SIGUSR1.
+
+#include <libnet/server.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/program_options.hpp>
+
+#include "app_support.hpp"
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+
+namespace {
+
+struct settings {
+    libnet::server_options server;
+    unsigned threads = 1;
+};
+
+po::options_description describe(settings& s, std::string& log_level, unsigned& idle_secs,
+                                  std::size_t& hb_ms) {
+    po::options_description d("net-server: a libnet rendezvous and messaging server\n\nOptions");
+    auto& o = s.server;
+    d.add_options()
+        ("help,h", "show this help and exit")
+        ("host", po::value(&o.host)->default_value(o.host), "address or host name to bind")
+        ("port", po::value(&o.port)->default_value(o.port),
+         "port to bind; 0 picks a free one (printed as the first line of stdout)")
+        ("threads", po::value(&s.threads)->default_value(s.threads),
+         "threads running the server (1-256)")
+        ("expect", po::value(&o.expect)->default_value(0),
+         "stop once N clients have registered and all of them have left (0: off)")
+        ("teardown-at", po::value(&o.teardown_at)->default_value(0),
+         "send TERM to everyone and stop when the N-th client registers (0: off)")
+        ("exit-on-disconnect", po::bool_switch(&o.exit_on_disconnect),
+         "stop when any registered client leaves")
+        ("idle-timeout", po::value(&idle_secs)->default_value(0),
+         "stop after SECS with no client registered (0: off)")
+        ("no-client-term", "refuse TERM from clients (ERROR not_permitted)")
+        ("max-frame", po::value(&o.max_frame)->default_value(o.max_frame),
+         "largest frame value accepted, in bytes (64 to 67108864)")
+        ("max-queue", po::value(&o.max_queue_bytes)->default_value(o.max_queue_bytes),
+         "bytes queued for one client before it is cut off as a slow consumer")
+        ("max-clients", po::value(&o.max_clients)->default_value(o.max_clients),
+         "registered clients at most")
+        ("heartbeat-ms", po::value(&hb_ms)->default_value(5000),
+         "PING a client after this much silence; 0: off")
+        ("heartbeat-misses", po::value(&o.heartbeat_misses)->default_value(o.heartbeat_misses),
+         "unanswered PINGs before a client is dropped as lost")
+        ("log-level", po::value(&log_level)->default_value("info"),
+         "debug, info, warn, error or off (log lines go to stderr)");
+    return d;
+}
+
+settings parse(int argc, char** argv) {
+    settings s;
+    std::string log_level;
+    unsigned idle_secs = 0;
+    std::size_t hb_ms = 0;
+    auto desc = describe(s, log_level, idle_secs, hb_ms);
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw app::usage_error(e.what());
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\nSignals: SIGINT/SIGTERM stop gracefully (clients get TERM); "
+                             "SIGUSR1 prints the stats to stderr.\n";
+        std::exit(0);
+    }
+    if (s.threads < 1 || s.threads > 256)
+        throw app::usage_error("--threads must be between 1 and 256");
+    if (s.server.max_frame < 64 || s.server.max_frame > (64u << 20))
+        throw app::usage_error("--max-frame must be between 64 and 67108864");
+    if (s.server.max_queue_bytes < s.server.max_frame)
+        throw app::usage_error("--max-queue must be at least --max-frame");
+    if (s.server.heartbeat_misses < 1)
+        throw app::usage_error("--heartbeat-misses must be at least 1");
+    s.server.allow_client_term = !vm.count("no-client-term");
+    s.server.idle_timeout = std::chrono::seconds(idle_secs);
+    s.server.heartbeat_interval = std::chrono::milliseconds(hb_ms);
+    s.server.log = app::stderr_log(log_level, "net-server");
+    return s;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    settings s;
+    try {
+        s = parse(argc, argv);
+    } catch (const app::usage_error& e) {
+        std::cerr << "net-server: " << e.what() << "\nTry 'net-server --help'.\n";
+        return 2;
+    }
+
+    asio::io_context ioc(static_cast<int>(s.threads));
+    std::optional<libnet::server> server;
+    try {
+        server.emplace(ioc.get_executor(), s.server);
+    } catch (const boost::system::system_error& e) {
+        std::cerr << "net-server: cannot listen on " << s.server.host << ":" << s.server.port
+                  << ": " << e.code().message() << "\n";
+        return 1;
+    }
+    auto const ep = server->local_endpoint();
+    std::cout << (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
+                                       : ep.address().to_string())
+              << ":" << ep.port() << std::endl;
+
+    asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGUSR1);
+    std::function<void(boost::system::error_code, int)> on_signal =
+        [&](boost::system::error_code ec, int sig) {
+            if (ec)
+                return;
+            if (sig == SIGUSR1) {
+                std::cerr << "net-server: stats: " << server->stats() << std::endl;
+                signals.async_wait(on_signal);
+                return;
+            }
+            server->stop(libnet::msg::term_reason::shutdown);
+        };
+    signals.async_wait(on_signal);
+
+    int status = 0;
+    server->async_run([&](libnet::error_code ec) {
+        if (ec) {
+            std::cerr << "net-server: " << ec.message() << "\n";
+            status = 1;
+        }
+        signals.cancel();
+    });
+
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < s.threads; ++i)
+        pool.emplace_back([&ioc] { ioc.run(); });
+    ioc.run();
+    for (auto& t : pool)
+        t.join();
+    std::cerr << "net-server: stats: " << server->stats() << std::endl;
+    return status;
+}
