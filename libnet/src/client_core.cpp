@@ -289,7 +289,8 @@ client_core::receive(clock::time_point deadline) {
                 conn_->resume_reading();
             co_return std::pair{error_code{}, std::move(e)};
         }
-        if (state_ != state::registered)
+        // While a graceful close is under way, events may still come.
+        if (state_ != state::registered && state_ != state::closing)
             co_return std::pair{not_open(), event{}};
         receivers_.push_back(&timer);
         auto [ec] = co_await timer.async_wait(use_tuple);
@@ -304,7 +305,9 @@ asio::awaitable<error_code> client_core::close() {
         co_return error_code{};
     if (state_ == state::registered) {
         end_reason_ = error::not_connected;
-        conn_->close(error::not_connected, make_frame(msg::bye{}));
+        // Frames still on their way (an ERROR about the last SEND) are delivered as events
+        // until the server closes.
+        conn_->finish(error::not_connected, make_frame(msg::bye{}));
     }
     state_signal_.expires_at(clock::time_point::max());
     while (state_ != state::finished)

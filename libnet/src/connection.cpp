@@ -89,6 +89,11 @@ void connection::close(error_code reason, shared_frame last) {
     wake_strand();
 }
 
+void connection::finish(error_code reason, shared_frame last) {
+    keep_reading_ = true;
+    close(reason, std::move(last));
+}
+
 error_code connection::reason() const {
     std::lock_guard lock(mutex_);
     return reason_;
@@ -133,7 +138,7 @@ void connection::set_heartbeat(std::chrono::milliseconds interval, std::uint32_t
 asio::awaitable<void> connection::reader() {
     for (;;) {
         // Frames already buffered first; once closing, input is only drained (see below).
-        while (!closing_seen_ && !closing() && want_read()) {
+        while ((keep_reading_ || (!closing_seen_ && !closing())) && want_read()) {
             auto r = reader_.next();
             if (r.status == decode_status::need_more)
                 break;
@@ -145,7 +150,7 @@ asio::awaitable<void> connection::reader() {
                 counters_->frames_in.fetch_add(1, std::memory_order_relaxed);
             handle_frame(r.frame);
         }
-        if (!closing_seen_ && !want_read()) {
+        if ((keep_reading_ || !closing_seen_) && !want_read()) {
             co_await read_gate_.async_wait(use_tuple);
             continue;
         }
@@ -160,7 +165,7 @@ asio::awaitable<void> connection::reader() {
             counters_->bytes_in.fetch_add(n, std::memory_order_relaxed);
         // Once closing, input is read and dropped until the peer closes, so that closing
         // with unread data never turns into a reset that could lose our last frames.
-        if (closing_seen_ || closing())
+        if (!keep_reading_ && (closing_seen_ || closing()))
             reader_.discard();
         else
             reader_.commit(n);

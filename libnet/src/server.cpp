@@ -17,7 +17,9 @@ boost::asio::awaitable<error_code> server::run_op(std::shared_ptr<detail::server
     co_return co_await core->run();
 }
 
-void server::stop(msg::term_reason reason) { core_->stop(reason); }
+void server::stop(msg::term_reason reason, std::string_view text) {
+    core_->stop(reason, {}, text);
+}
 
 server_stats server::stats() const { return core_->stats(); }
 

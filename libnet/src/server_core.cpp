@@ -249,7 +249,7 @@ void server_core::client_term(server_session& from, const msg::term& m) {
     }
     log(log_level::info, "TERM from " + from.id_ +
                              (m.text.empty() ? std::string() : ": " + std::string(m.text)));
-    stop(msg::term_reason::requested, from.id_);
+    stop(msg::term_reason::requested, from.id_, m.text);
 }
 
 void server_core::unregister(server_session& s, msg::leave_reason reason) {
@@ -284,13 +284,13 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
     }
 }
 
-void server_core::stop(msg::term_reason reason, std::string_view by) {
+void server_core::stop(msg::term_reason reason, std::string_view by, std::string_view text) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_)
             return;
         stopping_ = true;
-        auto const term = make_frame(msg::term{reason, {}, by});
+        auto const term = make_frame(msg::term{reason, text, by});
         auto const shutting = make_error_frame(error::shutting_down);
         for (auto const& s : sessions_) {
             if (s->registered_)

@@ -59,7 +59,7 @@ public:
     server_core(boost::asio::any_io_executor ex, server_options options);
 
     boost::asio::awaitable<error_code> run();
-    void stop(msg::term_reason reason, std::string_view by = {});
+    void stop(msg::term_reason reason, std::string_view by = {}, std::string_view text = {});
     boost::asio::ip::tcp::endpoint local_endpoint() const { return endpoint_; }
     server_stats stats() const;
     boost::asio::any_io_executor get_executor() const { return strand_; }

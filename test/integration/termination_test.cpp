@@ -17,6 +17,7 @@ TEST_CASE("termination: a client's TERM ends the session for everyone") {
             auto t = co_await expect<libnet::terminated>(*c);
             CHECK(t.reason == term_reason::requested);
             CHECK(t.by == "alice");
+            CHECK(t.text == "done here");
             {
                 auto got = co_await end_of(*c);
                 CHECK(got == libnet::error::terminated);

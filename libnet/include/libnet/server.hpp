@@ -51,9 +51,9 @@ public:
         return detail::spawn_op(get_executor(), run_op(core_), std::forward<CompletionToken>(token));
     }
 
-    /// Starts a graceful stop: every client gets TERM(reason), queued frames are flushed
-    /// (bounded by close_timeout) and async_run completes. Idempotent.
-    void stop(msg::term_reason reason = msg::term_reason::shutdown);
+    /// Starts a graceful stop: every client gets TERM(reason, text), queued frames are
+    /// flushed (bounded by close_timeout) and async_run completes. Idempotent.
+    void stop(msg::term_reason reason = msg::term_reason::shutdown, std::string_view text = {});
 
     server_stats stats() const;
 

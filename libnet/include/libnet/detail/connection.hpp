@@ -62,6 +62,11 @@ public:
     /// when the peer closes or close_timeout passes (any thread). The first reason sticks.
     void close(error_code reason, shared_frame last = {});
 
+    /// Leaves gracefully (strand): queues `last`, flushes, half-closes, and keeps reading
+    /// and handling frames until the peer closes (or close_timeout passes), so replies to
+    /// what was sent before `last` are not lost.
+    void finish(error_code reason, shared_frame last);
+
     /// Why the connection ended or is closing; empty while open (any thread).
     error_code reason() const;
     bool closing() const;
@@ -108,7 +113,6 @@ private:
     std::uint64_t enqueued_total_ = 0;
     bool writer_idle_ = false;
     bool closing_ = false;
-    bool wake_posted_ = false;
     error_code reason_;
 
     // Strand only.
@@ -117,6 +121,7 @@ private:
     boost::asio::steady_timer read_gate_;
     std::uint64_t written_total_ = 0;
     bool closing_seen_ = false;
+    bool keep_reading_ = false; // finish(): frames are still handled while closing
     bool reader_done_ = false;
     bool writer_done_ = false;
     clock::time_point last_rx_;
