@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the net-server and net-client binaries.
+
+Usage: cli_test.py NET_SERVER NET_CLIENT [unittest args]
+Every wait has a deadline; nothing sleeps to synchronise.
+"""
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+SERVER = CLIENT = None
+DEADLINE = 10.0
+
+
+class Proc:
+    """A child process whose stdout and stderr lines are collected as they come."""
+
+    def __init__(self, args, stdin=subprocess.PIPE):
+        self.p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.out, self.err = queue.Queue(), queue.Queue()
+        self.out_lines, self.err_lines = [], []
+        for stream, q in ((self.p.stdout, self.out), (self.p.stderr, self.err)):
+            threading.Thread(target=self._pump, args=(stream, q), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream, q):
+        for line in stream:
+            q.put(line.rstrip("\n"))
+        q.put(None)
+
+    def _wait_line(self, q, seen, pred, what):
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            try:
+                line = q.get(timeout=end - time.monotonic())
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            seen.append(line)
+            if pred(line):
+                return line
+        raise AssertionError(f"no {what} line within {DEADLINE}s; saw {seen}")
+
+    def stdout_line(self, pred=lambda l: True, what="stdout"):
+        return self._wait_line(self.out, self.out_lines, pred, what)
+
+    def stderr_line(self, pred, what="stderr"):
+        return self._wait_line(self.err, self.err_lines, pred, what)
+
+    def send(self, text):
+        self.p.stdin.write(text)
+        self.p.stdin.flush()
+
+    def finish(self, close_stdin=True):
+        """Waits for exit; returns (code, all stdout lines, all stderr lines)."""
+        if self.p.stdin and close_stdin:
+            try:
+                self.p.stdin.close()
+            except BrokenPipeError:
+                pass
+        code = self.p.wait(timeout=DEADLINE)
+        for q, seen in ((self.out, self.out_lines), (self.err, self.err_lines)):
+            while (line := q.get(timeout=DEADLINE)) is not None:
+                seen.append(line)
+        self._close()
+        return code, self.out_lines, self.err_lines
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self._close()
+
+    def _close(self):
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            try:
+                if f:
+                    f.close()
+            except OSError:
+                pass
+
+
+def start_server(*args):
+    s = Proc([SERVER, "--port", "0", *args], stdin=subprocess.DEVNULL)
+    addr = s.stdout_line(what="address")
+    host, _, port = addr.rpartition(":")
+    if not (host and port.isdigit()):
+        s.kill()
+        raise AssertionError(f"first line is not HOST:PORT: {addr!r}")
+    return s, addr
+
+
+def client(addr, id_=None, stdin=subprocess.PIPE):
+    args = [CLIENT, "--server", addr] + (["--id", id_] if id_ else [])
+    return Proc(args, stdin=stdin)
+
+
+def joined(server, id_):
+    server.stderr_line(lambda l: f"joined {id_} " in l, f"'joined {id_}'")
+
+
+class Arguments(unittest.TestCase):
+    def run_exit(self, args):
+        r = subprocess.run(args, capture_output=True, text=True, timeout=DEADLINE,
+                           stdin=subprocess.DEVNULL)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_help_documents_every_option(self):
+        code, out, _ = self.run_exit([SERVER, "--help"])
+        self.assertEqual(code, 0)
+        for opt in ("--host", "--port", "--threads", "--expect", "--teardown-at",
+                    "--exit-on-disconnect", "--idle-timeout", "--no-client-term",
+                    "--max-frame", "--log-level"):
+            self.assertIn(opt, out)
+        code, out, _ = self.run_exit([CLIENT, "--help"])
+        self.assertEqual(code, 0)
+        for word in ("--server", "--id", "@ID text", "/who", "/term", "/quit"):
+            self.assertIn(word, out)
+
+    def test_bad_arguments_exit_2_with_a_message(self):
+        cases = [
+            [SERVER, "--threads", "0"], [SERVER, "--port", "abc"], [SERVER, "--bogus"],
+            [SERVER, "--log-level", "loud"], [SERVER, "--max-frame", "10"],
+            [CLIENT], [CLIENT, "--server", "localhost"], [CLIENT, "--server", "h:99999"],
+            [CLIENT, "--server", "127.0.0.1:1", "--id", "has space"],
+        ]
+        for args in cases:
+            with self.subTest(args=args[1:]):
+                code, _, err = self.run_exit(args)
+                self.assertEqual(code, 2)
+                self.assertTrue(err.strip(), "no message on stderr")
+
+    def test_unreachable_server_exits_1(self):
+        s, addr = start_server()
+        s.p.send_signal(signal.SIGTERM)
+        self.assertEqual(s.finish()[0], 0)
+        code, _, err = self.run_exit([CLIENT, "--server", addr, "--id", "x"])
+        self.assertEqual(code, 1)
+        self.assertIn("cannot register", "\n".join(err.splitlines()))
+
+
+class Session(unittest.TestCase):
+    def setUp(self):
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.kill()
+
+    def track(self, p):
+        self.procs.append(p)
+        return p
+
+    def test_routed_broadcast_errors_and_term(self):
+        srv, addr = start_server()
+        self.track(srv)
+        bob = self.track(client(addr, "bob"))
+        joined(srv, "bob")
+        alice = self.track(client(addr, "alice"))
+        alice.send("/wait bob 5\n@bob hello bob\n* hi all\n@nobody are you there\n/who\n/quit\n")
+        code, out, err = alice.finish()
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.count("+ bob"), 1, out)
+        self.assertIn("= alice (you)", out)
+        self.assertIn("= bob", out)
+        self.assertTrue(any("no_such_client" in l and "nobody" in l for l in err), err)
+
+        self.assertEqual(bob.stdout_line(), "+ alice")
+        self.assertEqual(bob.stdout_line(), "[alice] hello bob")
+        self.assertEqual(bob.stdout_line(), "[alice] hi all")
+        self.assertEqual(bob.stdout_line(), "- alice")
+        bob.send("/term\n")
+        code, _, err = bob.finish()
+        self.assertEqual(code, 0, err)
+        self.assertTrue(any("terminated (requested) by bob" in l for l in err), err)
+        code, _, err = srv.finish()
+        self.assertEqual(code, 0)
+        self.assertTrue(any("TERM from bob" in l for l in err), err)
+        self.assertTrue(any("stats:" in l and "routed=1" in l for l in err), err)
+
+    def test_duplicate_id_is_refused(self):
+        srv, addr = start_server()
+        self.track(srv)
+        first = self.track(client(addr, "carol"))
+        joined(srv, "carol")
+        code, _, err = client(addr, "carol", stdin=subprocess.DEVNULL).finish()
+        self.assertEqual(code, 1)
+        self.assertTrue(any("already online" in l for l in err), err)
+        first.send("/quit\n")
+        self.assertEqual(first.finish()[0], 0)
+        srv.p.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.finish()[0], 0)
+
+    def test_commands_from_a_file_and_teardown(self):
+        srv, addr = start_server("--teardown-at", "2")
+        self.track(srv)
+        with tempfile.TemporaryFile("w+") as script:
+            script.write("/wait dave 5\n@dave from a file\n")
+            script.seek(0)
+            erin = self.track(client(addr, "erin", stdin=script))
+            joined(srv, "erin")
+            dave = self.track(client(addr, "dave"))
+            # Teardown fires at dave's registration: both are told and exit 0.
+            for p in (erin, dave):
+                code, _, err = p.finish()
+                self.assertEqual(code, 0, err)
+                self.assertTrue(any("terminated (teardown)" in l for l in err), err)
+        self.assertEqual(srv.finish()[0], 0)
+
+    def test_server_shutdown_and_lost_server(self):
+        srv, addr = start_server()
+        self.track(srv)
+        frank = self.track(client(addr, "frank"))
+        joined(srv, "frank")
+        srv.p.send_signal(signal.SIGUSR1)
+        srv.stderr_line(lambda l: "stats:" in l and "online=1" in l, "stats")
+        srv.p.send_signal(signal.SIGTERM)
+        code, _, err = frank.finish(close_stdin=False)  # stdin stays open: no /quit
+        self.assertEqual(code, 0, err)
+        self.assertTrue(any("terminated (shutdown)" in l for l in err), err)
+        self.assertEqual(srv.finish()[0], 0)
+
+        srv2, addr2 = start_server()
+        self.track(srv2)
+        gina = self.track(client(addr2, "gina"))
+        gina.send("/who\n")  # answered only once gina itself has registered
+        gina.stdout_line(lambda l: l == "= gina (you)", "/who")
+        srv2.kill()  # no TERM: the process is just gone
+        code, _, err = gina.finish(close_stdin=False)
+        self.assertEqual(code, 1)
+        self.assertTrue(any("connection lost" in l for l in err), err)
+
+    def test_multithreaded_server_routes_between_clients(self):
+        srv, addr = start_server("--threads", "2", "--exit-on-disconnect")
+        self.track(srv)
+        rx = self.track(client(addr, "rx"))
+        joined(srv, "rx")
+        tx = self.track(client(addr, "tx"))
+        lines = "".join(f"@rx m{i}\n" for i in range(200))
+        tx.send("/wait rx 5\n" + lines + "/quit\n")
+        self.assertEqual(tx.finish()[0], 0)
+        got = [rx.stdout_line(lambda l: l.startswith("[tx]")) for _ in range(200)]
+        self.assertEqual(got, [f"[tx] m{i}" for i in range(200)])
+        code, _, err = rx.finish()  # tx left: exit-on-disconnect terminates rx too
+        self.assertEqual(code, 0, err)
+        self.assertEqual(srv.finish()[0], 0)
+
+
+if __name__ == "__main__":
+    SERVER, CLIENT = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
