@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <limits>
 
 namespace libnet::detail {
 
@@ -23,7 +24,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 client_connection::client_connection(tcp::socket socket, const client_options& o,
                                      client_core* core)
-    : connection(std::move(socket), {o.max_frame, o.max_queue_bytes, o.close_timeout}),
+    // No bound at this level: client_core holds sends back until there is room instead.
+    : connection(std::move(socket),
+                 {o.max_frame, std::numeric_limits<std::size_t>::max(), o.close_timeout}),
       core_(core) {}
 
 void client_connection::on_frame(frame_view f) { core_->on_frame(f); }
@@ -33,9 +36,7 @@ bool client_connection::want_read() { return core_->want_read(); }
 
 client_core::client_core(asio::any_io_executor ex, client_options options)
     : strand_(asio::make_strand(ex)), options_(std::move(options)), state_signal_(strand_),
-      room_signal_(strand_) {
-    room_signal_.expires_at(clock::time_point::max());
-}
+      finished_signal_(strand_), connect_timer_(strand_) {}
 
 error_code client_core::not_open() const {
     if (state_ == state::idle || state_ == state::connecting || !end_reason_)
@@ -48,31 +49,31 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
         co_return asio::error::already_started;
     state_ = state::connecting;
     auto const deadline = clock::now() + options_.connect_timeout;
-    asio::steady_timer timer(strand_, deadline);
+    auto& timer = connect_timer_;
+    timer.expires_at(deadline);
+    auto given_up = [this](error_code ec) {
+        state_ = aborting_ ? state::finished : state::idle;
+        finished_signal_.cancel();
+        return aborting_ ? error_code(asio::error::operation_aborted) : ec;
+    };
 
     tcp::resolver resolver(strand_);
     auto resolved = co_await (resolver.async_resolve(host, port, use_tuple) ||
                               timer.async_wait(use_tuple));
-    if (resolved.index() == 1) {
-        state_ = state::idle;
-        co_return asio::error::timed_out;
-    }
+    if (resolved.index() == 1)
+        co_return given_up(asio::error::timed_out);
     auto [rec, endpoints] = std::get<0>(resolved);
-    if (rec) {
-        state_ = state::idle;
-        co_return rec;
-    }
+    if (rec)
+        co_return given_up(rec);
     tcp::socket socket(strand_);
     auto connected = co_await (asio::async_connect(socket, endpoints, use_tuple) ||
                                timer.async_wait(use_tuple));
-    if (connected.index() == 1) {
-        state_ = state::idle;
-        co_return asio::error::timed_out;
-    }
-    if (auto ec = std::get<0>(std::get<0>(connected))) {
-        state_ = state::idle;
-        co_return ec;
-    }
+    if (connected.index() == 1)
+        co_return given_up(asio::error::timed_out);
+    if (auto ec = std::get<0>(std::get<0>(connected)))
+        co_return given_up(ec);
+    if (aborting_)
+        co_return given_up({});
 
     conn_ = std::make_shared<client_connection>(std::move(socket), options_, this);
     asio::co_spawn(
@@ -114,6 +115,7 @@ void client_core::on_registration_frame(frame_view f) {
             std::lock_guard lock(info_mutex_);
             id_ = w.id;
         }
+        server_max_frame_ = w.max_frame;
         conn_->set_heartbeat(std::chrono::milliseconds(w.heartbeat_ms), w.heartbeat_misses);
         return;
     }
@@ -212,48 +214,72 @@ void client_core::on_closing(error_code reason) {
     for (auto* t : receivers_)
         t->cancel();
     state_signal_.cancel();
-    room_signal_.cancel();
+    release_held(); // nothing more can be queued: held sends fail now
+}
+
+void client_core::complete(write_waiter& w, error_code ec) {
+    if (!w.timer)
+        return;
+    *w.ec = ec;
+    *w.done = true;
+    w.timer->cancel();
 }
 
 void client_core::on_written(std::uint64_t written) {
     while (!writers_.empty() && writers_.front().ticket <= written) {
-        auto w = writers_.front();
+        complete(writers_.front(), {});
         writers_.pop_front();
-        *w.done = true;
-        w.timer->cancel();
     }
-    room_signal_.cancel();
+    release_held();
+}
+
+void client_core::release_held() {
+    while (!held_.empty()) {
+        auto& w = held_.front();
+        if (conn_->closing()) { // nothing more can be sent
+            complete(w, not_open());
+            held_.pop_front();
+            continue;
+        }
+        auto const queued = conn_->queued_bytes();
+        // A frame larger than the bound still goes, alone.
+        if (queued != 0 && queued + w.frame.size > options_.max_queue_bytes)
+            return;
+        if (!w.timer) { // the BYE: after everything sent before it
+            conn_->finish(error::not_connected, std::move(w.frame));
+        } else if (auto ticket = conn_->enqueue_tracked(std::move(w.frame))) {
+            w.ticket = ticket;
+            writers_.push_back(w);
+        } else {
+            complete(w, not_open());
+        }
+        held_.pop_front();
+    }
 }
 
 void client_core::on_finished() {
     state_ = state::finished;
     connected_ = false;
-    for (auto& w : writers_) {
-        *w.ec = end_reason_ ? end_reason_ : error_code(error::not_connected);
-        *w.done = true;
-        w.timer->cancel();
+    auto const reason = end_reason_ ? end_reason_ : error_code(error::not_connected);
+    for (auto* q : {&writers_, &held_}) {
+        for (auto& w : *q)
+            complete(w, reason);
+        q->clear();
     }
-    writers_.clear();
     for (auto* t : receivers_)
         t->cancel();
     state_signal_.cancel();
-    room_signal_.cancel();
+    finished_signal_.cancel();
 }
 
 asio::awaitable<error_code> client_core::write(shared_frame f) {
-    // Wait for room, unless the queue is empty (a frame larger than the bound still goes).
-    while (state_ == state::registered && conn_->queued_bytes() != 0 &&
-           conn_->queued_bytes() + f.size > options_.max_queue_bytes)
-        co_await room_signal_.async_wait(use_tuple);
-    if (state_ != state::registered)
-        co_return not_open();
-    auto const ticket = conn_->enqueue_tracked(std::move(f));
-    if (ticket == 0)
+    if (state_ != state::registered || leaving_)
         co_return not_open();
     asio::steady_timer timer(strand_, clock::time_point::max());
     error_code ec;
     bool done = false;
-    writers_.push_back({ticket, &timer, &ec, &done});
+    held_.push_back({std::move(f), 0, &timer, &ec, &done});
+    release_held();
     while (!done)
         co_await timer.async_wait(use_tuple);
     co_return ec;
@@ -265,6 +291,8 @@ asio::awaitable<error_code> client_core::send(std::string to, std::string body,
         co_return not_open();
     auto const ref = next_ref_++;
     auto f = broadcast ? make_frame(msg::broadcast{body, ref}) : make_frame(msg::send{to, body, ref});
+    if (f.size - frame_header_size > server_max_frame_)
+        co_return error::frame_too_large; // the server would refuse it
     co_return co_await write(std::move(f));
 }
 
@@ -289,8 +317,8 @@ client_core::receive(clock::time_point deadline) {
                 conn_->resume_reading();
             co_return std::pair{error_code{}, std::move(e)};
         }
-        // While a graceful close is under way, events may still come.
-        if (state_ != state::registered && state_ != state::closing)
+        // While a graceful close (BYE) is under way, events may still come.
+        if (state_ != state::registered && !(state_ == state::closing && leaving_))
             co_return std::pair{not_open(), event{}};
         receivers_.push_back(&timer);
         auto [ec] = co_await timer.async_wait(use_tuple);
@@ -303,15 +331,22 @@ client_core::receive(clock::time_point deadline) {
 asio::awaitable<error_code> client_core::close() {
     if (state_ == state::idle)
         co_return error_code{};
-    if (state_ == state::registered) {
+    if (state_ == state::connecting) {
+        aborting_ = true;
+        connect_timer_.cancel();
+        if (conn_)
+            fail_registration(asio::error::operation_aborted);
+    } else if (state_ == state::registered && !leaving_) {
         end_reason_ = error::not_connected;
-        // Frames still on their way (an ERROR about the last SEND) are delivered as events
-        // until the server closes.
-        conn_->finish(error::not_connected, make_frame(msg::bye{}));
+        leaving_ = true;
+        // BYE goes after everything sent before it; frames still on their way (an ERROR
+        // about the last SEND) are delivered as events until the server closes.
+        held_.push_back({make_frame(msg::bye{})});
+        release_held();
     }
-    state_signal_.expires_at(clock::time_point::max());
-    while (state_ != state::finished)
-        co_await state_signal_.async_wait(use_tuple);
+    finished_signal_.expires_at(clock::time_point::max());
+    while (state_ != state::finished && state_ != state::idle)
+        co_await finished_signal_.async_wait(use_tuple);
     co_return error_code{};
 }
 

@@ -66,12 +66,17 @@ private:
     boost::asio::awaitable<error_code> write(shared_frame f);
     error_code not_open() const;
 
+    // A frame on its way out. Held (in order) while the outbound queue has no room, then
+    // queued with a ticket until written. A null timer marks the final BYE.
     struct write_waiter {
-        std::uint64_t ticket;
-        boost::asio::steady_timer* timer;
-        error_code* ec;
-        bool* done;
+        shared_frame frame;
+        std::uint64_t ticket = 0;
+        boost::asio::steady_timer* timer = nullptr;
+        error_code* ec = nullptr;
+        bool* done = nullptr;
     };
+    void release_held();
+    static void complete(write_waiter& w, error_code ec);
 
     boost::asio::strand<boost::asio::any_io_executor> strand_;
     client_options options_;
@@ -80,13 +85,18 @@ private:
     std::atomic<bool> connected_{false};
     error_code end_reason_;
     bool term_seen_ = false;
+    bool leaving_ = false; // close() sent BYE: frames are still delivered until the end
+    bool aborting_ = false; // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once
 
     std::deque<event> events_;
     std::vector<boost::asio::steady_timer*> receivers_;
-    std::deque<write_waiter> writers_;
-    boost::asio::steady_timer state_signal_; // registration progress and the end
-    boost::asio::steady_timer room_signal_;  // outbound queue drained some
+    std::deque<write_waiter> held_;    // waiting for room, in send order
+    std::deque<write_waiter> writers_; // queued, waiting to be written
+    boost::asio::steady_timer state_signal_;    // registration progress
+    boost::asio::steady_timer finished_signal_; // the connection ended
+    boost::asio::steady_timer connect_timer_;   // connect's deadline; close() cuts it short
+    std::uint32_t server_max_frame_ = default_max_frame_size; // from WELCOME
     std::uint64_t next_ref_ = 1;
 
     mutable std::mutex info_mutex_; // id_ and directory_ are read from any thread

@@ -144,6 +144,7 @@ asio::awaitable<void> connection::reader() {
                 break;
             if (r.status == decode_status::error) {
                 close(r.ec, make_error_frame(static_cast<error>(r.ec.value())));
+                keep_reading_ = false; // the stream can't be decoded past this: drain it
                 break;
             }
             if (counters_)
@@ -151,7 +152,12 @@ asio::awaitable<void> connection::reader() {
             handle_frame(r.frame);
         }
         if ((keep_reading_ || !closing_seen_) && !want_read()) {
+            reading_paused_ = true; // the watchdog keeps the peer informed meanwhile
+            last_keepalive_ = clock::now();
+            watchdog_timer_.cancel();
             co_await read_gate_.async_wait(use_tuple);
+            reading_paused_ = false;
+            last_rx_ = clock::now();
             continue;
         }
         auto [ec, n] = co_await socket_.async_read_some(reader_.prepare(), use_tuple);
@@ -241,6 +247,35 @@ asio::awaitable<void> connection::writer() {
     watchdog_timer_.cancel();
 }
 
+// One heartbeat step: PINGs when due and declares the peer lost after too many unanswered
+// ones. Returns when to look again.
+connection::clock::time_point connection::heartbeat(clock::time_point now) {
+    if (heartbeat_.count() == 0)
+        return clock::time_point::max();
+    if (reading_paused_) {
+        // Not reading, we can't see the peer's PINGs: show it we are alive instead, and
+        // don't take our own pause for its silence.
+        last_rx_ = now;
+        pings_unanswered_ = 0;
+        if (now >= last_keepalive_ + heartbeat_) {
+            enqueue(make_frame(msg::ping{++ping_nonce_}));
+            last_keepalive_ = now;
+        }
+        return last_keepalive_ + heartbeat_;
+    }
+    auto const due = last_rx_ + heartbeat_ * (pings_unanswered_ + 1);
+    if (now < due)
+        return due;
+    if (pings_unanswered_ >= heartbeat_misses_) {
+        close(error::heartbeat_timeout);
+        begin_closing();
+        return now;
+    }
+    ++pings_unanswered_;
+    enqueue(make_frame(msg::ping{++ping_nonce_}));
+    return last_rx_ + heartbeat_ * (pings_unanswered_ + 1);
+}
+
 asio::awaitable<void> connection::watchdog() {
     auto close_deadline = clock::time_point::max();
     for (;;) {
@@ -264,20 +299,9 @@ asio::awaitable<void> connection::watchdog() {
                 begin_closing(); // on the strand already; don't spin until the post runs
                 continue;
             }
-            if (heartbeat_.count() > 0) {
-                auto const due = last_rx_ + heartbeat_ * (pings_unanswered_ + 1);
-                if (now >= due) {
-                    if (pings_unanswered_ >= heartbeat_misses_) {
-                        close(error::heartbeat_timeout);
-                        begin_closing();
-                        continue;
-                    }
-                    ++pings_unanswered_;
-                    enqueue(make_frame(msg::ping{++ping_nonce_}));
-                    continue;
-                }
-                wake = std::min(wake, due);
-            }
+            wake = std::min(wake, heartbeat(now));
+            if (closing_seen_)
+                continue;
         }
         watchdog_timer_.expires_at(wake);
         co_await watchdog_timer_.async_wait(use_tuple);

@@ -51,6 +51,10 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
 
 asio::awaitable<error_code> server_core::run() {
     log(log_level::info, "listening on " + to_string(endpoint_));
+    {
+        std::lock_guard lock(mutex_);
+        idle_since_ = std::chrono::steady_clock::now(); // idle time counts from the run
+    }
     if (options_.idle_timeout.count() > 0)
         co_await (accept_loop() || idle_watch());
     else
@@ -182,7 +186,7 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     // WELCOME and the snapshot go out before any later delta: all are queued under mutex_.
     msg::welcome w{protocol_version, s.id_, options_.max_frame,
                    static_cast<std::uint32_t>(options_.heartbeat_interval.count()),
-                   options_.heartbeat_misses};
+                   std::max<std::uint32_t>(options_.heartbeat_misses, 1)};
     s.enqueue(make_frame(w));
     s.enqueue(make_frame(d));
     auto const joined = make_frame(msg::joined{{s.id_, s.join_seq_, s.endpoint_}});
@@ -206,7 +210,8 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
 bool server_core::deliverable(server_session& from, std::string_view body, std::uint16_t type,
                               std::uint64_t ref) {
     // DELIVER is larger than the SEND it comes from; a body that fit may no longer fit.
-    msg::deliver probe{from.id_, body, 0, msg::flag_broadcast};
+    auto const flags = type == static_cast<std::uint16_t>(frame_type::broadcast) ? msg::flag_broadcast : 0;
+    msg::deliver probe{from.id_, body, 0, static_cast<std::uint16_t>(flags)};
     if (msg::encoded_size(probe) - frame_header_size <= options_.max_frame)
         return true;
     from.send_error(error::frame_too_large, type, ref);

@@ -85,7 +85,7 @@ protected:
     virtual bool want_read() { return true; }
     void resume_reading() { read_gate_.cancel(); }
 
-    /// Closes with ERROR(code) unless nothing was received before `deadline` (strand).
+    /// Closes with ERROR(code) at `deadline` unless clear_deadline() is called first (strand).
     void set_deadline(clock::time_point deadline, error code);
     void clear_deadline();
     /// Starts answering PINGs; PINGs after `interval` of silence and declares the peer lost
@@ -96,6 +96,7 @@ private:
     boost::asio::awaitable<void> reader();
     boost::asio::awaitable<void> writer();
     boost::asio::awaitable<void> watchdog();
+    clock::time_point heartbeat(clock::time_point now);
     bool handle_frame(frame_view f);
     void wake_strand();
     void begin_closing();
@@ -122,6 +123,8 @@ private:
     std::uint64_t written_total_ = 0;
     bool closing_seen_ = false;
     bool keep_reading_ = false; // finish(): frames are still handled while closing
+    bool reading_paused_ = false; // want_read() said no: not the peer's silence
+    clock::time_point last_keepalive_;
     bool reader_done_ = false;
     bool writer_done_ = false;
     clock::time_point last_rx_;
