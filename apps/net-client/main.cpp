@@ -12,6 +12,7 @@
 
 #include <deque>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 namespace po = boost::program_options;
@@ -69,15 +70,28 @@ void say(const std::string& line) { std::cout << line << std::endl; }
 void complain(const std::string& line) { std::cerr << "net-client: " << line << std::endl; }
 
 /// Lines from stdin, read on a thread of their own (regular files can't be polled).
+/// The thread may outlive this object, blocked in getline when the program ends; it only
+/// posts while the source is open, under a mutex, so it never touches a dead io_context.
 class line_source {
 public:
-    explicit line_source(asio::any_io_executor ex) : ex_(ex), ready_(ex) {
+    explicit line_source(asio::any_io_executor ex) : ready_(ex), gate_(std::make_shared<gate>()) {
         ready_.expires_at(std::chrono::steady_clock::time_point::max());
-        std::thread([this] {
+        std::thread([this, ex, g = gate_] {
+            auto deliver = [&](std::optional<std::string> line) {
+                std::lock_guard lock(g->mutex);
+                if (g->open)
+                    asio::post(ex, [this, line = std::move(line)] { push(line); });
+                return g->open;
+            };
             for (std::string line; std::getline(std::cin, line);)
-                asio::post(ex_, [this, line] { push(line); });
-            asio::post(ex_, [this] { push(std::nullopt); });
-        }).detach(); // may still block in getline when we exit; the process ends it
+                if (!deliver(line))
+                    return;
+            deliver(std::nullopt);
+        }).detach();
+    }
+    ~line_source() {
+        std::lock_guard lock(gate_->mutex);
+        gate_->open = false;
     }
     /// The next line, or nullopt at end of input or after stop().
     asio::awaitable<std::optional<std::string>> next() {
@@ -95,12 +109,16 @@ public:
     }
 
 private:
+    struct gate {
+        std::mutex mutex;
+        bool open = true;
+    };
     void push(std::optional<std::string> line) {
         lines_.push_back(std::move(line));
         ready_.cancel();
     }
-    asio::any_io_executor ex_;
     asio::steady_timer ready_;
+    std::shared_ptr<gate> gate_;
     std::deque<std::optional<std::string>> lines_;
     bool stopped_ = false;
 };
@@ -132,7 +150,8 @@ asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
             complain(describe(*e));
         else if (auto* t = std::get_if<libnet::terminated>(&ev))
             complain("terminated (" + std::string(libnet::msg::to_string(t->reason)) + ")" +
-                     (t->by.empty() ? "" : " by " + t->by));
+                     (t->by.empty() ? "" : " by " + t->by) +
+                     (t->text.empty() ? "" : ": " + t->text));
     }
 }
 
