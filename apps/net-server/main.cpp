@@ -112,11 +112,6 @@ int main(int argc, char** argv) {
                   << ": " << e.code().message() << "\n";
         return 1;
     }
-    auto const ep = server->local_endpoint();
-    std::cout << (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
-                                       : ep.address().to_string())
-              << ":" << ep.port() << std::endl;
-
     asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGUSR1);
     std::function<void(boost::system::error_code, int)> on_signal =
         [&](boost::system::error_code ec, int sig) {
@@ -130,6 +125,13 @@ int main(int argc, char** argv) {
             server->stop(libnet::msg::term_reason::shutdown);
         };
     signals.async_wait(on_signal);
+
+    // Only now, with the signals handled, tell the world where we are: a script may
+    // signal the moment it has read this line.
+    auto const ep = server->local_endpoint();
+    std::cout << (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
+                                       : ep.address().to_string())
+              << ":" << ep.port() << std::endl;
 
     int status = 0;
     server->async_run([&](libnet::error_code ec) {

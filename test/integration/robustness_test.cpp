@@ -15,7 +15,7 @@ asio::awaitable<void> register_raw(raw& r, const server& s, std::string_view id)
 
 } // namespace
 
-TEST_CASE("robustness: an oversized frame gets ERROR and close; others are unaffected") {
+TEST_CASE("robustness: an oversized frame gets ERROR and close, others are unaffected") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         libnet::server_options o;
         o.max_frame = 4096;
@@ -42,7 +42,7 @@ TEST_CASE("robustness: an oversized frame gets ERROR and close; others are unaff
     });
 }
 
-TEST_CASE("robustness: garbage bytes get ERROR and close; others are unaffected") {
+TEST_CASE("robustness: garbage bytes get ERROR and close, others are unaffected") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         server s(ioc);
         auto a = co_await connect(ioc, s, "alice");
