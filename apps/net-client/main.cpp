@@ -1,14 +1,14 @@
 // net-client: a line-oriented libnet client. Commands come from stdin (a terminal, a pipe
 // or a file); what it learns goes to stdout, one flushed line each, for people and scripts.
 
+#include "app_support.hpp"
+
 #include <libnet/client.hpp>
 #include <libnet/client_id.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/program_options.hpp>
-
-#include "app_support.hpp"
 
 #include <deque>
 #include <iostream>
@@ -43,8 +43,8 @@ settings parse(int argc, char** argv) {
     std::string server;
     settings s;
     unsigned timeout_s = 10;
-    d.add_options()("help,h", "show this help and exit")(
-        "server", po::value(&server)->required(), "server address, HOST:PORT")(
+    d.add_options()("help,h", "show this help and exit")("server", po::value(&server)->required(),
+                                                         "server address, HOST:PORT")(
         "id", po::value(&s.client.id), "id to register under (default: the server assigns one)")(
         "connect-timeout", po::value(&timeout_s)->default_value(timeout_s),
         "seconds to connect and register");
@@ -66,8 +66,12 @@ settings parse(int argc, char** argv) {
     return s;
 }
 
-void say(const std::string& line) { std::cout << line << std::endl; }
-void complain(const std::string& line) { std::cerr << "net-client: " << line << std::endl; }
+void say(const std::string& line) {
+    std::cout << line << std::endl;
+}
+void complain(const std::string& line) {
+    std::cerr << "net-client: " << line << std::endl;
+}
 
 /// Lines from stdin, read on a thread of their own (regular files can't be polled).
 /// The thread may outlive this object, blocked in getline when the program ends; it only
@@ -124,7 +128,8 @@ private:
 };
 
 std::string describe(const libnet::server_error& e) {
-    std::string s = "error " + std::string(libnet::to_string(static_cast<libnet::error>(e.code.value()))) +
+    std::string s = "error " +
+                    std::string(libnet::to_string(static_cast<libnet::error>(e.code.value()))) +
                     " (" + std::to_string(e.code.value()) + "): " + e.text;
     return e.id.empty() ? s : s + ": " + e.id;
 }
@@ -155,7 +160,8 @@ asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
     }
 }
 
-asio::awaitable<void> wait_for(libnet::client& c, const std::string& id, std::chrono::seconds limit) {
+asio::awaitable<void> wait_for(libnet::client& c, const std::string& id,
+                               std::chrono::seconds limit) {
     asio::steady_timer poll(co_await asio::this_coro::executor);
     auto const deadline = std::chrono::steady_clock::now() + limit;
     auto online = [&] {
@@ -229,7 +235,8 @@ int main(int argc, char** argv) {
     int status = 0;
     asio::co_spawn(
         ioc,
-        [](libnet::client& c, line_source& lines, settings s, int& status) -> asio::awaitable<void> {
+        [](libnet::client& c, line_source& lines, settings s,
+           int& status) -> asio::awaitable<void> {
             auto [ec] = co_await c.async_connect(s.server.host, s.server.port, use_tuple);
             if (ec) {
                 complain("cannot register with " + s.server.host + ":" + s.server.port + ": " +

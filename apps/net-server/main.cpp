@@ -1,13 +1,13 @@
 // net-server: runs a libnet server. Its first stdout line is the bound HOST:PORT; joins,
 // leaves and terminations are logged to stderr; stats go to stderr on exit and SIGUSR1.
 
+#include "app_support.hpp"
+
 #include <libnet/server.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
-
-#include "app_support.hpp"
 
 #include <csignal>
 #include <iostream>
@@ -25,9 +25,10 @@ struct settings {
 };
 
 po::options_description describe(settings& s, std::string& log_level, unsigned& idle_secs,
-                                  std::size_t& hb_ms) {
+                                 std::size_t& hb_ms) {
     po::options_description d("net-server: a libnet rendezvous and messaging server\n\nOptions");
     auto& o = s.server;
+    // clang-format off
     d.add_options()
         ("help,h", "show this help and exit")
         ("host", po::value(&o.host)->default_value(o.host), "address or host name to bind")
@@ -56,6 +57,7 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "unanswered PINGs before a client is dropped as lost")
         ("log-level", po::value(&log_level)->default_value("info"),
          "debug, info, warn, error or off (log lines go to stderr)");
+    // clang-format on
     return d;
 }
 
@@ -73,8 +75,9 @@ settings parse(int argc, char** argv) {
         throw app::usage_error(e.what());
     }
     if (vm.count("help")) {
-        std::cout << desc << "\nSignals: SIGINT/SIGTERM stop gracefully (clients get TERM); "
-                             "SIGUSR1 prints the stats to stderr.\n";
+        std::cout << desc
+                  << "\nSignals: SIGINT/SIGTERM stop gracefully (clients get TERM); "
+                     "SIGUSR1 prints the stats to stderr.\n";
         std::exit(0);
     }
     if (s.threads < 1 || s.threads > 256)

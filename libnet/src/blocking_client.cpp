@@ -55,6 +55,8 @@ void blocking_client::terminate(const std::string& text) {
     client_.async_terminate(text, asio::use_future).get();
 }
 
-void blocking_client::close() { client_.async_close(asio::use_future).get(); }
+void blocking_client::close() {
+    client_.async_close(asio::use_future).get();
+}
 
 } // namespace libnet

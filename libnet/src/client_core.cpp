@@ -22,17 +22,24 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 }
 
-client_connection::client_connection(tcp::socket socket, const client_options& o,
-                                     client_core* core)
+client_connection::client_connection(tcp::socket socket, const client_options& o, client_core* core)
     // No bound at this level: client_core holds sends back until there is room instead.
     : connection(std::move(socket),
                  {o.max_frame, std::numeric_limits<std::size_t>::max(), o.close_timeout}),
       core_(core) {}
 
-void client_connection::on_frame(frame_view f) { core_->on_frame(f); }
-void client_connection::on_closing(error_code reason) { core_->on_closing(reason); }
-void client_connection::on_written(std::uint64_t written) { core_->on_written(written); }
-bool client_connection::want_read() { return core_->want_read(); }
+void client_connection::on_frame(frame_view f) {
+    core_->on_frame(f);
+}
+void client_connection::on_closing(error_code reason) {
+    core_->on_closing(reason);
+}
+void client_connection::on_written(std::uint64_t written) {
+    core_->on_written(written);
+}
+bool client_connection::want_read() {
+    return core_->want_read();
+}
 
 client_core::client_core(asio::any_io_executor ex, client_options options)
     : strand_(asio::make_strand(ex)), options_(std::move(options)), state_signal_(strand_),
@@ -58,16 +65,16 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
     };
 
     tcp::resolver resolver(strand_);
-    auto resolved = co_await (resolver.async_resolve(host, port, use_tuple) ||
-                              timer.async_wait(use_tuple));
+    auto resolved =
+        co_await (resolver.async_resolve(host, port, use_tuple) || timer.async_wait(use_tuple));
     if (resolved.index() == 1)
         co_return given_up(asio::error::timed_out);
     auto [rec, endpoints] = std::get<0>(resolved);
     if (rec)
         co_return given_up(rec);
     tcp::socket socket(strand_);
-    auto connected = co_await (asio::async_connect(socket, endpoints, use_tuple) ||
-                               timer.async_wait(use_tuple));
+    auto connected =
+        co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
     if (connected.index() == 1)
         co_return given_up(asio::error::timed_out);
     if (auto ec = std::get<0>(std::get<0>(connected)))
@@ -84,8 +91,8 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
             self->on_finished();
         }(shared_from_this(), conn_),
         asio::detached);
-    conn_->enqueue(make_frame(msg::hello{protocol_version, options_.id, options_.advertise,
-                                         options_.credentials}));
+    conn_->enqueue(make_frame(
+        msg::hello{protocol_version, options_.id, options_.advertise, options_.credentials}));
 
     state_signal_.expires_at(deadline);
     while (state_ == state::connecting) {
@@ -141,7 +148,8 @@ void client_core::on_registration_frame(frame_view f) {
             return fail_registration(ec);
         return fail_registration(static_cast<error>(e.code));
     }
-    default: return fail_registration(error::unexpected_frame);
+    default:
+        return fail_registration(error::unexpected_frame);
     }
 }
 
@@ -185,7 +193,8 @@ void client_core::on_frame(frame_view f) {
         conn_->close(error::terminated);
         return;
     }
-    default: return; // frames a client does not handle are ignored (docs/protocol.md)
+    default:
+        return; // frames a client does not handle are ignored (docs/protocol.md)
     }
 }
 
@@ -206,8 +215,8 @@ void client_core::apply_to_directory(const event& e) {
 void client_core::on_closing(error_code reason) {
     if (!end_reason_)
         end_reason_ = term_seen_ ? error_code(error::terminated)
-                      : reason    ? reason
-                                  : error_code(error::not_connected);
+                      : reason   ? reason
+                                 : error_code(error::not_connected);
     connected_ = false;
     if (state_ != state::finished)
         state_ = state::closing;
@@ -285,12 +294,12 @@ asio::awaitable<error_code> client_core::write(shared_frame f) {
     co_return ec;
 }
 
-asio::awaitable<error_code> client_core::send(std::string to, std::string body,
-                                                   bool broadcast) {
+asio::awaitable<error_code> client_core::send(std::string to, std::string body, bool broadcast) {
     if (state_ != state::registered)
         co_return not_open();
     auto const ref = next_ref_++;
-    auto f = broadcast ? make_frame(msg::broadcast{body, ref}) : make_frame(msg::send{to, body, ref});
+    auto f =
+        broadcast ? make_frame(msg::broadcast{body, ref}) : make_frame(msg::send{to, body, ref});
     if (f.size - frame_header_size > server_max_frame_)
         co_return error::frame_too_large; // the server would refuse it
     co_return co_await write(std::move(f));
@@ -304,8 +313,7 @@ asio::awaitable<error_code> client_core::terminate(std::string text) {
     co_return co_await write(std::move(f));
 }
 
-asio::awaitable<std::pair<error_code, event>>
-client_core::receive(clock::time_point deadline) {
+asio::awaitable<std::pair<error_code, event>> client_core::receive(clock::time_point deadline) {
     asio::steady_timer timer(strand_, deadline);
     for (;;) {
         if (!events_.empty()) {
@@ -370,6 +378,8 @@ std::vector<peer_info> client_core::directory() const {
     return directory_;
 }
 
-bool client_core::connected() const { return connected_; }
+bool client_core::connected() const {
+    return connected_;
+}
 
 } // namespace libnet::detail

@@ -20,8 +20,8 @@ class client_connection final : public connection {
 public:
     client_connection(boost::asio::ip::tcp::socket socket, const client_options& o,
                       client_core* core);
-    using connection::set_heartbeat;
     using connection::resume_reading;
+    using connection::set_heartbeat;
 
 private:
     void on_frame(frame_view f) override;
@@ -85,14 +85,14 @@ private:
     std::atomic<bool> connected_{false};
     error_code end_reason_;
     bool term_seen_ = false;
-    bool leaving_ = false; // close() sent BYE: frames are still delivered until the end
-    bool aborting_ = false; // close() during connect
+    bool leaving_ = false;         // close() sent BYE: frames are still delivered until the end
+    bool aborting_ = false;        // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once
 
     std::deque<event> events_;
     std::vector<boost::asio::steady_timer*> receivers_;
-    std::deque<write_waiter> held_;    // waiting for room, in send order
-    std::deque<write_waiter> writers_; // queued, waiting to be written
+    std::deque<write_waiter> held_;             // waiting for room, in send order
+    std::deque<write_waiter> writers_;          // queued, waiting to be written
     boost::asio::steady_timer state_signal_;    // registration progress
     boost::asio::steady_timer finished_signal_; // the connection ended
     boost::asio::steady_timer connect_timer_;   // connect's deadline; close() cuts it short

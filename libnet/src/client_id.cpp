@@ -9,9 +9,16 @@ bool is_unicode_space_or_control(char32_t c) noexcept {
     if (c < 0x21 || (c >= 0x7F && c <= 0xA0))
         return true; // C0, space, DEL, C1, NBSP
     switch (c) {
-    case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000: case 0xFEFF:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+    case 0xFEFF:
         return true;
-    default: return c >= 0x2000 && c <= 0x200B;
+    default:
+        return c >= 0x2000 && c <= 0x200B;
     }
 }
 

@@ -19,10 +19,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 }
 
 connection::connection(tcp::socket socket, connection_limits limits, io_counters* counters)
-    : socket_(std::move(socket)), limits_(limits), counters_(counters),
-      reader_(limits.max_frame), writer_wake_(socket_.get_executor()),
-      watchdog_timer_(socket_.get_executor()), read_gate_(socket_.get_executor()),
-      last_rx_(clock::now()) {
+    : socket_(std::move(socket)), limits_(limits), counters_(counters), reader_(limits.max_frame),
+      writer_wake_(socket_.get_executor()), watchdog_timer_(socket_.get_executor()),
+      read_gate_(socket_.get_executor()), last_rx_(clock::now()) {
     boost::system::error_code ignored;
     remote_ = socket_.remote_endpoint(ignored);
     socket_.set_option(tcp::no_delay(true), ignored);
@@ -39,7 +38,9 @@ asio::awaitable<void> connection::run() {
     socket_.close(ignored);
 }
 
-bool connection::enqueue(shared_frame f) { return enqueue_tracked(std::move(f)) != 0; }
+bool connection::enqueue(shared_frame f) {
+    return enqueue_tracked(std::move(f)) != 0;
+}
 
 std::size_t connection::queued_bytes() const {
     std::lock_guard lock(mutex_);
@@ -68,9 +69,8 @@ std::uint64_t connection::enqueue_tracked(shared_frame f) {
     queue_.push_back(std::move(f));
     if (writer_idle_) {
         writer_idle_ = false;
-        asio::post(socket_.get_executor(), [self = shared_from_this()] {
-            self->writer_wake_.cancel();
-        });
+        asio::post(socket_.get_executor(),
+                   [self = shared_from_this()] { self->writer_wake_.cancel(); });
     }
     return enqueued_total_;
 }
@@ -126,7 +126,9 @@ void connection::set_deadline(clock::time_point deadline, error code) {
     watchdog_timer_.cancel();
 }
 
-void connection::clear_deadline() { deadline_ = clock::time_point::max(); }
+void connection::clear_deadline() {
+    deadline_ = clock::time_point::max();
+}
 
 void connection::set_heartbeat(std::chrono::milliseconds interval, std::uint32_t misses) {
     keepalive_ = true;
@@ -192,8 +194,11 @@ bool connection::handle_frame(frame_view f) {
             enqueue(make_frame(msg::pong{p.nonce}));
         return true;
     }
-    case frame_type::pong: return true; // any input already counts as a sign of life
-    default: on_frame(f); return true;
+    case frame_type::pong:
+        return true; // any input already counts as a sign of life
+    default:
+        on_frame(f);
+        return true;
     }
 }
 

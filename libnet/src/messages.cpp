@@ -31,13 +31,18 @@ struct seen {
 
 bool read_entry_field(const field_view& fv, directory_entry& e, seen& s) {
     switch (static_cast<tag>(fv.tag)) {
-    case tag::client_id: e.id = fv.str(); break;
+    case tag::client_id:
+        e.id = fv.str();
+        break;
     case tag::join_seq:
         if (!read_uint(fv, e.join_seq))
             return false;
         break;
-    case tag::endpoint: e.endpoint = fv.str(); break;
-    default: return true;
+    case tag::endpoint:
+        e.endpoint = fv.str();
+        break;
+    default:
+        return true;
     }
     s.mark(static_cast<tag>(fv.tag));
     return true;
@@ -70,10 +75,17 @@ error_code decode(frame_view f, hello& out) {
             if (!read_uint(fv, out.version))
                 return false;
             break;
-        case tag::client_id: out.id = fv.str(); break;
-        case tag::endpoint: out.endpoint = fv.str(); break;
-        case tag::credentials: out.credentials = fv.str(); break;
-        default: return true;
+        case tag::client_id:
+            out.id = fv.str();
+            break;
+        case tag::endpoint:
+            out.endpoint = fv.str();
+            break;
+        case tag::credentials:
+            out.credentials = fv.str();
+            break;
+        default:
+            return true;
         }
         s.mark(static_cast<tag>(fv.tag));
         return true;
@@ -87,12 +99,23 @@ error_code decode(frame_view f, welcome& out) {
     auto ec = parse(f, welcome::type, [&](const field_view& fv) {
         bool ok = true;
         switch (static_cast<tag>(fv.tag)) {
-        case tag::version: ok = read_uint(fv, out.version); break;
-        case tag::client_id: out.id = fv.str(); break;
-        case tag::max_frame: ok = read_uint(fv, out.max_frame); break;
-        case tag::heartbeat_ms: ok = read_uint(fv, out.heartbeat_ms); break;
-        case tag::heartbeat_misses: ok = read_uint(fv, out.heartbeat_misses); break;
-        default: return true;
+        case tag::version:
+            ok = read_uint(fv, out.version);
+            break;
+        case tag::client_id:
+            out.id = fv.str();
+            break;
+        case tag::max_frame:
+            ok = read_uint(fv, out.max_frame);
+            break;
+        case tag::heartbeat_ms:
+            ok = read_uint(fv, out.heartbeat_ms);
+            break;
+        case tag::heartbeat_misses:
+            ok = read_uint(fv, out.heartbeat_misses);
+            break;
+        default:
+            return true;
         }
         s.mark(static_cast<tag>(fv.tag));
         return ok;
@@ -142,10 +165,17 @@ error_code decode(frame_view f, left& out) {
     auto ec = parse(f, left::type, [&](const field_view& fv) {
         bool ok = true;
         switch (static_cast<tag>(fv.tag)) {
-        case tag::client_id: out.id = fv.str(); break;
-        case tag::join_seq: ok = read_uint(fv, out.join_seq); break;
-        case tag::reason: ok = read_enum(fv, out.reason); break;
-        default: return true;
+        case tag::client_id:
+            out.id = fv.str();
+            break;
+        case tag::join_seq:
+            ok = read_uint(fv, out.join_seq);
+            break;
+        case tag::reason:
+            ok = read_enum(fv, out.reason);
+            break;
+        default:
+            return true;
         }
         s.mark(static_cast<tag>(fv.tag));
         return ok;
@@ -159,10 +189,17 @@ error_code decode(frame_view f, send& out) {
     auto ec = parse(f, send::type, [&](const field_view& fv) {
         bool ok = true;
         switch (static_cast<tag>(fv.tag)) {
-        case tag::to: out.to = fv.str(); break;
-        case tag::body: out.body = fv.str(); break;
-        case tag::ref: ok = read_uint(fv, out.ref); break;
-        default: return true;
+        case tag::to:
+            out.to = fv.str();
+            break;
+        case tag::body:
+            out.body = fv.str();
+            break;
+        case tag::ref:
+            ok = read_uint(fv, out.ref);
+            break;
+        default:
+            return true;
         }
         s.mark(static_cast<tag>(fv.tag));
         return ok;
@@ -176,11 +213,20 @@ error_code decode(frame_view f, deliver& out) {
     auto ec = parse(f, deliver::type, [&](const field_view& fv) {
         bool ok = true;
         switch (static_cast<tag>(fv.tag)) {
-        case tag::from: out.from = fv.str(); break;
-        case tag::body: out.body = fv.str(); break;
-        case tag::seq: ok = read_uint(fv, out.seq); break;
-        case tag::flags: ok = read_uint(fv, out.flags); break;
-        default: return true;
+        case tag::from:
+            out.from = fv.str();
+            break;
+        case tag::body:
+            out.body = fv.str();
+            break;
+        case tag::seq:
+            ok = read_uint(fv, out.seq);
+            break;
+        case tag::flags:
+            ok = read_uint(fv, out.flags);
+            break;
+        default:
+            return true;
         }
         s.mark(static_cast<tag>(fv.tag));
         return ok;
@@ -194,9 +240,14 @@ error_code decode(frame_view f, broadcast& out) {
     auto ec = parse(f, broadcast::type, [&](const field_view& fv) {
         bool ok = true;
         switch (static_cast<tag>(fv.tag)) {
-        case tag::body: out.body = fv.str(); break;
-        case tag::ref: ok = read_uint(fv, out.ref); break;
-        default: return true;
+        case tag::body:
+            out.body = fv.str();
+            break;
+        case tag::ref:
+            ok = read_uint(fv, out.ref);
+            break;
+        default:
+            return true;
         }
         s.mark(static_cast<tag>(fv.tag));
         return ok;
@@ -210,12 +261,23 @@ error_code decode(frame_view f, error& out) {
     auto ec = parse(f, error::type, [&](const field_view& fv) {
         bool ok = true;
         switch (static_cast<tag>(fv.tag)) {
-        case tag::code: ok = read_uint(fv, out.code); break;
-        case tag::text: out.text = fv.str(); break;
-        case tag::ref: ok = read_uint(fv, out.ref); break;
-        case tag::ref_type: ok = read_uint(fv, out.ref_type); break;
-        case tag::client_id: out.id = fv.str(); break;
-        default: return true;
+        case tag::code:
+            ok = read_uint(fv, out.code);
+            break;
+        case tag::text:
+            out.text = fv.str();
+            break;
+        case tag::ref:
+            ok = read_uint(fv, out.ref);
+            break;
+        case tag::ref_type:
+            ok = read_uint(fv, out.ref_type);
+            break;
+        case tag::client_id:
+            out.id = fv.str();
+            break;
+        default:
+            return true;
         }
         s.mark(static_cast<tag>(fv.tag));
         return ok;
@@ -229,10 +291,17 @@ error_code decode(frame_view f, term& out) {
     auto ec = parse(f, term::type, [&](const field_view& fv) {
         bool ok = true;
         switch (static_cast<tag>(fv.tag)) {
-        case tag::reason: ok = read_enum(fv, out.reason); break;
-        case tag::text: out.text = fv.str(); break;
-        case tag::by: out.by = fv.str(); break;
-        default: return true;
+        case tag::reason:
+            ok = read_enum(fv, out.reason);
+            break;
+        case tag::text:
+            out.text = fv.str();
+            break;
+        case tag::by:
+            out.by = fv.str();
+            break;
+        default:
+            return true;
         }
         s.mark(static_cast<tag>(fv.tag));
         return ok;
@@ -254,29 +323,45 @@ error_code decode_nonce(frame_view f, Ping& out) {
 }
 } // namespace
 
-error_code decode(frame_view f, ping& out) { return decode_nonce(f, out); }
-error_code decode(frame_view f, pong& out) { return decode_nonce(f, out); }
+error_code decode(frame_view f, ping& out) {
+    return decode_nonce(f, out);
+}
+error_code decode(frame_view f, pong& out) {
+    return decode_nonce(f, out);
+}
 
 std::string_view to_string(leave_reason r) noexcept {
     switch (r) {
-    case leave_reason::bye: return "bye";
-    case leave_reason::lost: return "lost";
-    case leave_reason::closed: return "closed";
-    case leave_reason::slow_consumer: return "slow_consumer";
-    case leave_reason::protocol_error: return "protocol_error";
-    case leave_reason::terminated: return "terminated";
+    case leave_reason::bye:
+        return "bye";
+    case leave_reason::lost:
+        return "lost";
+    case leave_reason::closed:
+        return "closed";
+    case leave_reason::slow_consumer:
+        return "slow_consumer";
+    case leave_reason::protocol_error:
+        return "protocol_error";
+    case leave_reason::terminated:
+        return "terminated";
     }
     return "unknown";
 }
 
 std::string_view to_string(term_reason r) noexcept {
     switch (r) {
-    case term_reason::requested: return "requested";
-    case term_reason::shutdown: return "shutdown";
-    case term_reason::teardown: return "teardown";
-    case term_reason::idle: return "idle";
-    case term_reason::disconnect: return "disconnect";
-    case term_reason::expected: return "expected";
+    case term_reason::requested:
+        return "requested";
+    case term_reason::shutdown:
+        return "shutdown";
+    case term_reason::teardown:
+        return "teardown";
+    case term_reason::idle:
+        return "idle";
+    case term_reason::disconnect:
+        return "disconnect";
+    case term_reason::expected:
+        return "expected";
     }
     return "unknown";
 }
@@ -287,26 +372,46 @@ namespace libnet {
 
 std::string_view to_string(frame_type t) noexcept {
     switch (t) {
-    case frame_type::hello: return "HELLO";
-    case frame_type::welcome: return "WELCOME";
-    case frame_type::directory: return "DIRECTORY";
-    case frame_type::joined: return "JOINED";
-    case frame_type::left: return "LEFT";
-    case frame_type::send: return "SEND";
-    case frame_type::deliver: return "DELIVER";
-    case frame_type::broadcast: return "BROADCAST";
-    case frame_type::error: return "ERROR";
-    case frame_type::term: return "TERM";
-    case frame_type::bye: return "BYE";
-    case frame_type::ping: return "PING";
-    case frame_type::pong: return "PONG";
-    case frame_type::ack: return "ACK";
-    case frame_type::get: return "GET";
-    case frame_type::stored: return "STORED";
-    case frame_type::intro_request: return "INTRO_REQUEST";
-    case frame_type::introduction: return "INTRODUCTION";
-    case frame_type::peer_hello: return "PEER_HELLO";
-    case frame_type::peer_welcome: return "PEER_WELCOME";
+    case frame_type::hello:
+        return "HELLO";
+    case frame_type::welcome:
+        return "WELCOME";
+    case frame_type::directory:
+        return "DIRECTORY";
+    case frame_type::joined:
+        return "JOINED";
+    case frame_type::left:
+        return "LEFT";
+    case frame_type::send:
+        return "SEND";
+    case frame_type::deliver:
+        return "DELIVER";
+    case frame_type::broadcast:
+        return "BROADCAST";
+    case frame_type::error:
+        return "ERROR";
+    case frame_type::term:
+        return "TERM";
+    case frame_type::bye:
+        return "BYE";
+    case frame_type::ping:
+        return "PING";
+    case frame_type::pong:
+        return "PONG";
+    case frame_type::ack:
+        return "ACK";
+    case frame_type::get:
+        return "GET";
+    case frame_type::stored:
+        return "STORED";
+    case frame_type::intro_request:
+        return "INTRO_REQUEST";
+    case frame_type::introduction:
+        return "INTRODUCTION";
+    case frame_type::peer_hello:
+        return "PEER_HELLO";
+    case frame_type::peer_welcome:
+        return "PEER_WELCOME";
     }
     return is_app_type(static_cast<std::uint16_t>(t)) ? "APP" : "UNKNOWN";
 }

@@ -1,17 +1,23 @@
-#include <libnet/server.hpp>
-
 #include "server_core.hpp"
+
+#include <libnet/server.hpp>
 
 namespace libnet {
 
 server::server(executor_type ex, server_options options)
     : core_(std::make_shared<detail::server_core>(ex, std::move(options))) {}
 
-server::~server() { core_->stop(msg::term_reason::shutdown); }
+server::~server() {
+    core_->stop(msg::term_reason::shutdown);
+}
 
-server::executor_type server::get_executor() const noexcept { return core_->get_executor(); }
+server::executor_type server::get_executor() const noexcept {
+    return core_->get_executor();
+}
 
-boost::asio::ip::tcp::endpoint server::local_endpoint() const { return core_->local_endpoint(); }
+boost::asio::ip::tcp::endpoint server::local_endpoint() const {
+    return core_->local_endpoint();
+}
 
 boost::asio::awaitable<error_code> server::run_op(std::shared_ptr<detail::server_core> core) {
     co_return co_await core->run();
@@ -21,7 +27,9 @@ void server::stop(msg::term_reason reason, std::string_view text) {
     core_->stop(reason, {}, text);
 }
 
-server_stats server::stats() const { return core_->stats(); }
+server_stats server::stats() const {
+    return core_->stats();
+}
 
 std::ostream& operator<<(std::ostream& os, const server_stats& s) {
     os << "connections=" << s.connections << " registrations=" << s.registrations
@@ -36,10 +44,14 @@ std::ostream& operator<<(std::ostream& os, const server_stats& s) {
 
 std::string_view to_string(log_level l) noexcept {
     switch (l) {
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
+    case log_level::debug:
+        return "debug";
+    case log_level::info:
+        return "info";
+    case log_level::warn:
+        return "warn";
+    case log_level::error:
+        return "error";
     }
     return "unknown";
 }

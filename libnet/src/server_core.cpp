@@ -38,9 +38,8 @@ std::string to_string(const tcp::endpoint& ep) {
 } // namespace
 
 server_core::server_core(asio::any_io_executor ex, server_options options)
-    : ex_(ex), strand_(asio::make_strand(ex)), options_(std::move(options)),
-      acceptor_(strand_), drained_(strand_), idle_timer_(strand_),
-      idle_since_(std::chrono::steady_clock::now()) {
+    : ex_(ex), strand_(asio::make_strand(ex)), options_(std::move(options)), acceptor_(strand_),
+      drained_(strand_), idle_timer_(strand_), idle_since_(std::chrono::steady_clock::now()) {
     auto const ep = resolve(ex, options_);
     acceptor_.open(ep.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
@@ -121,10 +120,9 @@ void server_core::start_session(tcp::socket socket) {
     log(log_level::debug, "connection from " + to_string(s->remote_endpoint()));
     asio::co_spawn(
         s->get_executor(),
-        [](std::shared_ptr<server_session> s, std::chrono::milliseconds hello_timeout)
-            -> asio::awaitable<void> {
-            s->set_deadline(std::chrono::steady_clock::now() + hello_timeout,
-                            error::hello_timeout);
+        [](std::shared_ptr<server_session> s,
+           std::chrono::milliseconds hello_timeout) -> asio::awaitable<void> {
+            s->set_deadline(std::chrono::steady_clock::now() + hello_timeout, error::hello_timeout);
             co_await s->run();
             s->core_->session_ended(s);
         }(s, options_.hello_timeout),
@@ -198,8 +196,8 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     auto const count = members_.size();
     lock.unlock();
 
-    log(log_level::info, "joined " + s.id_ + " from " + to_string(s.remote_endpoint()) +
-                             " (" + std::to_string(count) + " online)");
+    log(log_level::info, "joined " + s.id_ + " from " + to_string(s.remote_endpoint()) + " (" +
+                             std::to_string(count) + " online)");
     if (teardown) {
         log(log_level::info, "teardown: " + std::to_string(options_.teardown_at) + " registered");
         stop(msg::term_reason::teardown);
@@ -210,7 +208,8 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
 bool server_core::deliverable(server_session& from, std::string_view body, std::uint16_t type,
                               std::uint64_t ref) {
     // DELIVER is larger than the SEND it comes from; a body that fit may no longer fit.
-    auto const flags = type == static_cast<std::uint16_t>(frame_type::broadcast) ? msg::flag_broadcast : 0;
+    auto const flags =
+        type == static_cast<std::uint16_t>(frame_type::broadcast) ? msg::flag_broadcast : 0;
     msg::deliver probe{from.id_, body, 0, static_cast<std::uint16_t>(flags)};
     if (msg::encoded_size(probe) - frame_header_size <= options_.max_frame)
         return true;
@@ -239,8 +238,7 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
     if (!deliverable(from, m.body, static_cast<std::uint16_t>(frame_type::broadcast), m.ref))
         return;
     std::lock_guard lock(mutex_);
-    auto const f =
-        make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, msg::flag_broadcast});
+    auto const f = make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, msg::flag_broadcast});
     for (auto const& member : members_)
         if (member.get() != &from)
             member->enqueue(f);
@@ -252,8 +250,8 @@ void server_core::client_term(server_session& from, const msg::term& m) {
         from.send_error(error::not_permitted, static_cast<std::uint16_t>(frame_type::term));
         return;
     }
-    log(log_level::info, "TERM from " + from.id_ +
-                             (m.text.empty() ? std::string() : ": " + std::string(m.text)));
+    log(log_level::info,
+        "TERM from " + from.id_ + (m.text.empty() ? std::string() : ": " + std::string(m.text)));
     stop(msg::term_reason::requested, from.id_, m.text);
 }
 

@@ -45,14 +45,18 @@ void server_session::on_frame(frame_view f) {
     case frame_type::bye:
         said_bye_ = true;
         return close({});
-    case frame_type::hello: return send_error(error::already_registered, f.type);
+    case frame_type::hello:
+        return send_error(error::already_registered, f.type);
     case frame_type::welcome:
     case frame_type::directory:
     case frame_type::joined:
     case frame_type::left:
-    case frame_type::deliver: return send_error(error::unexpected_frame, f.type);
-    case frame_type::error: return; // never answer an ERROR with an ERROR
-    default: return send_error(error::unknown_type, f.type);
+    case frame_type::deliver:
+        return send_error(error::unexpected_frame, f.type);
+    case frame_type::error:
+        return; // never answer an ERROR with an ERROR
+    default:
+        return send_error(error::unknown_type, f.type);
     }
 }
 

@@ -70,23 +70,25 @@ TEST_CASE("client: a message over the server's max_frame fails locally, connecti
 }
 
 TEST_CASE("client: close() while connect() waits for WELCOME ends both promptly") {
-    run([](asio::io_context& ioc) -> asio::awaitable<void> {
-        // A peer that accepts and then never answers the HELLO.
-        tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-        auto o = with_id("patient");
-        o.connect_timeout = 30s; // far beyond the test's limit: close() must cut it short
-        libnet::client c(ioc.get_executor(), o);
-        std::optional<error_code> connected;
-        c.async_connect("127.0.0.1", std::to_string(acceptor.local_endpoint().port()),
-                        [&connected](error_code ec) { connected = ec; });
-        auto [aec, peer] = co_await acceptor.async_accept(use_tuple);
-        REQUIRE_FALSE(aec);
-        auto [cec] = co_await c.async_close(use_tuple);
-        CHECK_FALSE(cec);
-        REQUIRE(connected.has_value());
-        CHECK(*connected == asio::error::operation_aborted);
-        CHECK_FALSE(c.is_connected());
-    }, 10s);
+    run(
+        [](asio::io_context& ioc) -> asio::awaitable<void> {
+            // A peer that accepts and then never answers the HELLO.
+            tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+            auto o = with_id("patient");
+            o.connect_timeout = 30s; // far beyond the test's limit: close() must cut it short
+            libnet::client c(ioc.get_executor(), o);
+            std::optional<error_code> connected;
+            c.async_connect("127.0.0.1", std::to_string(acceptor.local_endpoint().port()),
+                            [&connected](error_code ec) { connected = ec; });
+            auto [aec, peer] = co_await acceptor.async_accept(use_tuple);
+            REQUIRE_FALSE(aec);
+            auto [cec] = co_await c.async_close(use_tuple);
+            CHECK_FALSE(cec);
+            REQUIRE(connected.has_value());
+            CHECK(*connected == asio::error::operation_aborted);
+            CHECK_FALSE(c.is_connected());
+        },
+        10s);
 }
 
 TEST_CASE("client: an application slower than the heartbeat is not taken for a dead peer") {

@@ -49,7 +49,8 @@ inline void run(std::function<asio::awaitable<void>(asio::io_context&)> body,
 class server {
 public:
     server(asio::io_context& ioc, libnet::server_options o = {})
-        : srv_(ioc.get_executor(), std::move(o)), done_(ioc, std::chrono::steady_clock::time_point::max()) {
+        : srv_(ioc.get_executor(), std::move(o)),
+          done_(ioc, std::chrono::steady_clock::time_point::max()) {
         srv_.async_run([this](error_code ec) {
             result_ = ec;
             done_.cancel();
@@ -87,8 +88,8 @@ inline libnet::client_options with_id(std::string id) {
 }
 
 /// Connects a client and asserts registration succeeded.
-inline asio::awaitable<std::unique_ptr<libnet::client>>
-connect(asio::io_context& ioc, const server& s, std::string id) {
+inline asio::awaitable<std::unique_ptr<libnet::client>> connect(asio::io_context& ioc,
+                                                                const server& s, std::string id) {
     auto c = std::make_unique<libnet::client>(ioc.get_executor(), with_id(id));
     auto [ec] = co_await c->async_connect("127.0.0.1", s.port(), use_tuple);
     INFO("connect " << id << ": " << ec.message());
@@ -137,8 +138,7 @@ public:
 
     asio::awaitable<void> connect(const server& s) {
         auto [ec] = co_await sock_.async_connect(
-            {asio::ip::make_address("127.0.0.1"),
-             static_cast<std::uint16_t>(std::stoi(s.port()))},
+            {asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(std::stoi(s.port()))},
             use_tuple);
         REQUIRE_FALSE(ec);
     }

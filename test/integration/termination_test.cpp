@@ -131,11 +131,10 @@ TEST_CASE("termination: stop() flushes what is queued, then TERM") {
             CHECK(got.body == "fence");
         }
         s->stop();
-        for (int i = 0; i < n; ++i)
-            {
-                auto got = co_await expect<libnet::message>(*b);
-                REQUIRE(got.body.ends_with(std::to_string(i)));
-            }
+        for (int i = 0; i < n; ++i) {
+            auto got = co_await expect<libnet::message>(*b);
+            REQUIRE(got.body.ends_with(std::to_string(i)));
+        }
         {
             auto got = co_await expect<libnet::terminated>(*b);
             CHECK(got.reason == term_reason::shutdown);

@@ -28,7 +28,9 @@ struct tally {
 constexpr int clients = 6;
 constexpr int per_peer = 300;
 
-std::string name(int i) { return "t" + std::to_string(i); }
+std::string name(int i) {
+    return "t" + std::to_string(i);
+}
 
 asio::awaitable<void> receive_all(libnet::client& c, int expected, std::shared_ptr<tally> t) {
     std::vector<int> next(clients, 0);

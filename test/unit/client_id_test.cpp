@@ -26,11 +26,11 @@ TEST_CASE("client ids: invalid ones") {
     CHECK_FALSE(is_valid_client_id(std::string("a\0b", 3)));
     CHECK_FALSE(is_valid_client_id("a\x7f"));
     CHECK_FALSE(is_valid_client_id("a\xC2\xA0"
-                                   "b"));           // NBSP
-    CHECK_FALSE(is_valid_client_id("a\xE3\x80\x80")); // ideographic space
-    CHECK_FALSE(is_valid_client_id("\xC0\xAF"));     // overlong
-    CHECK_FALSE(is_valid_client_id("\xED\xA0\x80")); // surrogate
+                                   "b"));                // NBSP
+    CHECK_FALSE(is_valid_client_id("a\xE3\x80\x80"));    // ideographic space
+    CHECK_FALSE(is_valid_client_id("\xC0\xAF"));         // overlong
+    CHECK_FALSE(is_valid_client_id("\xED\xA0\x80"));     // surrogate
     CHECK_FALSE(is_valid_client_id("\xF4\x90\x80\x80")); // above U+10FFFF
-    CHECK_FALSE(is_valid_client_id("\xE6\x9D"));     // truncated
-    CHECK_FALSE(is_valid_client_id("\x80"));         // stray continuation
+    CHECK_FALSE(is_valid_client_id("\xE6\x9D"));         // truncated
+    CHECK_FALSE(is_valid_client_id("\x80"));             // stray continuation
 }

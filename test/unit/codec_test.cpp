@@ -133,7 +133,8 @@ TEST_CASE("frame_reader: many frames in one buffer, split at every position") {
             REQUIRE(got.size() == shape.size());
             for (std::size_t i = 0; i < shape.size(); ++i) {
                 CHECK(got[i].first == shape[i].first);
-                CHECK(got[i].second == bytes(shape[i].second, static_cast<std::uint8_t>(shape[i].second)));
+                CHECK(got[i].second ==
+                      bytes(shape[i].second, static_cast<std::uint8_t>(shape[i].second)));
             }
         }
     }
@@ -141,7 +142,8 @@ TEST_CASE("frame_reader: many frames in one buffer, split at every position") {
         for (std::size_t split = 0; split <= stream.size(); ++split) {
             detail::frame_reader reader(default_max_frame_size);
             std::size_t frames = 0;
-            for (auto [from, to] : {std::pair{std::size_t{0}, split}, std::pair{split, stream.size()}}) {
+            for (auto [from, to] :
+                 {std::pair{std::size_t{0}, split}, std::pair{split, stream.size()}}) {
                 auto buf = reader.prepare();
                 REQUIRE(buf.size() >= to - from);
                 std::memcpy(buf.data(), stream.data() + from, to - from);

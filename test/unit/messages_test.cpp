@@ -130,7 +130,7 @@ TEST_CASE("messages: every core message round-trips") {
 }
 
 TEST_CASE("messages: SEND encodes byte for byte as docs/protocol.md shows") {
-    bytes const expected{0x00, 0x06, 0x00, 0x00, 0x00, 0x11,             // SEND, 17 bytes
+    bytes const expected{0x00, 0x06, 0x00, 0x00, 0x00, 0x11,                // SEND, 17 bytes
                          0x00, 0x0C, 0x00, 0x00, 0x00, 0x03, 'b', 'o', 'b', // to = "bob"
                          0x00, 0x0E, 0x00, 0x00, 0x00, 0x02, 'h', 'i'};     // body = "hi"
     CHECK(encoded(msg::send{"bob", "hi", 0}) == expected);
@@ -138,7 +138,7 @@ TEST_CASE("messages: SEND encodes byte for byte as docs/protocol.md shows") {
 
 TEST_CASE("messages: unknown fields are skipped") {
     auto b = make_frame(frame_type::send, cat({field(0x7777, {1, 2, 3}), field(12, {'x'}),
-                                                field(14, {'y'}), field(0x0999, {})}));
+                                               field(14, {'y'}), field(0x0999, {})}));
     msg::send m;
     REQUIRE_FALSE(msg::decode(view_of(b), m));
     CHECK(m.to == "x");
@@ -178,7 +178,8 @@ TEST_CASE("messages: malformed input is an error code, never a crash") {
         auto bad_entry = field(2, {'a', 'b'});
         bad_entry[5] = 50;
         auto good_entry = cat({field(2, {'c'}), field(9, bytes(8, 1))});
-        auto b = make_frame(frame_type::directory, cat({field(8, bad_entry), field(8, good_entry)}));
+        auto b =
+            make_frame(frame_type::directory, cat({field(8, bad_entry), field(8, good_entry)}));
         msg::directory d;
         CHECK(msg::decode(view_of(b), d) == error::malformed_field);
         CHECK(d.entries.empty());

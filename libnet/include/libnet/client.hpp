@@ -58,7 +58,8 @@ public:
     /// id == to). Handler: void(error_code).
     template <class CompletionToken>
     auto async_send(std::string to, std::string body, CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), send_op(core_, std::move(to), std::move(body), false),
+        return detail::spawn_op(get_executor(),
+                                send_op(core_, std::move(to), std::move(body), false),
                                 std::forward<CompletionToken>(token));
     }
 
@@ -74,18 +75,18 @@ public:
     /// or not_connected. Handler: void(error_code, event).
     template <class CompletionToken>
     auto async_receive(CompletionToken&& token) {
-        return detail::spawn_op<event>(get_executor(),
-                                       receive_op(core_, std::chrono::steady_clock::time_point::max()),
-                                       std::forward<CompletionToken>(token));
+        return detail::spawn_op<event>(
+            get_executor(), receive_op(core_, std::chrono::steady_clock::time_point::max()),
+            std::forward<CompletionToken>(token));
     }
 
     /// As async_receive, but completes with asio::error::timed_out after `timeout`
     /// (no event is lost: it stays queued for the next receive).
     template <class CompletionToken>
     auto async_receive(std::chrono::steady_clock::duration timeout, CompletionToken&& token) {
-        return detail::spawn_op<event>(get_executor(),
-                                       receive_op(core_, std::chrono::steady_clock::now() + timeout),
-                                       std::forward<CompletionToken>(token));
+        return detail::spawn_op<event>(
+            get_executor(), receive_op(core_, std::chrono::steady_clock::now() + timeout),
+            std::forward<CompletionToken>(token));
     }
 
     /// Asks the server to terminate the session for everyone (TERM). Completes when
@@ -100,7 +101,8 @@ public:
     /// the server to close. Handler: void(error_code).
     template <class CompletionToken>
     auto async_close(CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), close_op(core_), std::forward<CompletionToken>(token));
+        return detail::spawn_op(get_executor(), close_op(core_),
+                                std::forward<CompletionToken>(token));
     }
 
     /// The registered id (empty until registered).
@@ -118,9 +120,9 @@ private:
     // through `this`, which may be gone by then.
     using core_ptr = std::shared_ptr<detail::client_core>;
     static boost::asio::awaitable<error_code> connect_op(core_ptr core, std::string host,
-                                                              std::string port);
+                                                         std::string port);
     static boost::asio::awaitable<error_code> send_op(core_ptr core, std::string to,
-                                                           std::string body, bool broadcast);
+                                                      std::string body, bool broadcast);
     static boost::asio::awaitable<std::pair<error_code, event>>
     receive_op(core_ptr core, std::chrono::steady_clock::time_point deadline);
     static boost::asio::awaitable<error_code> terminate_op(core_ptr core, std::string text);

@@ -19,10 +19,10 @@ enum class decode_status { ok, need_more, error };
 
 struct decode_result {
     decode_status status = decode_status::need_more;
-    frame_view frame;          ///< Valid when status == ok; views the input buffer.
-    std::size_t consumed = 0;  ///< Bytes of the input the frame occupies (header + value).
-    std::size_t needed = 0;    ///< With need_more: total bytes the next frame needs, if known.
-    error_code ec;        ///< With error.
+    frame_view frame;         ///< Valid when status == ok; views the input buffer.
+    std::size_t consumed = 0; ///< Bytes of the input the frame occupies (header + value).
+    std::size_t needed = 0;   ///< With need_more: total bytes the next frame needs, if known.
+    error_code ec;            ///< With error.
 };
 
 /// Decodes the first frame in `in`, without I/O or allocation. A length over `max_value`

@@ -13,30 +13,30 @@ namespace libnet {
 /// (docs/protocol.md, "Error codes") and never change meaning once published.
 enum class error : std::uint16_t {
     // Framing and message decoding (1-31).
-    frame_too_large = 1,    ///< A frame's length is over the receiver's maximum.
-    malformed_field = 2,    ///< A field header or nested length does not fit its container.
-    malformed_message = 3,  ///< A field has the wrong size or value for its tag.
-    missing_field = 4,      ///< A field the message requires is absent.
+    frame_too_large = 1,     ///< A frame's length is over the receiver's maximum.
+    malformed_field = 2,     ///< A field header or nested length does not fit its container.
+    malformed_message = 3,   ///< A field has the wrong size or value for its tag.
+    missing_field = 4,       ///< A field the message requires is absent.
     unsupported_version = 5, ///< The peer speaks a protocol version this side does not.
-    invalid_client_id = 6,  ///< A client id breaks the id rules.
-    unknown_type = 7,       ///< A frame type this side does not handle.
+    invalid_client_id = 6,   ///< A client id breaks the id rules.
+    unknown_type = 7,        ///< A frame type this side does not handle.
 
     // Registration (32-63).
-    hello_timeout = 32,     ///< No HELLO arrived within the registration deadline.
-    hello_expected = 33,    ///< The first frame of a connection was not HELLO.
+    hello_timeout = 32,      ///< No HELLO arrived within the registration deadline.
+    hello_expected = 33,     ///< The first frame of a connection was not HELLO.
     already_registered = 34, ///< A second HELLO on a registered connection.
-    id_taken = 35,          ///< Another online client holds the requested id.
-    server_full = 36,       ///< The server's client limit is reached.
-    not_allowed = 37,       ///< The id is not on the server's allow list (reserved).
-    auth_failed = 38,       ///< Credentials were missing or wrong (reserved).
+    id_taken = 35,           ///< Another online client holds the requested id.
+    server_full = 36,        ///< The server's client limit is reached.
+    not_allowed = 37,        ///< The id is not on the server's allow list (reserved).
+    auth_failed = 38,        ///< Credentials were missing or wrong (reserved).
 
     // Routing and flow control (64-95).
-    no_such_client = 64,    ///< The recipient is not online.
-    slow_consumer = 65,     ///< The receiver's outbound queue passed its bound.
-    queue_full = 66,        ///< A queue on the sending side is full.
-    not_permitted = 67,     ///< The server's policy forbids the request (e.g. client TERM).
-    unexpected_frame = 68,  ///< A frame that is not valid in the connection's state.
-    no_peer_link = 69,      ///< No direct link to that peer is up (reserved).
+    no_such_client = 64,   ///< The recipient is not online.
+    slow_consumer = 65,    ///< The receiver's outbound queue passed its bound.
+    queue_full = 66,       ///< A queue on the sending side is full.
+    not_permitted = 67,    ///< The server's policy forbids the request (e.g. client TERM).
+    unexpected_frame = 68, ///< A frame that is not valid in the connection's state.
+    no_peer_link = 69,     ///< No direct link to that peer is up (reserved).
 
     // Connection life (96-127).
     heartbeat_timeout = 96, ///< The peer missed too many PINGs and is considered lost.

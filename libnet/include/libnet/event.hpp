@@ -21,7 +21,7 @@ struct peer_info {
 
 /// A message delivered to this client.
 struct message {
-    std::string from;  ///< The sender's registered id, as stamped by the server.
+    std::string from; ///< The sender's registered id, as stamped by the server.
     std::string body;
     std::uint64_t seq = 0; ///< Server sequence number.
     bool broadcast = false;

@@ -47,7 +47,9 @@ enum class frame_type : std::uint16_t {
 };
 
 inline constexpr std::uint16_t app_type_first = 0x8000;
-inline constexpr bool is_app_type(std::uint16_t t) noexcept { return t >= app_type_first; }
+inline constexpr bool is_app_type(std::uint16_t t) noexcept {
+    return t >= app_type_first;
+}
 
 /// The name of a core type ("SEND"), "APP" for application types, "UNKNOWN" otherwise.
 std::string_view to_string(frame_type t) noexcept;

@@ -48,7 +48,8 @@ public:
     /// Handler: void(error_code). Cancellation: use stop().
     template <class CompletionToken>
     auto async_run(CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), run_op(core_), std::forward<CompletionToken>(token));
+        return detail::spawn_op(get_executor(), run_op(core_),
+                                std::forward<CompletionToken>(token));
     }
 
     /// Starts a graceful stop: every client gets TERM(reason, text), queued frames are

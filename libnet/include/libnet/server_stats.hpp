@@ -11,7 +11,7 @@ namespace libnet {
 
 /// A snapshot of a server's counters since it started.
 struct server_stats {
-    std::uint64_t connections = 0;  ///< Connections accepted.
+    std::uint64_t connections = 0;   ///< Connections accepted.
     std::uint64_t registrations = 0; ///< Successful HELLOs.
     std::uint64_t online = 0;        ///< Clients registered now.
     std::uint64_t frames_in = 0;
@@ -21,7 +21,7 @@ struct server_stats {
     std::uint64_t routed = 0;     ///< SENDs delivered.
     std::uint64_t broadcasts = 0; ///< BROADCASTs accepted.
     std::uint64_t slow_consumers = 0;
-    std::uint64_t lost = 0; ///< Clients dropped for missed heartbeats.
+    std::uint64_t lost = 0;                ///< Clients dropped for missed heartbeats.
     std::map<error, std::uint64_t> errors; ///< ERROR frames sent, by code.
 };
 

@@ -8,7 +8,8 @@ int main() {
     libnet::msg::encode(libnet::msg::send{"bob", "hi", 0}, buf);
     auto r = libnet::decode_frame(buf);
     libnet::msg::send out;
-    if (r.status != libnet::decode_status::ok || libnet::msg::decode(r.frame, out) || out.body != "hi") {
+    if (r.status != libnet::decode_status::ok || libnet::msg::decode(r.frame, out) ||
+        out.body != "hi") {
         std::puts("consumer: round trip failed");
         return 1;
     }

@@ -36,8 +36,7 @@ auto spawn_op(Executor ex, boost::asio::awaitable<error_code> op, Token&& token)
             boost::asio::co_spawn(
                 ex, std::move(op),
                 boost::asio::bind_executor(
-                    hex, [h = std::move(handler)](std::exception_ptr e,
-                                                  error_code ec) mutable {
+                    hex, [h = std::move(handler)](std::exception_ptr e, error_code ec) mutable {
                         std::move(h)(e ? error_from(e) : ec);
                     }));
         },
@@ -46,8 +45,7 @@ auto spawn_op(Executor ex, boost::asio::awaitable<error_code> op, Token&& token)
 
 /// As spawn_op, for an awaitable<std::pair<error_code, T>> completing void(error_code, T).
 template <class T, class Token, class Executor>
-auto spawn_op(Executor ex, boost::asio::awaitable<std::pair<error_code, T>> op,
-              Token&& token) {
+auto spawn_op(Executor ex, boost::asio::awaitable<std::pair<error_code, T>> op, Token&& token) {
     using result = std::pair<error_code, T>;
     return boost::asio::async_initiate<Token, void(error_code, T)>(
         [ex](auto handler, boost::asio::awaitable<result> op) {

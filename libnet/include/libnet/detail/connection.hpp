@@ -122,7 +122,7 @@ private:
     boost::asio::steady_timer read_gate_;
     std::uint64_t written_total_ = 0;
     bool closing_seen_ = false;
-    bool keep_reading_ = false; // finish(): frames are still handled while closing
+    bool keep_reading_ = false;   // finish(): frames are still handled while closing
     bool reading_paused_ = false; // want_read() said no: not the peer's silence
     clock::time_point last_keepalive_;
     bool reader_done_ = false;

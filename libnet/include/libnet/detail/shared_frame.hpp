@@ -28,8 +28,8 @@ shared_frame make_frame(const Message& m) {
 }
 
 /// An ERROR frame about `ref_type`/`ref` with the category's message as text.
-inline shared_frame make_error_frame(error code, std::uint16_t ref_type = 0,
-                                     std::uint64_t ref = 0, std::string_view id = {}) {
+inline shared_frame make_error_frame(error code, std::uint16_t ref_type = 0, std::uint64_t ref = 0,
+                                     std::string_view id = {}) {
     auto const text = make_error_code(code).message();
     return make_frame(msg::error{static_cast<std::uint16_t>(code), text, ref, ref_type, id});
 }
