@@ -3,332 +3,105 @@
 namespace libnet::msg {
 namespace {
 
-// Walks the fields of `f`, giving each to `on`, which returns false for a known tag with a
-// bad size. Unknown tags are the handler's to ignore.
-template <class OnField>
-error_code parse(frame_view f, frame_type expected, OnField&& on) {
-    if (f.type != static_cast<std::uint16_t>(expected))
-        return libnet::error::unexpected_frame;
-    field_reader r(f.value);
-    field_view fv;
-    while (r.next(fv))
-        if (!on(fv))
-            return libnet::error::malformed_message;
-    return r.error();
+using detail::presence;
+
+constexpr std::uint64_t bit(tag t) noexcept {
+    auto const n = static_cast<unsigned>(t);
+    return n < 64 ? std::uint64_t{1} << n : 0;
 }
 
-// Tracks which required fields were seen.
-struct seen {
-    std::uint64_t bits = 0;
-    void mark(tag t) noexcept {
-        if (static_cast<unsigned>(t) < 64)
-            bits |= std::uint64_t{1} << static_cast<unsigned>(t);
+error_code decode_fields(std::span<const std::uint8_t> body, auto& out);
+
+// Gives one wire field to the member with its tag (the last of duplicates wins).
+struct field_matcher {
+    const field_view& f;
+    std::uint64_t& seen;
+    error_code ec;
+
+    template <class T>
+    void field(tag t, T& value, presence) {
+        if (f.tag != static_cast<std::uint16_t>(t))
+            return;
+        seen |= bit(t);
+        if constexpr (std::is_same_v<T, std::string_view>) {
+            value = f.str();
+        } else if constexpr (std::is_enum_v<T>) {
+            std::underlying_type_t<T> raw{};
+            if (!read_uint(f, raw))
+                ec = libnet::error::malformed_message;
+            value = static_cast<T>(raw);
+        } else if (!read_uint(f, value)) {
+            ec = libnet::error::malformed_message;
+        }
     }
-    bool has(tag t) const noexcept {
-        return static_cast<unsigned>(t) < 64 && ((bits >> static_cast<unsigned>(t)) & 1u);
+    template <class Entry>
+    void entries(tag t, std::vector<Entry>& es) {
+        if (f.tag != static_cast<std::uint16_t>(t))
+            return;
+        if (!(ec = decode_fields(f.value, es.emplace_back())))
+            return;
+        es.clear(); // a bad entry fails the whole message
     }
 };
 
-bool read_entry_field(const field_view& fv, directory_entry& e, seen& s) {
-    switch (static_cast<tag>(fv.tag)) {
-    case tag::client_id:
-        e.id = fv.str();
-        break;
-    case tag::join_seq:
-        if (!read_uint(fv, e.join_seq))
-            return false;
-        break;
-    case tag::endpoint:
-        e.endpoint = fv.str();
-        break;
-    default:
-        return true;
+struct required_fields {
+    std::uint64_t seen;
+    bool complete = true;
+
+    template <class T>
+    void field(tag t, const T&, presence p) {
+        if (p == presence::required && !(seen & bit(t)))
+            complete = false;
     }
-    s.mark(static_cast<tag>(fv.tag));
-    return true;
+    template <class Entry>
+    void entries(tag, const std::vector<Entry>&) {}
+};
+
+// Decodes a message body (or a nested entry): unknown tags are skipped, a field of the
+// wrong size or a missing required one is an error.
+error_code decode_fields(std::span<const std::uint8_t> body, auto& out) {
+    std::uint64_t seen = 0;
+    field_reader r(body);
+    field_view f;
+    while (r.next(f)) {
+        field_matcher m{f, seen, {}};
+        detail::visit_fields(out, m);
+        if (m.ec)
+            return m.ec;
+    }
+    if (r.error())
+        return r.error();
+    required_fields req{seen};
+    detail::visit_fields(out, req);
+    return req.complete ? error_code{} : error_code(libnet::error::missing_field);
 }
 
-error_code require(const seen& s, std::initializer_list<tag> tags) {
-    for (auto t : tags)
-        if (!s.has(t))
-            return libnet::error::missing_field;
-    return {};
-}
-
-template <class Enum>
-bool read_enum(const field_view& fv, Enum& out) {
-    std::uint16_t v = 0;
-    if (!read_uint(fv, v))
-        return false;
-    out = static_cast<Enum>(v);
-    return true;
-}
-
-} // namespace
-
-error_code decode(frame_view f, hello& out) {
+template <class Message>
+error_code decode_message(frame_view f, Message& out) {
     out = {};
-    seen s;
-    auto ec = parse(f, hello::type, [&](const field_view& fv) {
-        switch (static_cast<tag>(fv.tag)) {
-        case tag::version:
-            if (!read_uint(fv, out.version))
-                return false;
-            break;
-        case tag::client_id:
-            out.id = fv.str();
-            break;
-        case tag::endpoint:
-            out.endpoint = fv.str();
-            break;
-        case tag::credentials:
-            out.credentials = fv.str();
-            break;
-        default:
-            return true;
-        }
-        s.mark(static_cast<tag>(fv.tag));
-        return true;
-    });
-    return ec ? ec : require(s, {tag::version});
-}
-
-error_code decode(frame_view f, welcome& out) {
-    out = {};
-    seen s;
-    auto ec = parse(f, welcome::type, [&](const field_view& fv) {
-        bool ok = true;
-        switch (static_cast<tag>(fv.tag)) {
-        case tag::version:
-            ok = read_uint(fv, out.version);
-            break;
-        case tag::client_id:
-            out.id = fv.str();
-            break;
-        case tag::max_frame:
-            ok = read_uint(fv, out.max_frame);
-            break;
-        case tag::heartbeat_ms:
-            ok = read_uint(fv, out.heartbeat_ms);
-            break;
-        case tag::heartbeat_misses:
-            ok = read_uint(fv, out.heartbeat_misses);
-            break;
-        default:
-            return true;
-        }
-        s.mark(static_cast<tag>(fv.tag));
-        return ok;
-    });
-    return ec ? ec : require(s, {tag::version, tag::client_id, tag::max_frame});
-}
-
-error_code decode(frame_view f, directory& out) {
-    out.entries.clear();
-    error_code inner;
-    auto ec = parse(f, directory::type, [&](const field_view& fv) {
-        if (static_cast<tag>(fv.tag) != tag::entry)
-            return true;
-        directory_entry e;
-        seen s;
-        field_reader r(fv.value);
-        field_view ef;
-        while (r.next(ef))
-            if (!read_entry_field(ef, e, s))
-                return false;
-        inner = r.error();
-        if (!inner)
-            inner = require(s, {tag::client_id, tag::join_seq});
-        if (inner)
-            return false; // stops parse(); `inner` replaces its malformed_message below
-        out.entries.push_back(e);
-        return true;
-    });
-    if (inner)
-        ec = inner;
+    if (f.type != static_cast<std::uint16_t>(Message::type))
+        return libnet::error::unexpected_frame;
+    auto ec = decode_fields(f.value, out);
     if (ec)
-        out.entries.clear();
+        out = {};
     return ec;
 }
 
-error_code decode(frame_view f, joined& out) {
-    out = {};
-    seen s;
-    auto ec = parse(f, joined::type,
-                    [&](const field_view& fv) { return read_entry_field(fv, out.entry, s); });
-    return ec ? ec : require(s, {tag::client_id, tag::join_seq});
-}
-
-error_code decode(frame_view f, left& out) {
-    out = {};
-    seen s;
-    auto ec = parse(f, left::type, [&](const field_view& fv) {
-        bool ok = true;
-        switch (static_cast<tag>(fv.tag)) {
-        case tag::client_id:
-            out.id = fv.str();
-            break;
-        case tag::join_seq:
-            ok = read_uint(fv, out.join_seq);
-            break;
-        case tag::reason:
-            ok = read_enum(fv, out.reason);
-            break;
-        default:
-            return true;
-        }
-        s.mark(static_cast<tag>(fv.tag));
-        return ok;
-    });
-    return ec ? ec : require(s, {tag::client_id});
-}
-
-error_code decode(frame_view f, send& out) {
-    out = {};
-    seen s;
-    auto ec = parse(f, send::type, [&](const field_view& fv) {
-        bool ok = true;
-        switch (static_cast<tag>(fv.tag)) {
-        case tag::to:
-            out.to = fv.str();
-            break;
-        case tag::body:
-            out.body = fv.str();
-            break;
-        case tag::ref:
-            ok = read_uint(fv, out.ref);
-            break;
-        default:
-            return true;
-        }
-        s.mark(static_cast<tag>(fv.tag));
-        return ok;
-    });
-    return ec ? ec : require(s, {tag::to, tag::body});
-}
-
-error_code decode(frame_view f, deliver& out) {
-    out = {};
-    seen s;
-    auto ec = parse(f, deliver::type, [&](const field_view& fv) {
-        bool ok = true;
-        switch (static_cast<tag>(fv.tag)) {
-        case tag::from:
-            out.from = fv.str();
-            break;
-        case tag::body:
-            out.body = fv.str();
-            break;
-        case tag::seq:
-            ok = read_uint(fv, out.seq);
-            break;
-        case tag::flags:
-            ok = read_uint(fv, out.flags);
-            break;
-        default:
-            return true;
-        }
-        s.mark(static_cast<tag>(fv.tag));
-        return ok;
-    });
-    return ec ? ec : require(s, {tag::from, tag::body, tag::seq});
-}
-
-error_code decode(frame_view f, broadcast& out) {
-    out = {};
-    seen s;
-    auto ec = parse(f, broadcast::type, [&](const field_view& fv) {
-        bool ok = true;
-        switch (static_cast<tag>(fv.tag)) {
-        case tag::body:
-            out.body = fv.str();
-            break;
-        case tag::ref:
-            ok = read_uint(fv, out.ref);
-            break;
-        default:
-            return true;
-        }
-        s.mark(static_cast<tag>(fv.tag));
-        return ok;
-    });
-    return ec ? ec : require(s, {tag::body});
-}
-
-error_code decode(frame_view f, error& out) {
-    out = {};
-    seen s;
-    auto ec = parse(f, error::type, [&](const field_view& fv) {
-        bool ok = true;
-        switch (static_cast<tag>(fv.tag)) {
-        case tag::code:
-            ok = read_uint(fv, out.code);
-            break;
-        case tag::text:
-            out.text = fv.str();
-            break;
-        case tag::ref:
-            ok = read_uint(fv, out.ref);
-            break;
-        case tag::ref_type:
-            ok = read_uint(fv, out.ref_type);
-            break;
-        case tag::client_id:
-            out.id = fv.str();
-            break;
-        default:
-            return true;
-        }
-        s.mark(static_cast<tag>(fv.tag));
-        return ok;
-    });
-    return ec ? ec : require(s, {tag::code});
-}
-
-error_code decode(frame_view f, term& out) {
-    out = {};
-    seen s;
-    auto ec = parse(f, term::type, [&](const field_view& fv) {
-        bool ok = true;
-        switch (static_cast<tag>(fv.tag)) {
-        case tag::reason:
-            ok = read_enum(fv, out.reason);
-            break;
-        case tag::text:
-            out.text = fv.str();
-            break;
-        case tag::by:
-            out.by = fv.str();
-            break;
-        default:
-            return true;
-        }
-        s.mark(static_cast<tag>(fv.tag));
-        return ok;
-    });
-    return ec ? ec : require(s, {tag::reason});
-}
-
-error_code decode(frame_view f, bye&) {
-    return parse(f, bye::type, [](const field_view&) { return true; });
-}
-
-namespace {
-template <class Ping>
-error_code decode_nonce(frame_view f, Ping& out) {
-    out = {};
-    return parse(f, Ping::type, [&](const field_view& fv) {
-        return static_cast<tag>(fv.tag) != tag::nonce || read_uint(fv, out.nonce);
-    });
-}
 } // namespace
 
-error_code decode(frame_view f, ping& out) {
-    return decode_nonce(f, out);
-}
-error_code decode(frame_view f, pong& out) {
-    return decode_nonce(f, out);
-}
+error_code decode(frame_view f, hello& out) { return decode_message(f, out); }
+error_code decode(frame_view f, welcome& out) { return decode_message(f, out); }
+error_code decode(frame_view f, directory& out) { return decode_message(f, out); }
+error_code decode(frame_view f, joined& out) { return decode_message(f, out); }
+error_code decode(frame_view f, left& out) { return decode_message(f, out); }
+error_code decode(frame_view f, send& out) { return decode_message(f, out); }
+error_code decode(frame_view f, deliver& out) { return decode_message(f, out); }
+error_code decode(frame_view f, broadcast& out) { return decode_message(f, out); }
+error_code decode(frame_view f, error& out) { return decode_message(f, out); }
+error_code decode(frame_view f, term& out) { return decode_message(f, out); }
+error_code decode(frame_view f, bye& out) { return decode_message(f, out); }
+error_code decode(frame_view f, ping& out) { return decode_message(f, out); }
+error_code decode(frame_view f, pong& out) { return decode_message(f, out); }
 
 std::string_view to_string(leave_reason r) noexcept {
     switch (r) {

@@ -5,59 +5,98 @@
 
 #include <boost/endian/conversion.hpp>
 
+#include <concepts>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
-// One description of each message's fields drives both sizing and writing, so the two
-// can never disagree.
+// One description of each message's fields (visit_fields) drives sizing, writing and
+// decoding, so the three can never disagree.
 namespace libnet::msg::detail {
+
+/// How a field appears on the wire.
+enum class presence {
+    required, ///< Always written; decoding fails without it.
+    always,   ///< Always written; a decoder keeps the default when it is absent.
+    optional, ///< Written unless empty or zero; may be absent.
+};
+
+template <class T>
+concept wire_int = std::is_integral_v<T> || std::is_enum_v<T>;
+
+template <wire_int T>
+constexpr std::size_t wire_size() noexcept {
+    if constexpr (std::is_enum_v<T>)
+        return sizeof(std::underlying_type_t<T>);
+    else
+        return sizeof(T);
+}
+
+template <class T>
+bool is_empty(const T& v) noexcept {
+    if constexpr (std::is_same_v<T, std::string_view>)
+        return v.empty();
+    else
+        return v == T{};
+}
 
 struct field_sizer {
     std::size_t size = 0;
 
-    void str(tag, std::string_view s) noexcept { size += field_header_size + s.size(); }
-    void u16(tag, std::uint16_t) noexcept { size += field_header_size + 2; }
-    void u32(tag, std::uint32_t) noexcept { size += field_header_size + 4; }
-    void u64(tag, std::uint64_t) noexcept { size += field_header_size + 8; }
-    template <class F>
-    void nested(tag, F&& f) {
-        size += field_header_size;
-        f(*this);
+    template <class T>
+    void field(tag, const T& v, presence p) noexcept {
+        if (p == presence::optional && is_empty(v))
+            return;
+        if constexpr (std::is_same_v<T, std::string_view>)
+            size += field_header_size + v.size();
+        else
+            size += field_header_size + wire_size<T>();
+    }
+    template <class Entry>
+    void entries(tag, const std::vector<Entry>& es) {
+        for (auto const& e : es) {
+            size += field_header_size;
+            visit_fields(e, *this);
+        }
     }
 };
 
 struct field_writer {
     std::uint8_t* pos;
 
+    template <class T>
+    void field(tag t, const T& v, presence p) noexcept {
+        if (p == presence::optional && is_empty(v))
+            return;
+        if constexpr (std::is_same_v<T, std::string_view>) {
+            str(t, v);
+        } else {
+            using U = std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
+                                         std::type_identity<T>>::type;
+            header(t, sizeof(U));
+            boost::endian::endian_store<U, sizeof(U), boost::endian::order::big>(
+                pos, static_cast<U>(v));
+            pos += sizeof(U);
+        }
+    }
+    template <class Entry>
+    void entries(tag t, const std::vector<Entry>& es) {
+        for (auto const& e : es) {
+            auto* const start = pos;
+            pos += field_header_size;
+            visit_fields(e, *this);
+            write_header(start, static_cast<std::uint16_t>(t),
+                         static_cast<std::uint32_t>(pos - start - field_header_size));
+        }
+    }
+    // Building blocks, also for tests that craft frames by hand.
     void str(tag t, std::string_view s) noexcept {
         header(t, s.size());
         if (!s.empty())
             std::memcpy(pos, s.data(), s.size());
         pos += s.size();
     }
-    void u16(tag t, std::uint16_t v) noexcept {
-        header(t, 2);
-        boost::endian::store_big_u16(pos, v);
-        pos += 2;
-    }
-    void u32(tag t, std::uint32_t v) noexcept {
-        header(t, 4);
-        boost::endian::store_big_u32(pos, v);
-        pos += 4;
-    }
-    void u64(tag t, std::uint64_t v) noexcept {
-        header(t, 8);
-        boost::endian::store_big_u64(pos, v);
-        pos += 8;
-    }
-    template <class F>
-    void nested(tag t, F&& f) {
-        auto* const start = pos;
-        pos += field_header_size;
-        f(*this);
-        write_header(start, static_cast<std::uint16_t>(t),
-                     static_cast<std::uint32_t>(pos - start - field_header_size));
-    }
+    void u16(tag t, std::uint16_t v) noexcept { field(t, v, presence::required); }
 
 private:
     void header(tag t, std::size_t len) noexcept {
@@ -66,109 +105,97 @@ private:
     }
 };
 
-template <class V>
-void entry_fields(const directory_entry& e, V& v) {
-    v.str(tag::client_id, e.id);
-    v.u64(tag::join_seq, e.join_seq);
-    if (!e.endpoint.empty())
-        v.str(tag::endpoint, e.endpoint);
+template <class M, class T>
+concept message_of = std::same_as<std::remove_const_t<M>, T>;
+
+// Each message's fields, in the order encoders write them (docs/protocol.md §5).
+// M is the message, const when encoding.
+
+template <message_of<directory_entry> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::client_id, m.id, presence::required);
+    v.field(tag::join_seq, m.join_seq, presence::required);
+    v.field(tag::endpoint, m.endpoint, presence::optional);
 }
 
-template <class V>
-void visit_fields(const hello& m, V& v) {
-    v.u16(tag::version, m.version);
-    if (!m.id.empty())
-        v.str(tag::client_id, m.id);
-    if (!m.endpoint.empty())
-        v.str(tag::endpoint, m.endpoint);
-    if (!m.credentials.empty())
-        v.str(tag::credentials, m.credentials);
+template <message_of<hello> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::version, m.version, presence::required);
+    v.field(tag::client_id, m.id, presence::optional);
+    v.field(tag::endpoint, m.endpoint, presence::optional);
+    v.field(tag::credentials, m.credentials, presence::optional);
 }
 
-template <class V>
-void visit_fields(const welcome& m, V& v) {
-    v.u16(tag::version, m.version);
-    v.str(tag::client_id, m.id);
-    v.u32(tag::max_frame, m.max_frame);
-    v.u32(tag::heartbeat_ms, m.heartbeat_ms);
-    v.u32(tag::heartbeat_misses, m.heartbeat_misses);
+template <message_of<welcome> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::version, m.version, presence::required);
+    v.field(tag::client_id, m.id, presence::required);
+    v.field(tag::max_frame, m.max_frame, presence::required);
+    v.field(tag::heartbeat_ms, m.heartbeat_ms, presence::always);
+    v.field(tag::heartbeat_misses, m.heartbeat_misses, presence::always);
 }
 
-template <class V>
-void visit_fields(const directory& m, V& v) {
-    for (auto const& e : m.entries)
-        v.nested(tag::entry, [&e](auto& inner) { entry_fields(e, inner); });
+template <message_of<directory> M, class V>
+void visit_fields(M& m, V& v) {
+    v.entries(tag::entry, m.entries);
 }
 
-template <class V>
-void visit_fields(const joined& m, V& v) {
-    entry_fields(m.entry, v);
+template <message_of<joined> M, class V>
+void visit_fields(M& m, V& v) {
+    visit_fields(m.entry, v);
 }
 
-template <class V>
-void visit_fields(const left& m, V& v) {
-    v.str(tag::client_id, m.id);
-    v.u64(tag::join_seq, m.join_seq);
-    v.u16(tag::reason, static_cast<std::uint16_t>(m.reason));
+template <message_of<left> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::client_id, m.id, presence::required);
+    v.field(tag::join_seq, m.join_seq, presence::always);
+    v.field(tag::reason, m.reason, presence::always);
 }
 
-template <class V>
-void visit_fields(const send& m, V& v) {
-    v.str(tag::to, m.to);
-    v.str(tag::body, m.body);
-    if (m.ref != 0)
-        v.u64(tag::ref, m.ref);
+template <message_of<send> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::to, m.to, presence::required);
+    v.field(tag::body, m.body, presence::required);
+    v.field(tag::ref, m.ref, presence::optional);
 }
 
-template <class V>
-void visit_fields(const deliver& m, V& v) {
-    v.str(tag::from, m.from);
-    v.str(tag::body, m.body);
-    v.u64(tag::seq, m.seq);
-    if (m.flags != 0)
-        v.u16(tag::flags, m.flags);
+template <message_of<deliver> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::from, m.from, presence::required);
+    v.field(tag::body, m.body, presence::required);
+    v.field(tag::seq, m.seq, presence::required);
+    v.field(tag::flags, m.flags, presence::optional);
 }
 
-template <class V>
-void visit_fields(const broadcast& m, V& v) {
-    v.str(tag::body, m.body);
-    if (m.ref != 0)
-        v.u64(tag::ref, m.ref);
+template <message_of<broadcast> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::body, m.body, presence::required);
+    v.field(tag::ref, m.ref, presence::optional);
 }
 
-template <class V>
-void visit_fields(const error& m, V& v) {
-    v.u16(tag::code, m.code);
-    if (!m.text.empty())
-        v.str(tag::text, m.text);
-    if (m.ref != 0)
-        v.u64(tag::ref, m.ref);
-    if (m.ref_type != 0)
-        v.u16(tag::ref_type, m.ref_type);
-    if (!m.id.empty())
-        v.str(tag::client_id, m.id);
+template <message_of<error> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::code, m.code, presence::required);
+    v.field(tag::text, m.text, presence::optional);
+    v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::ref_type, m.ref_type, presence::optional);
+    v.field(tag::client_id, m.id, presence::optional);
 }
 
-template <class V>
-void visit_fields(const term& m, V& v) {
-    v.u16(tag::reason, static_cast<std::uint16_t>(m.reason));
-    if (!m.text.empty())
-        v.str(tag::text, m.text);
-    if (!m.by.empty())
-        v.str(tag::by, m.by);
+template <message_of<term> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::reason, m.reason, presence::required);
+    v.field(tag::text, m.text, presence::optional);
+    v.field(tag::by, m.by, presence::optional);
 }
 
-template <class V>
-void visit_fields(const bye&, V&) {}
+template <message_of<bye> M, class V>
+void visit_fields(M&, V&) {}
 
-template <class V>
-void visit_fields(const ping& m, V& v) {
-    v.u64(tag::nonce, m.nonce);
-}
-
-template <class V>
-void visit_fields(const pong& m, V& v) {
-    v.u64(tag::nonce, m.nonce);
+template <class M, class V>
+    requires message_of<M, ping> || message_of<M, pong>
+void visit_fields(M& m, V& v) {
+    v.field(tag::nonce, m.nonce, presence::always);
 }
 
 } // namespace libnet::msg::detail
