@@ -42,8 +42,8 @@ bool client_connection::want_read() {
 }
 
 client_core::client_core(asio::any_io_executor ex, client_options options)
-    : strand_(asio::make_strand(ex)), options_(std::move(options)), state_signal_(strand_),
-      finished_signal_(strand_), connect_timer_(strand_) {}
+    : strand_(asio::make_strand(ex)), ex_(strand_), options_(std::move(options)),
+      state_signal_(ex_), finished_signal_(ex_), connect_timer_(ex_) {}
 
 error_code client_core::not_open() const {
     if (state_ == state::idle || state_ == state::connecting || !end_reason_)
@@ -64,7 +64,7 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
         return aborting_ ? error_code(asio::error::operation_aborted) : ec;
     };
 
-    tcp::resolver resolver(strand_);
+    tcp::resolver resolver(ex_);
     auto resolved =
         co_await (resolver.async_resolve(host, port, use_tuple) || timer.async_wait(use_tuple));
     if (resolved.index() == 1)
@@ -72,7 +72,7 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
     auto [rec, endpoints] = std::get<0>(resolved);
     if (rec)
         co_return given_up(rec);
-    tcp::socket socket(strand_);
+    tcp::socket socket(ex_);
     auto connected =
         co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
     if (connected.index() == 1)
@@ -84,7 +84,7 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
 
     conn_ = std::make_shared<client_connection>(std::move(socket), options_, this);
     asio::co_spawn(
-        strand_,
+        ex_,
         [](std::shared_ptr<client_core> self,
            std::shared_ptr<client_connection> c) -> asio::awaitable<void> {
             co_await c->run();
@@ -284,7 +284,7 @@ void client_core::on_finished() {
 asio::awaitable<error_code> client_core::write(shared_frame f) {
     if (state_ != state::registered || leaving_)
         co_return not_open();
-    asio::steady_timer timer(strand_, clock::time_point::max());
+    asio::steady_timer timer(ex_, clock::time_point::max());
     error_code ec;
     bool done = false;
     held_.push_back({std::move(f), 0, &timer, &ec, &done});
@@ -314,7 +314,7 @@ asio::awaitable<error_code> client_core::terminate(std::string text) {
 }
 
 asio::awaitable<std::pair<error_code, event>> client_core::receive(clock::time_point deadline) {
-    asio::steady_timer timer(strand_, deadline);
+    asio::steady_timer timer(ex_, deadline);
     for (;;) {
         if (!events_.empty()) {
             auto e = std::move(events_.front());
@@ -359,7 +359,7 @@ asio::awaitable<error_code> client_core::close() {
 }
 
 void client_core::abort() {
-    asio::post(strand_, [self = shared_from_this()] {
+    asio::post(ex_, [self = shared_from_this()] {
         if (self->conn_ && self->state_ != state::finished) {
             if (!self->end_reason_)
                 self->end_reason_ = asio::error::operation_aborted;

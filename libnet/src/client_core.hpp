@@ -48,7 +48,7 @@ public:
     std::string id() const;
     std::vector<peer_info> directory() const;
     bool connected() const;
-    boost::asio::any_io_executor get_executor() const { return strand_; }
+    boost::asio::any_io_executor get_executor() const { return ex_; }
 
 private:
     friend class client_connection;
@@ -79,6 +79,9 @@ private:
     static void complete(write_waiter& w, error_code ec);
 
     boost::asio::strand<boost::asio::any_io_executor> strand_;
+    // The strand wrapped once: converting it anew allocates, and every operation and
+    // timer needs an any_io_executor.
+    boost::asio::any_io_executor ex_;
     client_options options_;
     std::shared_ptr<client_connection> conn_;
     state state_ = state::idle;
