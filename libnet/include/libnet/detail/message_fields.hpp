@@ -71,11 +71,11 @@ struct field_writer {
         if constexpr (std::is_same_v<T, std::string_view>) {
             str(t, v);
         } else {
-            using U = std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
-                                         std::type_identity<T>>::type;
+            using U = typename std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
+                                                  std::type_identity<T>>::type;
             header(t, sizeof(U));
-            boost::endian::endian_store<U, sizeof(U), boost::endian::order::big>(
-                pos, static_cast<U>(v));
+            boost::endian::endian_store<U, sizeof(U), boost::endian::order::big>(pos,
+                                                                                 static_cast<U>(v));
             pos += sizeof(U);
         }
     }
@@ -193,7 +193,7 @@ template <message_of<bye> M, class V>
 void visit_fields(M&, V&) {}
 
 template <class M, class V>
-    requires message_of<M, ping> || message_of<M, pong>
+requires message_of<M, ping> || message_of<M, pong>
 void visit_fields(M& m, V& v) {
     v.field(tag::nonce, m.nonce, presence::always);
 }
