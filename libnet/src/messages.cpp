@@ -89,19 +89,45 @@ error_code decode_message(frame_view f, Message& out) {
 
 } // namespace
 
-error_code decode(frame_view f, hello& out) { return decode_message(f, out); }
-error_code decode(frame_view f, welcome& out) { return decode_message(f, out); }
-error_code decode(frame_view f, directory& out) { return decode_message(f, out); }
-error_code decode(frame_view f, joined& out) { return decode_message(f, out); }
-error_code decode(frame_view f, left& out) { return decode_message(f, out); }
-error_code decode(frame_view f, send& out) { return decode_message(f, out); }
-error_code decode(frame_view f, deliver& out) { return decode_message(f, out); }
-error_code decode(frame_view f, broadcast& out) { return decode_message(f, out); }
-error_code decode(frame_view f, error& out) { return decode_message(f, out); }
-error_code decode(frame_view f, term& out) { return decode_message(f, out); }
-error_code decode(frame_view f, bye& out) { return decode_message(f, out); }
-error_code decode(frame_view f, ping& out) { return decode_message(f, out); }
-error_code decode(frame_view f, pong& out) { return decode_message(f, out); }
+error_code decode(frame_view f, hello& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, welcome& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, directory& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, joined& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, left& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, send& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, deliver& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, broadcast& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, error& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, term& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, bye& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, ping& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, pong& out) {
+    return decode_message(f, out);
+}
 
 std::string_view to_string(leave_reason r) noexcept {
     switch (r) {
