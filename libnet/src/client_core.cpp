@@ -72,6 +72,8 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
     auto [rec, endpoints] = std::get<0>(resolved);
     if (rec)
         co_return given_up(rec);
+    if (aborting_)
+        co_return given_up({});
     tcp::socket socket(ex_);
     auto connected =
         co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
@@ -340,10 +342,7 @@ asio::awaitable<error_code> client_core::close() {
     if (state_ == state::idle)
         co_return error_code{};
     if (state_ == state::connecting) {
-        aborting_ = true;
-        connect_timer_.cancel();
-        if (conn_)
-            fail_registration(asio::error::operation_aborted);
+        abort_connect();
     } else if (state_ == state::registered && !leaving_) {
         end_reason_ = error::not_connected;
         leaving_ = true;
@@ -358,8 +357,18 @@ asio::awaitable<error_code> client_core::close() {
     co_return error_code{};
 }
 
+void client_core::abort_connect() {
+    aborting_ = true;
+    // In the past rather than cancelled: a wait that has not started yet ends at once too.
+    connect_timer_.expires_at(clock::time_point::min());
+    if (conn_)
+        fail_registration(asio::error::operation_aborted);
+}
+
 void client_core::abort() {
     asio::post(ex_, [self = shared_from_this()] {
+        if (self->state_ == state::connecting)
+            return self->abort_connect(); // no session left behind that nobody owns
         if (self->conn_ && self->state_ != state::finished) {
             if (!self->end_reason_)
                 self->end_reason_ = asio::error::operation_aborted;

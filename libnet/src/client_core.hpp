@@ -7,6 +7,7 @@
 
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <vector>
@@ -59,10 +60,13 @@ private:
     void on_closing(error_code reason);
     void on_written(std::uint64_t written);
     void on_finished();
-    bool want_read() const { return events_.size() < options_.max_events; }
+    bool want_read() const {
+        return events_.size() < std::max<std::size_t>(options_.max_events, 1);
+    }
     void push_event(event e);
     void apply_to_directory(const event& e);
     void fail_registration(error_code ec);
+    void abort_connect();
     boost::asio::awaitable<error_code> write(shared_frame f);
     error_code not_open() const;
 

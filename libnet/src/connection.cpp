@@ -153,7 +153,7 @@ asio::awaitable<void> connection::reader() {
                 counters_->frames_in.fetch_add(1, std::memory_order_relaxed);
             handle_frame(r.frame);
         }
-        if ((keep_reading_ || !closing_seen_) && !want_read()) {
+        if ((keep_reading_ || !closing_seen_) && socket_.is_open() && !want_read()) {
             reading_paused_ = true; // the watchdog keeps the peer informed meanwhile
             last_keepalive_ = clock::now();
             watchdog_timer_.cancel();
@@ -294,6 +294,8 @@ asio::awaitable<void> connection::watchdog() {
             if (now >= close_deadline) {
                 boost::system::error_code ignored;
                 socket_.close(ignored); // the peer did not close in time: abort the rest
+                keep_reading_ = false;  // a reader parked on the gate must not stay there
+                read_gate_.cancel();
                 co_return;
             }
             wake = close_deadline;

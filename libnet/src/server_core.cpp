@@ -39,7 +39,8 @@ std::string to_string(const tcp::endpoint& ep) {
 
 server_core::server_core(asio::any_io_executor ex, server_options options)
     : ex_(ex), strand_(asio::make_strand(ex)), options_(std::move(options)), acceptor_(strand_),
-      drained_(strand_), idle_timer_(strand_), idle_since_(std::chrono::steady_clock::now()) {
+      drained_(strand_), idle_timer_(strand_), backoff_timer_(strand_),
+      idle_since_(std::chrono::steady_clock::now()) {
     auto const ep = resolve(ex, options_);
     acceptor_.open(ep.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
@@ -74,16 +75,16 @@ asio::awaitable<error_code> server_core::run() {
 asio::awaitable<void> server_core::accept_loop() {
     for (;;) {
         auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ex_), use_tuple);
-        if (ec == asio::error::operation_aborted || !acceptor_.is_open())
-            co_return;
-        if (ec) {
-            // Out of descriptors and the like: back off instead of spinning.
-            log(log_level::warn, "accept: " + ec.message());
-            idle_timer_.expires_after(std::chrono::milliseconds(100));
-            co_await idle_timer_.async_wait(use_tuple);
+        if (!ec) {
+            start_session(std::move(socket)); // refused with shutting_down when stopping
             continue;
         }
-        start_session(std::move(socket));
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open())
+            co_return;
+        // Out of descriptors and the like: back off instead of spinning.
+        log(log_level::warn, "accept: " + ec.message());
+        backoff_timer_.expires_after(std::chrono::milliseconds(100));
+        co_await backoff_timer_.async_wait(use_tuple);
     }
 }
 
@@ -109,7 +110,7 @@ asio::awaitable<void> server_core::idle_watch() {
 
 void server_core::start_session(tcp::socket socket) {
     connections_.fetch_add(1, std::memory_order_relaxed);
-    auto s = std::make_shared<server_session>(std::move(socket), shared_from_this());
+    auto s = std::make_shared<server_session>(std::move(socket), this);
     {
         std::lock_guard lock(mutex_);
         if (stopping_) {
@@ -120,12 +121,18 @@ void server_core::start_session(tcp::socket socket) {
     log(log_level::debug, "connection from " + to_string(s->remote_endpoint()));
     asio::co_spawn(
         s->get_executor(),
-        [](std::shared_ptr<server_session> s,
+        // The session's coroutine owns the core; the session only points at it, so an
+        // io_context destroyed mid-session leaves no ownership cycle behind.
+        [](std::shared_ptr<server_core> core, std::shared_ptr<server_session> s,
            std::chrono::milliseconds hello_timeout) -> asio::awaitable<void> {
             s->set_deadline(std::chrono::steady_clock::now() + hello_timeout, error::hello_timeout);
-            co_await s->run();
-            s->core_->session_ended(s);
-        }(s, options_.hello_timeout),
+            try {
+                co_await s->run();
+            } catch (const std::exception& e) { // bad_alloc, a throwing log function...
+                core->log(log_level::error, std::string("session failed: ") + e.what());
+            }
+            core->session_ended(s); // always, or the server would never drain
+        }(shared_from_this(), s, options_.hello_timeout),
         asio::detached);
 }
 
@@ -226,8 +233,8 @@ void server_core::route(server_session& from, const msg::send& m) {
         auto it = by_id_.find(m.to);
         if (it != by_id_.end()) {
             // Encoded under the lock so sequence numbers increase along every recipient's stream.
-            it->second->enqueue(make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, 0}));
-            routed_.fetch_add(1, std::memory_order_relaxed);
+            if (it->second->enqueue(make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, 0})))
+                routed_.fetch_add(1, std::memory_order_relaxed);
             return;
         }
     }
@@ -310,6 +317,7 @@ void server_core::stop(msg::term_reason reason, std::string_view by, std::string
         boost::system::error_code ignored;
         self->acceptor_.close(ignored);
         self->idle_timer_.cancel();
+        self->backoff_timer_.cancel();
     });
 }
 

@@ -19,7 +19,8 @@ class server_core;
 /// One client connection on the server.
 class server_session final : public connection {
 public:
-    server_session(boost::asio::ip::tcp::socket socket, std::shared_ptr<server_core> core);
+    /// `core` outlives the session: the coroutine running the session holds it.
+    server_session(boost::asio::ip::tcp::socket socket, server_core* core);
 
     /// The registered id; set once at registration, read-only afterwards.
     const std::string& id() const noexcept { return id_; }
@@ -34,7 +35,7 @@ private:
                     std::string_view about = {});
     std::shared_ptr<server_session> self();
 
-    std::shared_ptr<server_core> core_;
+    server_core* core_;
     bool hello_done_ = false; // strand
     bool said_bye_ = false;   // strand
 
@@ -94,6 +95,7 @@ private:
     boost::asio::ip::tcp::endpoint endpoint_;
     boost::asio::steady_timer drained_;
     boost::asio::steady_timer idle_timer_;
+    boost::asio::steady_timer backoff_timer_; // accept errors
 
     mutable std::mutex mutex_;
     std::unordered_set<std::shared_ptr<server_session>> sessions_;

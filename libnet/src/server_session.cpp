@@ -2,13 +2,12 @@
 
 namespace libnet::detail {
 
-server_session::server_session(boost::asio::ip::tcp::socket socket,
-                               std::shared_ptr<server_core> core)
+server_session::server_session(boost::asio::ip::tcp::socket socket, server_core* core)
     : connection(std::move(socket),
                  {core->options().max_frame, core->options().max_queue_bytes,
                   core->options().close_timeout},
                  &core->counters_),
-      core_(std::move(core)) {}
+      core_(core) {}
 
 std::shared_ptr<server_session> server_session::self() {
     return std::static_pointer_cast<server_session>(shared_from_this());
