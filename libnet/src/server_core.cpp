@@ -1,7 +1,5 @@
 #include "server_core.hpp"
 
-#include <libnet/client_id.hpp>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,7 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <sstream>
 
 namespace libnet::detail {
 
@@ -29,12 +26,6 @@ tcp::endpoint resolve(asio::any_io_executor ex, const server_options& o) {
     return results.begin()->endpoint();
 }
 
-std::string to_string(const tcp::endpoint& ep) {
-    std::ostringstream os;
-    os << ep;
-    return os.str();
-}
-
 } // namespace
 
 server_core::server_core(asio::any_io_executor ex, server_options options)
@@ -50,7 +41,7 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
 }
 
 asio::awaitable<error_code> server_core::run() {
-    log(log_level::info, "listening on " + to_string(endpoint_));
+    log(log_level::info, "listening on " + endpoint_string(endpoint_));
     {
         std::lock_guard lock(mutex_);
         idle_since_ = std::chrono::steady_clock::now(); // idle time counts from the run
@@ -118,7 +109,7 @@ void server_core::start_session(tcp::socket socket) {
         }
         sessions_.insert(s);
     }
-    log(log_level::debug, "connection from " + to_string(s->remote_endpoint()));
+    log(log_level::debug, "connection from " + endpoint_string(s->remote_endpoint()));
     asio::co_spawn(
         s->get_executor(),
         // The session's coroutine owns the core; the session only points at it, so an
@@ -142,156 +133,6 @@ void server_core::session_ended(const std::shared_ptr<server_session>& s) {
     sessions_.erase(s);
     if (sessions_.empty() && stopping_)
         asio::post(strand_, [self = shared_from_this()] { self->drained_.cancel(); });
-}
-
-std::string server_core::assign_id(const server_session& s) const {
-    auto base = to_string(s.remote_endpoint());
-    if (!by_id_.contains(base))
-        return base;
-    for (int i = 2;; ++i) { // two connections can only share ip:port across address families
-        auto id = base + "#" + std::to_string(i);
-        if (!by_id_.contains(id))
-            return id;
-    }
-}
-
-error_code server_core::register_client(server_session& s, const msg::hello& h) {
-    if (!h.id.empty() && !is_valid_client_id(h.id))
-        return error::invalid_client_id;
-    if (h.endpoint.size() > max_endpoint_size)
-        return error::malformed_message;
-    std::unique_lock lock(mutex_);
-    if (stopping_)
-        return error::shutting_down;
-    std::string id = h.id.empty() ? assign_id(s) : std::string(h.id);
-    if (by_id_.contains(id))
-        return error::id_taken;
-    if (members_.size() >= options_.max_clients)
-        return error::server_full;
-
-    // The snapshot is one frame: refuse a client it could no longer be sent to.
-    msg::directory d;
-    d.entries.reserve(members_.size() + 1);
-    for (auto const& m : members_)
-        d.entries.push_back({m->id_, m->join_seq_, m->endpoint_});
-    d.entries.push_back({id, next_join_seq_, h.endpoint});
-    if (msg::encoded_size(d) - frame_header_size > options_.max_frame)
-        return error::server_full;
-
-    s.id_ = std::move(id);
-    s.endpoint_ = h.endpoint;
-    s.join_seq_ = next_join_seq_++;
-    s.registered_ = true;
-    d.entries.back() = {s.id_, s.join_seq_, s.endpoint_};
-    auto self = s.self();
-    by_id_.emplace(s.id_, self);
-    members_.push_back(self);
-    ++registrations_;
-
-    // WELCOME and the snapshot go out before any later delta: all are queued under mutex_.
-    msg::welcome w{protocol_version, s.id_, options_.max_frame,
-                   static_cast<std::uint32_t>(options_.heartbeat_interval.count()),
-                   std::max<std::uint32_t>(options_.heartbeat_misses, 1)};
-    s.enqueue(make_frame(w));
-    s.enqueue(make_frame(d));
-    auto const joined = make_frame(msg::joined{{s.id_, s.join_seq_, s.endpoint_}});
-    for (auto const& m : members_)
-        if (m.get() != &s)
-            m->enqueue(joined);
-
-    bool const teardown = options_.teardown_at != 0 && registrations_ == options_.teardown_at;
-    auto const count = members_.size();
-    lock.unlock();
-
-    log(log_level::info, "joined " + s.id_ + " from " + to_string(s.remote_endpoint()) + " (" +
-                             std::to_string(count) + " online)");
-    if (teardown) {
-        log(log_level::info, "teardown: " + std::to_string(options_.teardown_at) + " registered");
-        stop(msg::term_reason::teardown);
-    }
-    return {};
-}
-
-bool server_core::deliverable(server_session& from, std::string_view body, std::uint16_t type,
-                              std::uint64_t ref) {
-    // DELIVER is larger than the SEND it comes from; a body that fit may no longer fit.
-    auto const flags =
-        type == static_cast<std::uint16_t>(frame_type::broadcast) ? msg::flag_broadcast : 0;
-    msg::deliver probe{from.id_, body, 0, static_cast<std::uint16_t>(flags)};
-    if (msg::encoded_size(probe) - frame_header_size <= options_.max_frame)
-        return true;
-    from.send_error(error::frame_too_large, type, ref);
-    return false;
-}
-
-void server_core::route(server_session& from, const msg::send& m) {
-    auto const type = static_cast<std::uint16_t>(frame_type::send);
-    if (!deliverable(from, m.body, type, m.ref))
-        return;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = by_id_.find(m.to);
-        if (it != by_id_.end()) {
-            // Encoded under the lock so sequence numbers increase along every recipient's stream.
-            if (it->second->enqueue(make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, 0})))
-                routed_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-    }
-    from.send_error(error::no_such_client, type, m.ref, m.to);
-}
-
-void server_core::broadcast(server_session& from, const msg::broadcast& m) {
-    if (!deliverable(from, m.body, static_cast<std::uint16_t>(frame_type::broadcast), m.ref))
-        return;
-    std::lock_guard lock(mutex_);
-    auto const f = make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, msg::flag_broadcast});
-    for (auto const& member : members_)
-        if (member.get() != &from)
-            member->enqueue(f);
-    broadcasts_.fetch_add(1, std::memory_order_relaxed);
-}
-
-void server_core::client_term(server_session& from, const msg::term& m) {
-    if (!options_.allow_client_term) {
-        from.send_error(error::not_permitted, static_cast<std::uint16_t>(frame_type::term));
-        return;
-    }
-    log(log_level::info,
-        "TERM from " + from.id_ + (m.text.empty() ? std::string() : ": " + std::string(m.text)));
-    stop(msg::term_reason::requested, from.id_, m.text);
-}
-
-void server_core::unregister(server_session& s, msg::leave_reason reason) {
-    std::unique_lock lock(mutex_);
-    if (!s.registered_)
-        return;
-    s.registered_ = false;
-    by_id_.erase(s.id_);
-    std::erase_if(members_, [&s](auto const& m) { return m.get() == &s; });
-    if (members_.empty())
-        idle_since_ = std::chrono::steady_clock::now();
-    if (!stopping_) {
-        auto const f = make_frame(msg::left{s.id_, s.join_seq_, reason});
-        for (auto const& m : members_)
-            m->enqueue(f);
-    }
-    bool const stopping = stopping_;
-    auto const count = members_.size();
-    std::optional<msg::term_reason> policy;
-    if (!stopping && options_.exit_on_disconnect)
-        policy = msg::term_reason::disconnect;
-    else if (!stopping && options_.expect != 0 && registrations_ >= options_.expect &&
-             members_.empty())
-        policy = msg::term_reason::expected;
-    lock.unlock();
-
-    log(log_level::info, "left " + s.id_ + " (" + std::string(msg::to_string(reason)) + ", " +
-                             std::to_string(count) + " online)");
-    if (policy) {
-        log(log_level::info, "policy " + std::string(msg::to_string(*policy)) + " fired");
-        stop(*policy);
-    }
 }
 
 void server_core::stop(msg::term_reason reason, std::string_view by, std::string_view text) {

@@ -8,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <array>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -15,6 +16,13 @@
 namespace libnet::detail {
 
 class server_core;
+
+/// "ip:port", "[v6]:port": how endpoints appear in logs and assigned ids.
+inline std::string endpoint_string(const boost::asio::ip::tcp::endpoint& ep) {
+    std::ostringstream os;
+    os << ep;
+    return os.str();
+}
 
 /// One client connection on the server.
 class server_session final : public connection {
