@@ -137,26 +137,28 @@ TEST_CASE("server: heartbeat_misses of 0 is announced as 1") {
 }
 
 TEST_CASE("client: close() completes while the event queue is full and nobody receives") {
-    run([](asio::io_context& ioc) -> asio::awaitable<void> {
-        server s(ioc);
-        auto o = with_id("full");
-        o.max_events = 2;
-        o.close_timeout = 300ms;
-        libnet::client full(ioc.get_executor(), o);
-        auto [cec] = co_await full.async_connect("127.0.0.1", s.port(), use_tuple);
-        REQUIRE_FALSE(cec);
-        auto tx = co_await connect(ioc, s, "tx");
-        for (int i = 0; i < 20; ++i)
-            co_await tx->async_send("full", std::to_string(i), use_tuple);
-        // Make sure the frames reached the full client before it leaves.
-        co_await tx->async_send("tx", "fence", use_tuple);
-        co_await expect<libnet::message>(*tx);
-        auto [ec] = co_await full.async_close(use_tuple);
-        CHECK_FALSE(ec);
-        CHECK_FALSE(full.is_connected());
-        co_await close(*tx);
-        co_await s.stop();
-    }, 10s);
+    run(
+        [](asio::io_context& ioc) -> asio::awaitable<void> {
+            server s(ioc);
+            auto o = with_id("full");
+            o.max_events = 2;
+            o.close_timeout = 300ms;
+            libnet::client full(ioc.get_executor(), o);
+            auto [cec] = co_await full.async_connect("127.0.0.1", s.port(), use_tuple);
+            REQUIRE_FALSE(cec);
+            auto tx = co_await connect(ioc, s, "tx");
+            for (int i = 0; i < 20; ++i)
+                co_await tx->async_send("full", std::to_string(i), use_tuple);
+            // Make sure the frames reached the full client before it leaves.
+            co_await tx->async_send("tx", "fence", use_tuple);
+            co_await expect<libnet::message>(*tx);
+            auto [ec] = co_await full.async_close(use_tuple);
+            CHECK_FALSE(ec);
+            CHECK_FALSE(full.is_connected());
+            co_await close(*tx);
+            co_await s.stop();
+        },
+        10s);
 }
 
 TEST_CASE("client: destroying a client while it connects leaves no session behind") {
