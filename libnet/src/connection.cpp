@@ -100,12 +100,12 @@ error_code connection::reason() const {
 }
 
 bool connection::closing() const {
-    std::lock_guard lock(mutex_);
-    return closing_;
+    return closing_flag_.load(std::memory_order_acquire);
 }
 
 // Called with mutex_ held, once, when closing_ becomes true.
 void connection::wake_strand() {
+    closing_flag_.store(true, std::memory_order_release);
     writer_idle_ = false;
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->begin_closing(); });
 }

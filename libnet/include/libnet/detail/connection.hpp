@@ -114,6 +114,8 @@ private:
     std::uint64_t enqueued_total_ = 0;
     bool writer_idle_ = false;
     bool closing_ = false;
+    // Mirrors closing_ for closing(), which the reader asks once per frame: no lock there.
+    std::atomic<bool> closing_flag_{false};
     error_code reason_;
 
     // Strand only.
