@@ -79,11 +79,18 @@ error_code decode_fields(std::span<const std::uint8_t> body, auto& out) {
 template <class Message>
 error_code decode_message(frame_view f, Message& out) {
     out = {};
-    if (f.type != static_cast<std::uint16_t>(Message::type))
+    if constexpr (std::is_same_v<Message, app>) {
+        if (!is_app_type(f.type))
+            return libnet::error::unexpected_frame;
+        out.type = f.type;
+    } else if (f.type != static_cast<std::uint16_t>(Message::type)) {
         return libnet::error::unexpected_frame;
+    }
     auto ec = decode_fields(f.value, out);
     if (ec)
         out = {};
+    if constexpr (std::is_same_v<Message, app>)
+        out.type = f.type;
     return ec;
 }
 
@@ -126,6 +133,24 @@ error_code decode(frame_view f, ping& out) {
     return decode_message(f, out);
 }
 error_code decode(frame_view f, pong& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, ack& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, intro_request& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, introduction& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, peer_hello& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, peer_welcome& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, app& out) {
     return decode_message(f, out);
 }
 

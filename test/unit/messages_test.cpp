@@ -71,7 +71,7 @@ TEST_CASE("messages: every core message round-trips") {
         CHECK(anon.endpoint.empty());
     }
     SECTION("WELCOME") {
-        auto m = round_trip(msg::welcome{1, "alice", 4096, 5000, 3}, s);
+        auto m = round_trip(msg::welcome{1, "alice", 4096, 5000, 3, {}}, s);
         CHECK(m.id == "alice");
         CHECK(m.max_frame == 4096);
         CHECK(m.heartbeat_ms == 5000);

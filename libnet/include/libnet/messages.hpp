@@ -38,6 +38,13 @@ enum class tag : std::uint16_t {
     nonce = 19,
     by = 20,
     flags = 21,
+    token = 22,
+    proof = 23,
+    expires = 24,
+    link = 25,
+    link_seq = 26,
+    peer_key = 27,
+    type = 28,
 };
 
 /// Why a client left (LEFT.reason).
@@ -62,6 +69,8 @@ enum class term_reason : std::uint16_t {
 
 /// DELIVER.flags bits.
 inline constexpr std::uint16_t flag_broadcast = 0x0001;
+/// SEND/DELIVER/ACK.flags bit: the link switch marker of docs/protocol.md §8.4.
+inline constexpr std::uint16_t flag_link_sync = 0x0002;
 
 std::string_view to_string(leave_reason r) noexcept;
 std::string_view to_string(term_reason r) noexcept;
@@ -81,6 +90,7 @@ struct welcome {
     std::uint32_t max_frame = default_max_frame_size;
     std::uint32_t heartbeat_ms = 0;     ///< 0: the server sends no PINGs.
     std::uint32_t heartbeat_misses = 0; ///< PINGs missed before a peer counts as lost.
+    std::string_view peer_key; ///< Key that verifies peer-link tokens; sent with an endpoint.
 };
 
 struct directory_entry {
@@ -111,14 +121,74 @@ struct send {
     std::string_view to;
     std::string_view body;
     std::uint64_t ref = 0; ///< Client-chosen; echoed by an ERROR about this frame. 0: none.
+    std::uint64_t link = 0;     ///< A re-sent peer-link message: the link it was sent on.
+    std::uint64_t link_seq = 0; ///< ... and its sequence number there.
+    std::uint16_t flags = 0;    ///< flag_link_sync or 0.
 };
 
 struct deliver {
     static constexpr frame_type type = frame_type::deliver;
     std::string_view from; ///< Stamped by the server: the sender's registered id.
     std::string_view body;
-    std::uint64_t seq = 0; ///< Server-wide sequence number.
+    std::uint64_t seq = 0; ///< Server-wide sequence number (on a peer link: the link's).
     std::uint16_t flags = 0;
+    std::uint64_t link = 0;     ///< Copied from SEND.
+    std::uint64_t link_seq = 0; ///< Copied from SEND.
+};
+
+/// An application-defined frame (type 0x8000-0xFFFF). Through the server, `to` names the
+/// recipient (empty: the server's handler) and the server stamps `from` and `seq`.
+struct app {
+    std::uint16_t type = app_type_first;
+    std::string_view to;
+    std::string_view from;
+    std::string_view body;
+    std::uint64_t ref = 0;
+    std::uint64_t seq = 0;
+    std::uint64_t link = 0;
+    std::uint64_t link_seq = 0;
+};
+
+/// Acknowledges peer-link messages up to and including `seq` (cumulative).
+struct ack {
+    static constexpr frame_type type = frame_type::ack;
+    std::uint64_t seq = 0;
+    std::uint16_t flags = 0; ///< flag_link_sync: the sender's switch marker arrived.
+};
+
+/// Asks the server for an introduction to client `to`, for a direct link.
+struct intro_request {
+    static constexpr frame_type type = frame_type::intro_request;
+    std::string_view to;
+    std::uint64_t ref = 0;
+};
+
+/// The server's answer to INTRO_REQUEST: what the dialing client needs to link to `id`.
+struct introduction {
+    static constexpr frame_type type = frame_type::introduction;
+    std::string_view id;       ///< The peer to dial.
+    std::string_view endpoint; ///< Its advertised endpoint.
+    std::string_view token;    ///< One-time token to present in PEER_HELLO.
+    std::string_view proof;    ///< What the peer's PEER_WELCOME must carry.
+    std::uint64_t expires = 0; ///< Token expiry, ms since the Unix epoch.
+    std::uint64_t ref = 0;     ///< INTRO_REQUEST.ref.
+};
+
+/// First frame on a direct link, from the dialing client.
+struct peer_hello {
+    static constexpr frame_type type = frame_type::peer_hello;
+    std::uint16_t version = protocol_version;
+    std::string_view id; ///< The dialer's registered id.
+    std::string_view token;
+    std::uint64_t link = 0; ///< Link id chosen by the dialer (non-zero).
+};
+
+/// The accepting client's answer: its id and proof of its peer key.
+struct peer_welcome {
+    static constexpr frame_type type = frame_type::peer_welcome;
+    std::uint16_t version = protocol_version;
+    std::string_view id;
+    std::string_view proof;
 };
 
 struct broadcast {
@@ -172,6 +242,13 @@ error_code decode(frame_view f, term& out);
 error_code decode(frame_view f, bye& out);
 error_code decode(frame_view f, ping& out);
 error_code decode(frame_view f, pong& out);
+error_code decode(frame_view f, ack& out);
+error_code decode(frame_view f, intro_request& out);
+error_code decode(frame_view f, introduction& out);
+error_code decode(frame_view f, peer_hello& out);
+error_code decode(frame_view f, peer_welcome& out);
+/// Decodes any application-defined frame (f.type must be in the application range).
+error_code decode(frame_view f, app& out);
 
 } // namespace libnet::msg
 
@@ -194,8 +271,7 @@ std::size_t encode_into(const Message& m, std::span<std::uint8_t> out) noexcept 
     detail::field_writer w{out.data() + frame_header_size};
     detail::visit_fields(m, w);
     auto const body = static_cast<std::size_t>(w.pos - out.data()) - frame_header_size;
-    write_header(out.data(), static_cast<std::uint16_t>(Message::type),
-                 static_cast<std::uint32_t>(body));
+    write_header(out.data(), detail::type_of(m), static_cast<std::uint32_t>(body));
     return frame_header_size + body;
 }
 

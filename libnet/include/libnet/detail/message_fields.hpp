@@ -108,6 +108,15 @@ private:
 template <class M, class T>
 concept message_of = std::same_as<std::remove_const_t<M>, T>;
 
+/// The frame type of a message: fixed per struct, carried by msg::app.
+template <class M>
+constexpr std::uint16_t type_of(const M& m) noexcept {
+    if constexpr (std::is_same_v<M, app>)
+        return m.type;
+    else
+        return static_cast<std::uint16_t>(M::type);
+}
+
 // Each message's fields, in the order encoders write them (docs/protocol.md §5).
 // M is the message, const when encoding.
 
@@ -133,6 +142,7 @@ void visit_fields(M& m, V& v) {
     v.field(tag::max_frame, m.max_frame, presence::required);
     v.field(tag::heartbeat_ms, m.heartbeat_ms, presence::always);
     v.field(tag::heartbeat_misses, m.heartbeat_misses, presence::always);
+    v.field(tag::peer_key, m.peer_key, presence::optional);
 }
 
 template <message_of<directory> M, class V>
@@ -157,6 +167,9 @@ void visit_fields(M& m, V& v) {
     v.field(tag::to, m.to, presence::required);
     v.field(tag::body, m.body, presence::required);
     v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::link, m.link, presence::optional);
+    v.field(tag::link_seq, m.link_seq, presence::optional);
+    v.field(tag::flags, m.flags, presence::optional);
 }
 
 template <message_of<deliver> M, class V>
@@ -165,6 +178,56 @@ void visit_fields(M& m, V& v) {
     v.field(tag::body, m.body, presence::required);
     v.field(tag::seq, m.seq, presence::required);
     v.field(tag::flags, m.flags, presence::optional);
+    v.field(tag::link, m.link, presence::optional);
+    v.field(tag::link_seq, m.link_seq, presence::optional);
+}
+
+template <message_of<app> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::to, m.to, presence::optional);
+    v.field(tag::from, m.from, presence::optional);
+    v.field(tag::body, m.body, presence::always);
+    v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::seq, m.seq, presence::optional);
+    v.field(tag::link, m.link, presence::optional);
+    v.field(tag::link_seq, m.link_seq, presence::optional);
+}
+
+template <message_of<ack> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::seq, m.seq, presence::always);
+    v.field(tag::flags, m.flags, presence::optional);
+}
+
+template <message_of<intro_request> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::to, m.to, presence::required);
+    v.field(tag::ref, m.ref, presence::optional);
+}
+
+template <message_of<introduction> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::client_id, m.id, presence::required);
+    v.field(tag::endpoint, m.endpoint, presence::required);
+    v.field(tag::token, m.token, presence::required);
+    v.field(tag::proof, m.proof, presence::required);
+    v.field(tag::expires, m.expires, presence::required);
+    v.field(tag::ref, m.ref, presence::optional);
+}
+
+template <message_of<peer_hello> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::version, m.version, presence::required);
+    v.field(tag::client_id, m.id, presence::required);
+    v.field(tag::token, m.token, presence::required);
+    v.field(tag::link, m.link, presence::required);
+}
+
+template <message_of<peer_welcome> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::version, m.version, presence::required);
+    v.field(tag::client_id, m.id, presence::required);
+    v.field(tag::proof, m.proof, presence::required);
 }
 
 template <message_of<broadcast> M, class V>
