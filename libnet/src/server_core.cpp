@@ -101,6 +101,15 @@ asio::awaitable<void> server_core::idle_watch() {
 
 void server_core::start_session(tcp::socket socket) {
     connections_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.on_accept) {
+        boost::system::error_code ec;
+        auto const remote = socket.remote_endpoint(ec);
+        if (ec || !options_.on_accept(remote)) {
+            log(log_level::info, "refused connection from " + endpoint_string(remote));
+            socket.close(ec);
+            return;
+        }
+    }
     auto s = std::make_shared<server_session>(std::move(socket), this);
     {
         std::lock_guard lock(mutex_);

@@ -46,10 +46,12 @@ private:
     server_core* core_;
     bool hello_done_ = false; // strand
     bool said_bye_ = false;   // strand
+    std::string refusal_;     // strand: on_register's reason, sent as the ERROR's text
 
     // Written under server_core::mutex_ at registration.
     std::string id_;
     std::string endpoint_;
+    std::string peer_key_; // verifies its peer-link tokens; empty without an endpoint
     std::uint64_t join_seq_ = 0;
     bool registered_ = false;
 };
@@ -78,6 +80,8 @@ public:
     void route(server_session& from, const msg::send& m);
     void broadcast(server_session& from, const msg::broadcast& m);
     void client_term(server_session& from, const msg::term& m);
+    void introduce(server_session& from, const msg::intro_request& m);
+    void app_frame(server_session& from, frame_view f);
     void unregister(server_session& s, msg::leave_reason reason);
     void count_error(error code) noexcept;
     void count_slow_consumer() noexcept { slow_consumers_.fetch_add(1); }
@@ -91,8 +95,9 @@ private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> idle_watch();
     void start_session(boost::asio::ip::tcp::socket socket);
-    bool deliverable(server_session& from, std::string_view body, std::uint16_t type,
+    bool deliverable(server_session& from, std::size_t size, std::uint16_t type,
                      std::uint64_t ref);
+    bool allowed(server_session& from, const routed_message& m, std::uint64_t ref);
     void session_ended(const std::shared_ptr<server_session>& s);
     std::string assign_id(const server_session& s) const;
 

@@ -1,6 +1,7 @@
 // The directory and routing: registration, SEND, BROADCAST, client TERM, leaving, and
 // the termination policies that follow from them. All of it under server_core::mutex_.
 
+#include "peer_token.hpp"
 #include "server_core.hpp"
 
 #include <libnet/client_id.hpp>
@@ -26,6 +27,19 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         return error::invalid_client_id;
     if (h.endpoint.size() > max_endpoint_size)
         return error::malformed_message;
+    if (options_.on_register) {
+        std::string assigned;
+        if (h.id.empty()) {
+            std::lock_guard lock(mutex_);
+            assigned = assign_id(s);
+        }
+        auto const id = h.id.empty() ? std::string_view(assigned) : h.id;
+        if (auto why = options_.on_register({id, h.endpoint, h.credentials, s.remote_endpoint()})) {
+            log(log_level::info, "refused " + std::string(id) + ": " + *why);
+            s.refusal_ = std::move(*why);
+            return error::not_permitted;
+        }
+    }
     std::unique_lock lock(mutex_);
     if (stopping_)
         return error::shutting_down;
@@ -46,6 +60,8 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
 
     s.id_ = std::move(id);
     s.endpoint_ = h.endpoint;
+    if (!s.endpoint_.empty())
+        s.peer_key_ = random_bytes(peer_key_size);
     s.join_seq_ = next_join_seq_++;
     s.registered_ = true;
     d.entries.back() = {s.id_, s.join_seq_, s.endpoint_};
@@ -57,7 +73,7 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     // WELCOME and the snapshot go out before any later delta: all are queued under mutex_.
     msg::welcome w{protocol_version, s.id_, options_.max_frame,
                    static_cast<std::uint32_t>(options_.heartbeat_interval.count()),
-                   std::max<std::uint32_t>(options_.heartbeat_misses, 1)};
+                   std::max<std::uint32_t>(options_.heartbeat_misses, 1), s.peer_key_};
     s.enqueue(make_frame(w));
     s.enqueue(make_frame(d));
     auto const joined = make_frame(msg::joined{{s.id_, s.join_seq_, s.endpoint_}});
@@ -78,37 +94,57 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     return {};
 }
 
-bool server_core::deliverable(server_session& from, std::string_view body, std::uint16_t type,
+bool server_core::deliverable(server_session& from, std::size_t size, std::uint16_t type,
                               std::uint64_t ref) {
-    // DELIVER is larger than the SEND it comes from; a body that fit may no longer fit.
-    auto const flags =
-        type == static_cast<std::uint16_t>(frame_type::broadcast) ? msg::flag_broadcast : 0;
-    msg::deliver probe{from.id_, body, 0, static_cast<std::uint16_t>(flags)};
-    if (msg::encoded_size(probe) - frame_header_size <= options_.max_frame)
+    // What is delivered is larger than what was sent; what fit may no longer fit.
+    if (size - frame_header_size <= options_.max_frame)
         return true;
     from.send_error(error::frame_too_large, type, ref);
     return false;
 }
 
+bool server_core::allowed(server_session& from, const routed_message& m, std::uint64_t ref) {
+    if (!options_.on_route)
+        return true;
+    auto why = options_.on_route(m);
+    if (!why)
+        return true;
+    count_error(error::not_permitted);
+    from.enqueue(make_frame(msg::error{static_cast<std::uint16_t>(error::not_permitted), *why, ref,
+                                       m.type, m.to}));
+    return false;
+}
+
 void server_core::route(server_session& from, const msg::send& m) {
     auto const type = static_cast<std::uint16_t>(frame_type::send);
-    if (!deliverable(from, m.body, type, m.ref))
+    // Peer-link fields pass through; the link switch marker is the clients' business only.
+    auto const sync = static_cast<std::uint16_t>(m.flags & msg::flag_link_sync);
+    msg::deliver d{from.id_, m.body, 0, sync, m.link, m.link_seq};
+    if (!deliverable(from, msg::encoded_size(d), type, m.ref))
+        return;
+    if (!sync && !allowed(from, {from.id_, m.to, type, m.body}, m.ref))
         return;
     {
         std::lock_guard lock(mutex_);
         auto it = by_id_.find(m.to);
         if (it != by_id_.end()) {
             // Encoded under the lock so sequence numbers increase along every recipient's stream.
-            if (it->second->enqueue(make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, 0})))
+            d.seq = next_msg_seq_++;
+            if (it->second->enqueue(make_frame(d)) && !sync)
                 routed_.fetch_add(1, std::memory_order_relaxed);
             return;
         }
     }
-    from.send_error(error::no_such_client, type, m.ref, m.to);
+    if (!sync)
+        from.send_error(error::no_such_client, type, m.ref, m.to);
 }
 
 void server_core::broadcast(server_session& from, const msg::broadcast& m) {
-    if (!deliverable(from, m.body, static_cast<std::uint16_t>(frame_type::broadcast), m.ref))
+    auto const type = static_cast<std::uint16_t>(frame_type::broadcast);
+    msg::deliver probe{from.id_, m.body, 0, msg::flag_broadcast};
+    if (!deliverable(from, msg::encoded_size(probe), type, m.ref))
+        return;
+    if (!allowed(from, {from.id_, {}, type, m.body}, m.ref))
         return;
     std::lock_guard lock(mutex_);
     auto const f = make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, msg::flag_broadcast});
@@ -154,6 +190,8 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
 
     log(log_level::info, "left " + s.id_ + " (" + std::string(msg::to_string(reason)) + ", " +
                              std::to_string(count) + " online)");
+    if (options_.on_leave)
+        options_.on_leave(s.id_, reason);
     if (policy) {
         log(log_level::info, "policy " + std::string(msg::to_string(*policy)) + " fired");
         stop(*policy);

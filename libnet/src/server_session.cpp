@@ -41,6 +41,12 @@ void server_session::on_frame(frame_view f) {
             return send_error(static_cast<error>(ec.value()), f.type);
         return core_->client_term(*this, m);
     }
+    case frame_type::intro_request: {
+        msg::intro_request m;
+        if (auto ec = msg::decode(f, m))
+            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+        return core_->introduce(*this, m);
+    }
     case frame_type::bye:
         said_bye_ = true;
         return close({});
@@ -55,13 +61,18 @@ void server_session::on_frame(frame_view f) {
     case frame_type::error:
         return; // never answer an ERROR with an ERROR
     default:
+        if (is_app_type(f.type))
+            return core_->app_frame(*this, f);
         return send_error(error::unknown_type, f.type);
     }
 }
 
 void server_session::on_hello(frame_view f) {
     auto fail = [&](error_code ec) {
-        close(ec, make_error_frame(static_cast<error>(ec.value()), f.type));
+        if (refusal_.empty())
+            return close(ec, make_error_frame(static_cast<error>(ec.value()), f.type));
+        close(ec, make_frame(msg::error{static_cast<std::uint16_t>(ec.value()), refusal_, 0,
+                                        f.type, {}}));
     };
     if (f.core_type() != frame_type::hello)
         return fail(error::hello_expected);

@@ -3,9 +3,13 @@
 
 #include <libnet/frame.hpp>
 #include <libnet/log.hpp>
+#include <libnet/messages.hpp>
+#include <libnet/server_hooks.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 
 namespace libnet {
@@ -45,8 +49,33 @@ struct server_options {
     /// Stop after this long with no client registered; 0: off.
     std::chrono::milliseconds idle_timeout{0};
 
+    /// How long a peer-link token from INTRODUCTION stays valid (docs/protocol.md §8.2).
+    /// The accepting client checks the expiry with its own clock, so the clocks of
+    /// clients that link must agree to well within this.
+    std::chrono::milliseconds peer_token_ttl{30'000};
+
     /// Where log lines go; empty: nowhere.
     log_function log;
+
+    // Hooks and handlers. They run on the calling session's strand, outside the server's
+    // locks, so with a multi-threaded io_context they may run concurrently and must be
+    // thread-safe. They must not block; they may call server::stop() and keep
+    // app_responders for later.
+
+    /// A TCP connection arrived; false closes it at once.
+    std::function<bool(const boost::asio::ip::tcp::endpoint&)> on_accept;
+    /// A client asks to register (its id checked and free); a refusal answers
+    /// ERROR(not_permitted, reason) and closes the connection.
+    std::function<refusal(const registration&)> on_register;
+    /// A registered client left.
+    std::function<void(std::string_view id, msg::leave_reason)> on_leave;
+    /// A SEND, BROADCAST or application frame is about to be routed; a refusal drops it
+    /// and answers the sender with ERROR(not_permitted, reason).
+    std::function<refusal(const routed_message&)> on_route;
+    /// Server-side handlers of application types (0x8000-0xFFFF). A handled type is not
+    /// routed; an unhandled one is routed like SEND when it names a recipient (`to`), and
+    /// answered with ERROR(unknown_type) when it does not.
+    std::map<std::uint16_t, app_handler> app_handlers;
 };
 
 } // namespace libnet

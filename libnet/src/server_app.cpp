@@ -1,0 +1,77 @@
+// Introductions for direct links and application-defined frames.
+
+#include "peer_token.hpp"
+#include "server_core.hpp"
+
+namespace libnet {
+
+void app_responder::reply(std::uint16_t type, std::string_view body) const {
+    if (!is_app_type(type))
+        throw std::invalid_argument("libnet: app_responder::reply needs an application type");
+    session_->enqueue(detail::make_frame(msg::app{type, {}, {}, body, ref_, 0, 0, 0}));
+}
+
+void app_responder::fail(error code, std::string_view text) const {
+    auto const t = text.empty() ? make_error_code(code).message() : std::string(text);
+    session_->enqueue(
+        detail::make_frame(msg::error{static_cast<std::uint16_t>(code), t, ref_, type_, {}}));
+}
+
+const std::string& app_responder::client() const {
+    return session_->id();
+}
+
+} // namespace libnet
+
+namespace libnet::detail {
+
+void server_core::introduce(server_session& from, const msg::intro_request& m) {
+    auto const type = static_cast<std::uint16_t>(frame_type::intro_request);
+    std::unique_lock lock(mutex_);
+    auto it = by_id_.find(m.to);
+    if (it == by_id_.end()) {
+        lock.unlock();
+        return from.send_error(error::no_such_client, type, m.ref, m.to);
+    }
+    auto const& peer = *it->second;
+    if (peer.peer_key_.empty() || &peer == &from) {
+        lock.unlock();
+        return from.send_error(error::no_peer_link, type, m.ref, m.to);
+    }
+    auto const expires = unix_ms() + static_cast<std::uint64_t>(options_.peer_token_ttl.count());
+    auto const token = make_token(peer.peer_key_, from.id_, peer.id_, expires);
+    auto const proof = token_proof(peer.peer_key_, token);
+    auto const f = make_frame(msg::introduction{peer.id_, peer.endpoint_, token, proof, expires, m.ref});
+    lock.unlock();
+    from.enqueue(f);
+}
+
+void server_core::app_frame(server_session& from, frame_view f) {
+    msg::app m;
+    if (auto ec = msg::decode(f, m))
+        return from.send_error(static_cast<error>(ec.value()), f.type, m.ref);
+    if (auto h = options_.app_handlers.find(m.type); h != options_.app_handlers.end()) {
+        h->second({m.type, from.id_, m.to, m.body, m.ref}, app_responder(from.self(), m.type, m.ref));
+        return;
+    }
+    if (m.to.empty())
+        return from.send_error(error::unknown_type, f.type, m.ref);
+    msg::app out{m.type, {}, from.id_, m.body, 0, 0, m.link, m.link_seq};
+    if (!deliverable(from, msg::encoded_size(out), f.type, m.ref))
+        return;
+    if (!allowed(from, {from.id_, m.to, m.type, m.body}, m.ref))
+        return;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = by_id_.find(m.to);
+        if (it != by_id_.end()) {
+            out.seq = next_msg_seq_++;
+            if (it->second->enqueue(make_frame(out)))
+                routed_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+    }
+    from.send_error(error::no_such_client, f.type, m.ref, m.to);
+}
+
+} // namespace libnet::detail
