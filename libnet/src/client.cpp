@@ -20,9 +20,17 @@ boost::asio::awaitable<error_code> client::connect_op(core_ptr core, std::string
     co_return co_await core->connect(std::move(host), std::move(port));
 }
 
-boost::asio::awaitable<error_code> client::send_op(core_ptr core, std::string to, std::string body,
-                                                   bool broadcast) {
-    co_return co_await core->send(std::move(to), std::move(body), broadcast);
+boost::asio::awaitable<error_code> client::send_op(core_ptr core, std::uint16_t type,
+                                                   std::string to, std::string body, route how) {
+    co_return co_await core->send(type, std::move(to), std::move(body), how);
+}
+
+boost::asio::awaitable<error_code> client::broadcast_op(core_ptr core, std::string body) {
+    co_return co_await core->broadcast(std::move(body));
+}
+
+boost::asio::awaitable<error_code> client::connect_peer_op(core_ptr core, std::string id) {
+    co_return co_await core->connect_peer(std::move(id));
 }
 
 boost::asio::awaitable<std::pair<error_code, event>>
@@ -46,6 +54,12 @@ std::vector<peer_info> client::directory() const {
 }
 bool client::is_connected() const {
     return core_->connected();
+}
+std::vector<std::string> client::linked_peers() const {
+    return core_->linked_peers();
+}
+std::string client::listen_endpoint() const {
+    return core_->listen_endpoint();
 }
 
 } // namespace libnet

@@ -83,6 +83,15 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
         co_return given_up(ec);
     if (aborting_)
         co_return given_up({});
+    advertise_ = options_.advertise;
+    if (!options_.listen.empty()) {
+        boost::system::error_code ec;
+        auto const local = socket.local_endpoint(ec);
+        if (!ec)
+            ec = start_listening(local);
+        if (ec)
+            co_return given_up(ec);
+    }
 
     conn_ = std::make_shared<client_connection>(std::move(socket), options_, this);
     asio::co_spawn(
@@ -93,8 +102,8 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
             self->on_finished();
         }(shared_from_this(), conn_),
         asio::detached);
-    conn_->enqueue(make_frame(
-        msg::hello{protocol_version, options_.id, options_.advertise, options_.credentials}));
+    conn_->enqueue(
+        make_frame(msg::hello{protocol_version, options_.id, advertise_, options_.credentials}));
 
     state_signal_.expires_at(deadline);
     while (state_ == state::connecting) {
@@ -125,7 +134,10 @@ void client_core::on_registration_frame(frame_view f) {
             id_ = w.id;
         }
         server_max_frame_ = w.max_frame;
-        conn_->set_heartbeat(std::chrono::milliseconds(w.heartbeat_ms), w.heartbeat_misses);
+        peer_key_ = std::string(w.peer_key);
+        heartbeat_ = std::chrono::milliseconds(w.heartbeat_ms);
+        heartbeat_misses_ = w.heartbeat_misses;
+        conn_->set_heartbeat(heartbeat_, heartbeat_misses_);
         return;
     }
     case frame_type::directory: {
@@ -137,6 +149,11 @@ void client_core::on_registration_frame(frame_view f) {
             directory_.clear();
             for (auto const& e : d.entries)
                 directory_.push_back({std::string(e.id), e.join_seq, std::string(e.endpoint)});
+        }
+        for (auto const& e : d.entries) {
+            live_[std::string(e.id)] = {e.join_seq, std::string(e.endpoint)};
+            if (e.id == id_)
+                join_seq_ = e.join_seq;
         }
         state_ = state::registered;
         registered_once_ = true;
@@ -161,31 +178,43 @@ void client_core::on_frame(frame_view f) {
     switch (f.core_type()) {
     case frame_type::deliver: {
         msg::deliver m;
-        if (!msg::decode(f, m))
-            push_event(message{std::string(m.from), std::string(m.body), m.seq,
-                               (m.flags & msg::flag_broadcast) != 0});
-        return;
+        if (msg::decode(f, m))
+            return;
+        bool const bcast = (m.flags & msg::flag_broadcast) != 0;
+        return on_server_message(
+            message{std::string(m.from), std::string(m.body), m.seq, bcast, 0, route::server},
+            m.link, m.link_seq, m.flags);
     }
     case frame_type::joined: {
         msg::joined j;
         if (msg::decode(f, j))
             return;
-        return push_event(peer_joined{
-            {std::string(j.entry.id), j.entry.join_seq, std::string(j.entry.endpoint)}});
+        peer_info p{std::string(j.entry.id), j.entry.join_seq, std::string(j.entry.endpoint)};
+        on_joined_frame(p);
+        event e = peer_joined{std::move(p)};
+        if (options_.on_directory_change)
+            options_.on_directory_change(e);
+        return push_event(std::move(e));
     }
     case frame_type::left: {
         msg::left l;
         if (msg::decode(f, l))
             return;
-        return push_event(peer_left{std::string(l.id), l.reason});
+        on_left_frame(std::string(l.id));
+        event e = peer_left{std::string(l.id), l.reason};
+        if (options_.on_directory_change)
+            options_.on_directory_change(e);
+        return push_event(std::move(e));
     }
     case frame_type::error: {
         msg::error e;
-        if (!msg::decode(f, e))
-            push_event(server_error{static_cast<error>(e.code), std::string(e.text), e.ref,
-                                    e.ref_type, std::string(e.id)});
-        return;
+        if (msg::decode(f, e) || on_intro_error(e))
+            return;
+        return push_event(server_error{static_cast<error>(e.code), std::string(e.text), e.ref,
+                                       e.ref_type, std::string(e.id)});
     }
+    case frame_type::introduction:
+        return on_introduction(f);
     case frame_type::term: {
         msg::term t;
         if (msg::decode(f, t))
@@ -196,8 +225,46 @@ void client_core::on_frame(frame_view f) {
         return;
     }
     default:
+        if (is_app_type(f.type)) {
+            msg::app m;
+            if (msg::decode(f, m))
+                return;
+            return on_server_message(
+                message{std::string(m.from), std::string(m.body), m.seq, false, m.type,
+                        route::server},
+                m.link, m.link_seq, 0);
+        }
         return; // frames a client does not handle are ignored (docs/protocol.md)
     }
+}
+
+void client_core::on_server_message(message m, std::uint64_t link, std::uint64_t link_seq,
+                                    std::uint16_t flags) {
+    if (flags & msg::flag_link_sync) { // the sender's switch marker (docs/protocol.md §8.4)
+        auto it = links_.find(m.from);
+        if (it == links_.end() || it->second->id != link)
+            return; // that link is gone; its sender gives up waiting on it
+        auto& l = *it->second;
+        if (!l.verified()) {
+            l.sync_pending = true; // the marker overtook PEER_WELCOME
+            return;
+        }
+        l.enqueue(make_frame(msg::ack{l.delivered, msg::flag_link_sync}));
+        return;
+    }
+    if (link != 0 && seen_before(m.from, link, link_seq))
+        return; // re-sent after a link drop, but it did arrive over the link
+    deliver(std::move(m));
+}
+
+void client_core::deliver(message m) {
+    if (m.type != 0) {
+        if (auto h = options_.app_handlers.find(m.type); h != options_.app_handlers.end())
+            return h->second(m);
+    }
+    if (options_.on_message && options_.on_message(m))
+        return;
+    push_event(std::move(m));
 }
 
 void client_core::push_event(event e) {
@@ -225,6 +292,7 @@ void client_core::on_closing(error_code reason) {
     for (auto* t : receivers_)
         t->cancel();
     state_signal_.cancel();
+    close_links(end_reason_);
     release_held(); // nothing more can be queued: held sends fail now
 }
 
@@ -283,6 +351,16 @@ std::vector<peer_info> client_core::directory() const {
 
 bool client_core::connected() const {
     return connected_;
+}
+
+std::vector<std::string> client_core::linked_peers() const {
+    std::lock_guard lock(info_mutex_);
+    return linked_;
+}
+
+std::string client_core::listen_endpoint() const {
+    std::lock_guard lock(info_mutex_);
+    return listen_endpoint_;
 }
 
 } // namespace libnet::detail

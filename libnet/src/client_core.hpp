@@ -1,6 +1,8 @@
 #ifndef LIBNET_SRC_CLIENT_CORE_HPP
 #define LIBNET_SRC_CLIENT_CORE_HPP
 
+#include "peer_link.hpp"
+
 #include <libnet/client_options.hpp>
 #include <libnet/detail/connection.hpp>
 #include <libnet/event.hpp>
@@ -9,7 +11,10 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace libnet::detail {
@@ -39,7 +44,10 @@ public:
     client_core(boost::asio::any_io_executor ex, client_options options);
 
     boost::asio::awaitable<error_code> connect(std::string host, std::string port);
-    boost::asio::awaitable<error_code> send(std::string to, std::string body, bool broadcast);
+    boost::asio::awaitable<error_code> send(std::uint16_t type, std::string to, std::string body,
+                                            route how);
+    boost::asio::awaitable<error_code> broadcast(std::string body);
+    boost::asio::awaitable<error_code> connect_peer(std::string id);
     boost::asio::awaitable<std::pair<error_code, event>>
     receive(std::chrono::steady_clock::time_point deadline);
     boost::asio::awaitable<error_code> terminate(std::string text);
@@ -48,11 +56,14 @@ public:
 
     std::string id() const;
     std::vector<peer_info> directory() const;
+    std::vector<std::string> linked_peers() const;
+    std::string listen_endpoint() const;
     bool connected() const;
     boost::asio::any_io_executor get_executor() const { return ex_; }
 
 private:
     friend class client_connection;
+    friend class peer_link;
     enum class state { idle, connecting, registered, closing, finished };
 
     void on_frame(frame_view f);
@@ -68,16 +79,48 @@ private:
     void fail_registration(error_code ec);
     void abort_connect();
     boost::asio::awaitable<error_code> write(shared_frame f);
+    void write_silent(shared_frame f); // in order with write(); errors come back as events
     error_code not_open() const;
+    void deliver(message m);
+    void on_server_message(message m, std::uint64_t link, std::uint64_t link_seq,
+                           std::uint16_t flags);
+
+    // Direct links (client_peers.cpp).
+    error_code start_listening(const boost::asio::ip::tcp::endpoint& local);
+    boost::asio::awaitable<void> accept_loop();
+    void spawn_link(std::shared_ptr<peer_link> link);
+    boost::asio::awaitable<error_code> dial(std::string id,
+                                            std::chrono::steady_clock::time_point deadline);
+    void on_link_frame(peer_link& link, frame_view f);
+    void on_peer_hello(peer_link& link, frame_view f);
+    void on_peer_welcome(peer_link& link, frame_view f);
+    void on_link_data(peer_link& link, frame_view f);
+    void on_link_ack(peer_link& link, const msg::ack& a);
+    void on_link_closing(peer_link& link, error_code reason);
+    void on_link_finished(const std::shared_ptr<peer_link>& link);
+    void reroute(peer_link& link);
+    boost::asio::awaitable<void> leave_links();
+    void push_direct(peer_link& link, std::uint16_t type, std::string body);
+    void link_verified(peer_link& link);
+    void release_link(peer_link& link);
+    void post_ack(peer_link& link);
+    void on_introduction(frame_view f);
+    bool on_intro_error(const msg::error& e);
+    void on_joined_frame(const peer_info& p);
+    void on_left_frame(const std::string& id);
+    void close_links(error_code reason);
+    void notify_links();
+    bool seen_before(const std::string& from, std::uint64_t link, std::uint64_t link_seq);
 
     // A frame on its way out. Held (in order) while the outbound queue has no room, then
     // queued with a ticket until written. A null timer marks the final BYE.
     struct write_waiter {
         shared_frame frame;
         std::uint64_t ticket = 0;
-        boost::asio::steady_timer* timer = nullptr;
+        boost::asio::steady_timer* timer = nullptr; // null: nobody waits
         error_code* ec = nullptr;
         bool* done = nullptr;
+        bool bye = false;
     };
     void release_held();
     static void complete(write_waiter& w, error_code ec);
@@ -95,6 +138,7 @@ private:
     bool leaving_ = false;         // close() sent BYE: frames are still delivered until the end
     bool aborting_ = false;        // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once
+    bool leaving_links_ = false;   // close(): links are being closed; no new ones
 
     std::deque<event> events_;
     std::vector<boost::asio::steady_timer*> receivers_;
@@ -106,9 +150,43 @@ private:
     std::uint32_t server_max_frame_ = default_max_frame_size; // from WELCOME
     std::uint64_t next_ref_ = 1;
 
-    mutable std::mutex info_mutex_; // id_ and directory_ are read from any thread
+    mutable std::mutex info_mutex_; // id_, directory_ and links_ are read from any thread
     std::string id_;
     std::vector<peer_info> directory_; // as of the events the application has received
+    std::vector<std::string> linked_;  // peers with a verified link, sorted
+    std::string listen_endpoint_;
+
+    // Direct links. The live directory is as of the frames received (the mesh rule and
+    // dialing need it before the application has seen the events).
+    struct live_entry {
+        std::uint64_t join_seq;
+        std::string endpoint;
+    };
+    std::unordered_map<std::string, live_entry> live_;
+    std::uint64_t join_seq_ = 0;
+    std::string peer_key_;
+    std::string advertise_; // what HELLO advertises
+    std::chrono::milliseconds heartbeat_{0};
+    std::uint32_t heartbeat_misses_ = 0;
+    std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+    std::unordered_map<std::string, std::shared_ptr<peer_link>> links_; // by peer id
+    std::vector<std::shared_ptr<peer_link>> accepting_;                 // before PEER_HELLO
+    std::vector<boost::asio::steady_timer*> link_watchers_;
+    struct intro_result {
+        std::string endpoint, token, proof;
+        error_code ec;
+        bool done = false;
+        boost::asio::steady_timer* timer = nullptr;
+    };
+    std::unordered_map<std::uint64_t, intro_result*> intros_; // by INTRO_REQUEST ref
+    std::map<std::string, std::uint64_t> used_tokens_;         // nonce -> expiry
+    // Per peer, the links it sent us messages on and the highest link seq delivered from
+    // each: what it re-sends through the server after a drop is dropped here when seen.
+    struct link_record {
+        std::uint64_t link;
+        std::uint64_t delivered;
+    };
+    std::unordered_map<std::string, std::vector<link_record>> seen_;
 };
 
 } // namespace libnet::detail

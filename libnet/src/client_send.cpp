@@ -43,7 +43,7 @@ void client_core::release_held() {
         // A frame larger than the bound still goes, alone.
         if (queued != 0 && queued + w.frame.size > options_.max_queue_bytes)
             return;
-        if (!w.timer) { // the BYE: after everything sent before it
+        if (w.bye) { // after everything sent before it
             conn_->finish(error::not_connected, std::move(w.frame));
         } else if (auto ticket = conn_->enqueue_tracked(std::move(w.frame))) {
             w.ticket = ticket;
@@ -83,12 +83,15 @@ asio::awaitable<error_code> client_core::write(shared_frame f) {
     co_return ec;
 }
 
-asio::awaitable<error_code> client_core::send(std::string to, std::string body, bool broadcast) {
+void client_core::write_silent(shared_frame f) {
+    held_.push_back({std::move(f)});
+    release_held();
+}
+
+asio::awaitable<error_code> client_core::broadcast(std::string body) {
     if (state_ != state::registered)
         co_return not_open();
-    auto const ref = next_ref_++;
-    auto f =
-        broadcast ? make_frame(msg::broadcast{body, ref}) : make_frame(msg::send{to, body, ref});
+    auto f = make_frame(msg::broadcast{body, next_ref_++});
     if (f.size - frame_header_size > server_max_frame_)
         co_return error::frame_too_large; // the server would refuse it
     co_return co_await write(std::move(f));
@@ -107,12 +110,15 @@ asio::awaitable<error_code> client_core::close() {
         co_return error_code{};
     if (state_ == state::connecting) {
         abort_connect();
-    } else if (state_ == state::registered && !leaving_) {
+    } else if (state_ == state::registered && !leaving_ && !leaving_links_) {
+        co_await leave_links(); // links first: what they did not confirm can still be re-sent
+    }
+    if (state_ == state::registered && !leaving_) {
         end_reason_ = error::not_connected;
         leaving_ = true;
         // BYE goes after everything sent before it; frames still on their way (an ERROR
         // about the last SEND) are delivered as events until the server closes.
-        held_.push_back({make_frame(msg::bye{})});
+        held_.push_back({make_frame(msg::bye{}), 0, nullptr, nullptr, nullptr, true});
         release_held();
     }
     finished_signal_.expires_at(clock::time_point::max());

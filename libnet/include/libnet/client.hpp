@@ -51,22 +51,61 @@ public:
                                 std::forward<CompletionToken>(token));
     }
 
-    /// Sends `body` to client `to` through the server. Completes when the frame has been
-    /// written to the socket (waiting for room when the outbound queue is full). Sends
-    /// complete, and arrive, in the order they were started. An offline or unknown
-    /// recipient is reported afterwards as a server_error event (code no_such_client,
-    /// id == to). Handler: void(error_code).
+    /// Sends `body` to client `to`, over a direct link when one is up, else through the
+    /// server (route::automatic). Completes when the message is on its way: written to the
+    /// server connection, or taken into the link's window (waiting for room when the
+    /// outbound queue or the window is full). Sends to one peer complete, and arrive, in
+    /// the order they were started, whichever way each goes; when a link drops, what it
+    /// had not confirmed is re-sent through the server and the receiver drops what it had
+    /// already seen, so each message arrives once. An offline or unknown recipient is
+    /// reported afterwards as a server_error event (code no_such_client, id == to).
+    /// Handler: void(error_code).
     template <class CompletionToken>
     auto async_send(std::string to, std::string body, CompletionToken&& token) {
+        return async_send(std::move(to), std::move(body), route::automatic,
+                          std::forward<CompletionToken>(token));
+    }
+
+    /// As above, choosing the route: route::direct fails with error::no_peer_link when no
+    /// link to `to` is up; route::server always goes through the server. Order is kept
+    /// along each route; mixing explicit routes gives no order between them.
+    template <class CompletionToken>
+    auto async_send(std::string to, std::string body, route how, CompletionToken&& token) {
         return detail::spawn_op(get_executor(),
-                                send_op(core_, std::move(to), std::move(body), false),
+                                send_op(core_, 0, std::move(to), std::move(body), how),
                                 std::forward<CompletionToken>(token));
     }
 
-    /// Sends `body` to every other registered client. Handler: void(error_code).
+    /// Sends an application-defined frame of `type` (0x8000-0xFFFF) to client `to`, or to
+    /// the server's handler for the type when `to` is empty. Routing and completion as
+    /// async_send; the receiver gets a message with message::type == type.
+    /// Handler: void(error_code); error::unknown_type for a type outside the range.
+    template <class CompletionToken>
+    auto async_send_app(std::uint16_t type, std::string to, std::string body, route how,
+                        CompletionToken&& token) {
+        return detail::spawn_op(get_executor(),
+                                send_op(core_, type, std::move(to), std::move(body), how),
+                                std::forward<CompletionToken>(token));
+    }
+
+    /// Sends `body` to every other registered client, through the server.
+    /// Handler: void(error_code).
     template <class CompletionToken>
     auto async_broadcast(std::string body, CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), send_op(core_, {}, std::move(body), true),
+        return detail::spawn_op(get_executor(), broadcast_op(core_, std::move(body)),
+                                std::forward<CompletionToken>(token));
+    }
+
+    /// Sets up a direct link to client `id`: asks the server for an introduction, dials
+    /// the endpoint `id` advertises and completes when both sides have proven who they
+    /// are (docs/protocol.md §8). Completes at once when a link is already up; a link the
+    /// peer dials meanwhile counts too. Errors: no_such_client, no_peer_link (the peer does
+    /// not listen), auth_failed, a network error, or asio::error::timed_out after
+    /// options.connect_timeout. A `link_up` event follows success.
+    /// Handler: void(error_code).
+    template <class CompletionToken>
+    auto async_connect_peer(std::string id, CompletionToken&& token) {
+        return detail::spawn_op(get_executor(), connect_peer_op(core_, std::move(id)),
                                 std::forward<CompletionToken>(token));
     }
 
@@ -114,6 +153,10 @@ public:
     std::vector<peer_info> directory() const;
     /// True between successful registration and the end of the session.
     bool is_connected() const;
+    /// Ids of the peers with a direct link up, sorted.
+    std::vector<std::string> linked_peers() const;
+    /// The endpoint this client listens on for peers ("ip:port"), empty if it doesn't.
+    std::string listen_endpoint() const;
 
 private:
     // Static, taking the core by value: a coroutine starts later and must not reach
@@ -121,8 +164,11 @@ private:
     using core_ptr = std::shared_ptr<detail::client_core>;
     static boost::asio::awaitable<error_code> connect_op(core_ptr core, std::string host,
                                                          std::string port);
-    static boost::asio::awaitable<error_code> send_op(core_ptr core, std::string to,
-                                                      std::string body, bool broadcast);
+    static boost::asio::awaitable<error_code> send_op(core_ptr core, std::uint16_t type,
+                                                      std::string to, std::string body,
+                                                      route how);
+    static boost::asio::awaitable<error_code> broadcast_op(core_ptr core, std::string body);
+    static boost::asio::awaitable<error_code> connect_peer_op(core_ptr core, std::string id);
     static boost::asio::awaitable<std::pair<error_code, event>>
     receive_op(core_ptr core, std::chrono::steady_clock::time_point deadline);
     static boost::asio::awaitable<error_code> terminate_op(core_ptr core, std::string text);

@@ -1,10 +1,13 @@
 #ifndef LIBNET_CLIENT_OPTIONS_HPP
 #define LIBNET_CLIENT_OPTIONS_HPP
 
+#include <libnet/event.hpp>
 #include <libnet/frame.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 
 namespace libnet {
@@ -13,8 +16,16 @@ namespace libnet {
 struct client_options {
     /// Id to register under; empty lets the server assign one (the client's ip:port).
     std::string id;
-    /// Endpoint ("host:port") advertised in the directory for direct links; empty: none.
+    /// Listen for direct links from peers on "[host:]port" (port 0: ephemeral; no host:
+    /// all interfaces); empty: don't listen.
+    std::string listen;
+    /// Endpoint ("host:port") advertised in the directory for direct links. Empty while
+    /// listening: the local address of the connection to the server, with the listening
+    /// port.
     std::string advertise;
+    /// Link with every other client that listens: on each directory change this client
+    /// dials those that joined after it, so every pair gets exactly one link.
+    bool mesh = false;
     /// Opaque credentials sent in HELLO; empty: none.
     std::string credentials;
 
@@ -29,6 +40,18 @@ struct client_options {
     std::chrono::milliseconds connect_timeout{10'000};
     /// Time a closing connection gets to flush and see the server close.
     std::chrono::milliseconds close_timeout{2000};
+
+    // Hooks. They run on the client's strand as frames arrive, before anything reaches
+    // async_receive; they must not block, and may start client operations.
+
+    /// Called for each application-type message of that type instead of queuing it as
+    /// an event.
+    std::map<std::uint16_t, std::function<void(const message&)>> app_handlers;
+    /// Called for every message not claimed by an app handler; return true to consume it
+    /// (false: it is queued as an event as usual).
+    std::function<bool(const message&)> on_message;
+    /// Called with each peer_joined / peer_left as it arrives (the event is still queued).
+    std::function<void(const event&)> on_directory_change;
 };
 
 } // namespace libnet

@@ -19,12 +19,22 @@ struct peer_info {
     friend bool operator==(const peer_info&, const peer_info&) = default;
 };
 
+/// How a message travels (client::async_send) or travelled (message::via).
+enum class route {
+    automatic, ///< Over a direct link when one is up, else through the server.
+    direct,    ///< Over a direct link only (error::no_peer_link when there is none).
+    server,    ///< Through the server.
+};
+
 /// A message delivered to this client.
 struct message {
-    std::string from; ///< The sender's registered id, as stamped by the server.
+    std::string from; ///< The sender's id: stamped by the server or proven on the link;
+                      ///< empty for a reply from a server-side handler.
     std::string body;
-    std::uint64_t seq = 0; ///< Server sequence number.
+    std::uint64_t seq = 0; ///< Server sequence number (link sequence number when direct).
     bool broadcast = false;
+    std::uint16_t type = 0;     ///< 0 for a text message, else the application type.
+    route via = route::server;  ///< route::direct or route::server.
 };
 
 /// A client registered.
@@ -55,7 +65,21 @@ struct terminated {
     std::string text;
 };
 
-using event = std::variant<message, peer_joined, peer_left, server_error, terminated>;
+/// A direct link to `id` is up: both sides proved who they are and route::automatic now
+/// uses it.
+struct link_up {
+    std::string id;
+};
+
+/// A direct link is down (or could not be set up); messages to `id` go through the
+/// server again, including any the link had not confirmed.
+struct link_down {
+    std::string id;
+    error_code reason;
+};
+
+using event =
+    std::variant<message, peer_joined, peer_left, server_error, terminated, link_up, link_down>;
 
 } // namespace libnet
 

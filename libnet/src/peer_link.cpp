@@ -1,0 +1,28 @@
+#include "peer_link.hpp"
+
+#include "client_core.hpp"
+
+#include <limits>
+
+namespace libnet::detail {
+
+peer_link::peer_link(boost::asio::ip::tcp::socket socket, const client_options& o,
+                     client_core* core, bool dialer)
+    // No queue bound here: the window of unacknowledged messages bounds what is queued.
+    : connection(std::move(socket),
+                 {o.max_frame, std::numeric_limits<std::size_t>::max(), o.close_timeout}),
+      dialer(dialer), core_(core) {}
+
+void peer_link::on_frame(frame_view f) {
+    core_->on_link_frame(*this, f);
+}
+
+void peer_link::on_closing(error_code reason) {
+    core_->on_link_closing(*this, reason);
+}
+
+bool peer_link::want_read() {
+    return core_->want_read();
+}
+
+} // namespace libnet::detail
