@@ -229,10 +229,9 @@ void client_core::on_frame(frame_view f) {
             msg::app m;
             if (msg::decode(f, m))
                 return;
-            return on_server_message(
-                message{std::string(m.from), std::string(m.body), m.seq, false, m.type,
-                        route::server},
-                m.link, m.link_seq, 0);
+            return on_server_message(message{std::string(m.from), std::string(m.body), m.seq, false,
+                                             m.type, route::server},
+                                     m.link, m.link_seq, 0);
         }
         return; // frames a client does not handle are ignored (docs/protocol.md)
     }
@@ -240,7 +239,7 @@ void client_core::on_frame(frame_view f) {
 
 void client_core::on_server_message(message m, std::uint64_t link, std::uint64_t link_seq,
                                     std::uint16_t flags) {
-    if (flags & msg::flag_link_sync) { // the sender's switch marker (docs/protocol.md §8.4)
+    if (flags & msg::flag_link_sync) { // the sender's switch marker (docs/protocol.md §15.4)
         auto it = links_.find(m.from);
         if (it == links_.end() || it->second->id != link)
             return; // that link is gone; its sender gives up waiting on it

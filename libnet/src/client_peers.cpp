@@ -1,4 +1,4 @@
-// Direct links between clients (docs/protocol.md §8): listening, introductions, the
+// Direct links between clients (docs/protocol.md §15): listening, introductions, the
 // PEER_HELLO / PEER_WELCOME handshake, the mesh rule, and sending over a link with
 // acknowledgements, so that a link that drops loses nothing: what it did not confirm is
 // re-sent through the server, and the receiver drops what it had already seen.
@@ -104,7 +104,10 @@ error_code client_core::start_listening(const tcp::endpoint& local) {
         listen_endpoint_ = to_string(bound);
     }
     asio::co_spawn(
-        ex_, [](std::shared_ptr<client_core> self) { return self->accept_loop(); }(shared_from_this()),
+        ex_,
+        [](std::shared_ptr<client_core> self) {
+            return self->accept_loop();
+        }(shared_from_this()),
         asio::detached);
     return {};
 }
@@ -295,7 +298,8 @@ void client_core::on_link_frame(peer_link& link, frame_view f) {
 void client_core::on_peer_hello(peer_link& link, frame_view f) {
     auto const type = static_cast<std::uint16_t>(frame_type::peer_hello);
     auto refuse = [&link, type](error code, std::string_view text) {
-        link.close(code, make_frame(msg::error{static_cast<std::uint16_t>(code), text, 0, type, {}}));
+        link.close(code,
+                   make_frame(msg::error{static_cast<std::uint16_t>(code), text, 0, type, {}}));
     };
     if (f.core_type() != frame_type::peer_hello)
         return refuse(error::hello_expected, "a direct link starts with PEER_HELLO");
@@ -319,7 +323,8 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
         return refuse(error::auth_failed, "token not valid for this pair");
     }
     std::erase_if(used_tokens_, [now](auto const& t) { return t.second <= now; });
-    auto [pos, fresh] = used_tokens_.emplace(std::string(token_nonce(h.token)), token_expires(h.token));
+    auto [pos, fresh] =
+        used_tokens_.emplace(std::string(token_nonce(h.token)), token_expires(h.token));
     if (!fresh)
         return refuse(error::auth_failed, "token already used");
 
@@ -336,7 +341,8 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
     link.id = h.link;
     links_[link.peer] = self;
     link.clear_deadline();
-    link.enqueue(make_frame(msg::peer_welcome{protocol_version, id_, token_proof(peer_key_, h.token)}));
+    link.enqueue(
+        make_frame(msg::peer_welcome{protocol_version, id_, token_proof(peer_key_, h.token)}));
     link_verified(link);
 }
 
@@ -377,15 +383,16 @@ void client_core::link_verified(peer_link& link) {
 
 // --- traffic -----------------------------------------------------------------------------
 
-asio::awaitable<error_code> client_core::send(std::uint16_t type, std::string to,
-                                              std::string body, route how) {
+asio::awaitable<error_code> client_core::send(std::uint16_t type, std::string to, std::string body,
+                                              route how) {
     if (state_ != state::registered)
         co_return not_open();
     if (type != 0 && !is_app_type(type))
         co_return error::unknown_type;
     if (how != route::server && !to.empty()) {
         auto it = links_.find(to);
-        if (it != links_.end() && it->second->verified() && !(it->second->gone && how == route::direct)) {
+        if (it != links_.end() && it->second->verified() &&
+            !(it->second->gone && how == route::direct)) {
             auto link = it->second;
             if (body.size() + 128 > server_max_frame_) // it may have to go through the server
                 co_return error::frame_too_large;
@@ -430,7 +437,8 @@ void client_core::release_link(peer_link& link) {
         return;
     while (!link.waiting.empty()) {
         auto& w = link.waiting.front();
-        if (link.unacked_bytes != 0 && link.unacked_bytes + w.body.size() > options_.max_queue_bytes)
+        if (link.unacked_bytes != 0 &&
+            link.unacked_bytes + w.body.size() > options_.max_queue_bytes)
             return;
         push_direct(link, w.type, std::move(w.body));
         *w.ec = {};
@@ -539,8 +547,8 @@ void client_core::reroute(peer_link& link) {
             w.timer->cancel();
             continue;
         }
-        held_.push_back({resend_frame(link.peer, w.type, w.body, next_ref_++, 0, 0), 0, w.timer,
-                         w.ec, w.done});
+        held_.push_back(
+            {resend_frame(link.peer, w.type, w.body, next_ref_++, 0, 0), 0, w.timer, w.ec, w.done});
     }
     link.waiting.clear();
     release_held();

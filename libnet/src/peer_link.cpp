@@ -1,6 +1,5 @@
-#include "peer_link.hpp"
-
 #include "client_core.hpp"
+#include "peer_link.hpp"
 
 #include <limits>
 

@@ -12,7 +12,7 @@ namespace libnet::detail {
 
 class client_core;
 
-/// A direct link to another client (docs/protocol.md §8). Its state is the core's: every
+/// A direct link to another client (docs/protocol.md §15). Its state is the core's: every
 /// member is touched on the client's strand only.
 class peer_link final : public connection {
 public:
@@ -52,7 +52,7 @@ public:
 
     const bool dialer;
     state st = state::handshake;
-    std::string peer;  // the dialed id, then the proven one
+    std::string peer; // the dialed id, then the proven one
     std::uint64_t id = 0;
     std::string expect_proof; // dialer: what PEER_WELCOME must carry
 

@@ -2,12 +2,11 @@
 
 #include <boost/endian/conversion.hpp>
 
+#include <chrono>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-
-#include <chrono>
 #include <stdexcept>
 
 namespace libnet::detail {

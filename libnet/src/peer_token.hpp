@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-// Peer-link tokens (docs/protocol.md §8.2). The server gives each client that listens for
+// Peer-link tokens (docs/protocol.md §15.2). The server gives each client that listens for
 // peers a random key in WELCOME. A token for "dialer may link to acceptor" is
 //
 //   expires (u64, ms since the Unix epoch) | nonce (16 random bytes) | mac (32 bytes)

@@ -41,7 +41,8 @@ void server_core::introduce(server_session& from, const msg::intro_request& m) {
     auto const expires = unix_ms() + static_cast<std::uint64_t>(options_.peer_token_ttl.count());
     auto const token = make_token(peer.peer_key_, from.id_, peer.id_, expires);
     auto const proof = token_proof(peer.peer_key_, token);
-    auto const f = make_frame(msg::introduction{peer.id_, peer.endpoint_, token, proof, expires, m.ref});
+    auto const f =
+        make_frame(msg::introduction{peer.id_, peer.endpoint_, token, proof, expires, m.ref});
     lock.unlock();
     from.enqueue(f);
 }
@@ -51,7 +52,8 @@ void server_core::app_frame(server_session& from, frame_view f) {
     if (auto ec = msg::decode(f, m))
         return from.send_error(static_cast<error>(ec.value()), f.type, m.ref);
     if (auto h = options_.app_handlers.find(m.type); h != options_.app_handlers.end()) {
-        h->second({m.type, from.id_, m.to, m.body, m.ref}, app_responder(from.self(), m.type, m.ref));
+        h->second({m.type, from.id_, m.to, m.body, m.ref},
+                  app_responder(from.self(), m.type, m.ref));
         return;
     }
     if (m.to.empty())

@@ -71,9 +71,12 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     ++registrations_;
 
     // WELCOME and the snapshot go out before any later delta: all are queued under mutex_.
-    msg::welcome w{protocol_version, s.id_, options_.max_frame,
+    msg::welcome w{protocol_version,
+                   s.id_,
+                   options_.max_frame,
                    static_cast<std::uint32_t>(options_.heartbeat_interval.count()),
-                   std::max<std::uint32_t>(options_.heartbeat_misses, 1), s.peer_key_};
+                   std::max<std::uint32_t>(options_.heartbeat_misses, 1),
+                   s.peer_key_};
     s.enqueue(make_frame(w));
     s.enqueue(make_frame(d));
     auto const joined = make_frame(msg::joined{{s.id_, s.join_seq_, s.endpoint_}});
@@ -110,8 +113,8 @@ bool server_core::allowed(server_session& from, const routed_message& m, std::ui
     if (!why)
         return true;
     count_error(error::not_permitted);
-    from.enqueue(make_frame(msg::error{static_cast<std::uint16_t>(error::not_permitted), *why, ref,
-                                       m.type, m.to}));
+    from.enqueue(make_frame(
+        msg::error{static_cast<std::uint16_t>(error::not_permitted), *why, ref, m.type, m.to}));
     return false;
 }
 

@@ -98,7 +98,7 @@ public:
 
     /// Sets up a direct link to client `id`: asks the server for an introduction, dials
     /// the endpoint `id` advertises and completes when both sides have proven who they
-    /// are (docs/protocol.md §8). Completes at once when a link is already up; a link the
+    /// are (docs/protocol.md §15). Completes at once when a link is already up; a link the
     /// peer dials meanwhile counts too. Errors: no_such_client, no_peer_link (the peer does
     /// not listen), auth_failed, a network error, or asio::error::timed_out after
     /// options.connect_timeout. A `link_up` event follows success.

@@ -69,7 +69,7 @@ enum class term_reason : std::uint16_t {
 
 /// DELIVER.flags bits.
 inline constexpr std::uint16_t flag_broadcast = 0x0001;
-/// SEND/DELIVER/ACK.flags bit: the link switch marker of docs/protocol.md §8.4.
+/// SEND/DELIVER/ACK.flags bit: the link switch marker of docs/protocol.md §15.4.
 inline constexpr std::uint16_t flag_link_sync = 0x0002;
 
 std::string_view to_string(leave_reason r) noexcept;

@@ -49,7 +49,7 @@ struct server_options {
     /// Stop after this long with no client registered; 0: off.
     std::chrono::milliseconds idle_timeout{0};
 
-    /// How long a peer-link token from INTRODUCTION stays valid (docs/protocol.md §8.2).
+    /// How long a peer-link token from INTRODUCTION stays valid (docs/protocol.md §15.2).
     /// The accepting client checks the expiry with its own clock, so the clocks of
     /// clients that link must agree to well within this.
     std::chrono::milliseconds peer_token_ttl{30'000};
