@@ -10,6 +10,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <iostream>
 #include <mutex>
@@ -23,14 +25,19 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 constexpr char const* commands = R"txt(Commands (one per line on stdin):
-  @ID text     send text to client ID through the server
+  @ID text     send text to client ID: over the direct link when one is up, else
+               through the server
   * text       broadcast text to every other client
-  /who         print the directory: "= id" per client, "(you)" marks this one
+  /link ID     set up a direct link to ID (ID must listen for peers)
+  /who         print the directory: "= id" per client, "(you)" marks this one and
+               "(linked)" the peers with a direct link up
   /wait ID [S] wait until ID is online (at most S seconds, default 10)
   /term [text] ask the server to terminate the session for everyone
   /quit        leave (BYE) once everything typed so far is sent; so does end of input
-Output: "[from] text" per message, "+ id" / "- id" as clients join and leave (the
-directory on registering included); errors from the server go to stderr with their code.
+Output: "[from] text" per message ("[from] (direct) text" when it came over a direct
+link), "+ id" / "- id" as clients join and leave (the directory on registering
+included), "~+ id" / "~- id" as direct links come up and go down; errors go to stderr
+with their code.
 Exit status: 0 after /quit, end of input or TERM; 1 on errors; 2 on bad arguments.)txt";
 
 struct settings {
@@ -47,7 +54,14 @@ settings parse(int argc, char** argv) {
                                                          "server address, HOST:PORT")(
         "id", po::value(&s.client.id), "id to register under (default: the server assigns one)")(
         "connect-timeout", po::value(&timeout_s)->default_value(timeout_s),
-        "seconds to connect and register");
+        "seconds to connect and register")(
+        "listen", po::value(&s.client.listen),
+        "listen for direct links from peers on [HOST:]PORT (PORT 0: any free port; no HOST: "
+        "every interface)")("advertise", po::value(&s.client.advertise),
+                            "HOST:PORT to advertise for direct links (default: the listening "
+                            "port at the address that reaches the server)")(
+        "mesh", po::bool_switch(&s.client.mesh),
+        "link with every other listening client automatically (needs --listen)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, d), vm);
@@ -62,6 +76,17 @@ settings parse(int argc, char** argv) {
     s.server = app::parse_host_port(server);
     if (vm.count("id") && !libnet::is_valid_client_id(s.client.id))
         throw app::usage_error("--id must be 1-64 bytes of UTF-8 without spaces or controls");
+    if (!s.client.listen.empty()) {
+        auto const l = s.client.listen.find(':') == std::string::npos ? "*:" + s.client.listen
+                                                                        : s.client.listen;
+        app::parse_host_port(l, true); // throws usage_error with what is wrong
+    }
+    if (!s.client.advertise.empty())
+        app::parse_host_port(s.client.advertise);
+    if (s.client.mesh && s.client.listen.empty())
+        throw app::usage_error("--mesh needs --listen");
+    if (!s.client.advertise.empty() && s.client.listen.empty())
+        throw app::usage_error("--advertise needs --listen");
     s.client.connect_timeout = std::chrono::seconds(timeout_s);
     return s;
 }
@@ -134,6 +159,18 @@ std::string describe(const libnet::server_error& e) {
     return e.id.empty() ? s : s + ": " + e.id;
 }
 
+std::string describe(const libnet::message& m) {
+    std::string s = "[" + m.from + "] ";
+    if (m.via == libnet::route::direct)
+        s += "(direct) ";
+    if (m.type != 0) {
+        char type[16];
+        std::snprintf(type, sizeof type, "(app 0x%04x) ", m.type);
+        s += type;
+    }
+    return s + m.body;
+}
+
 /// Prints events until the session ends, then stops the input; returns the exit status.
 asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
     for (;;) {
@@ -146,7 +183,11 @@ asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
             co_return 1;
         }
         if (auto* m = std::get_if<libnet::message>(&ev))
-            say("[" + m->from + "] " + m->body);
+            say(describe(*m));
+        else if (auto* up = std::get_if<libnet::link_up>(&ev))
+            say("~+ " + up->id);
+        else if (auto* down = std::get_if<libnet::link_down>(&ev))
+            say("~- " + down->id + " (" + down->reason.message() + ")");
         else if (auto* j = std::get_if<libnet::peer_joined>(&ev))
             say("+ " + j->peer.id);
         else if (auto* l = std::get_if<libnet::peer_left>(&ev))
@@ -198,8 +239,16 @@ asio::awaitable<void> run_commands(libnet::client& c, line_source& lines) {
             std::tie(ec) = co_await c.async_broadcast(std::move(body), use_tuple);
         } else if (l == "/who") {
             auto const me = c.id();
-            for (auto const& p : c.directory())
-                say("= " + p.id + (p.id == me ? " (you)" : ""));
+            auto const linked = c.linked_peers();
+            for (auto const& p : c.directory()) {
+                bool const up = std::binary_search(linked.begin(), linked.end(), p.id);
+                say("= " + p.id + (p.id == me ? " (you)" : "") + (up ? " (linked)" : ""));
+            }
+        } else if (l.rfind("/link ", 0) == 0) {
+            auto id = l.substr(6);
+            auto [lec] = co_await c.async_connect_peer(id, use_tuple);
+            if (lec)
+                complain("/link " + id + ": " + lec.message());
         } else if (l.rfind("/wait ", 0) == 0) {
             std::istringstream in(l.substr(6));
             std::string id;

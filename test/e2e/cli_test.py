@@ -122,7 +122,8 @@ class Arguments(unittest.TestCase):
             self.assertIn(opt, out)
         code, out, _ = self.run_exit([CLIENT, "--help"])
         self.assertEqual(code, 0)
-        for word in ("--server", "--id", "@ID text", "/who", "/term", "/quit"):
+        for word in ("--server", "--id", "--listen", "--mesh", "@ID text", "/link ID", "/who",
+                     "/term", "/quit"):
             self.assertIn(word, out)
 
     def test_bad_arguments_exit_2_with_a_message(self):
@@ -131,6 +132,9 @@ class Arguments(unittest.TestCase):
             [SERVER, "--log-level", "loud"], [SERVER, "--max-frame", "10"],
             [CLIENT], [CLIENT, "--server", "localhost"], [CLIENT, "--server", "h:99999"],
             [CLIENT, "--server", "127.0.0.1:1", "--id", "has space"],
+            [CLIENT, "--server", "127.0.0.1:1", "--mesh"],
+            [CLIENT, "--server", "127.0.0.1:1", "--listen", "x:y"],
+            [CLIENT, "--server", "127.0.0.1:1", "--listen", "70000"],
         ]
         for args in cases:
             with self.subTest(args=args[1:]):
@@ -185,6 +189,28 @@ class Session(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertTrue(any("TERM from bob" in l for l in err), err)
         self.assertTrue(any("stats:" in l and "routed=1" in l for l in err), err)
+
+    def test_mesh_clients_talk_over_a_direct_link(self):
+        srv, addr = start_server()
+        self.track(srv)
+        mesh = ["--listen", "127.0.0.1:0", "--mesh"]
+        bob = self.track(Proc([CLIENT, "--server", addr, "--id", "bob", *mesh]))
+        joined(srv, "bob")
+        alice = self.track(Proc([CLIENT, "--server", addr, "--id", "alice", *mesh]))
+        # bob joined first, so bob dials alice; both report the link.
+        bob.stdout_line(lambda l: l == "~+ alice", "'~+ alice'")
+        alice.stdout_line(lambda l: l == "~+ bob", "'~+ bob'")
+        alice.send("@bob over the link\n/who\n")
+        bob.stdout_line(lambda l: l == "[alice] (direct) over the link", "a direct message")
+        alice.stdout_line(lambda l: l == "= bob (linked)", "'= bob (linked)'")
+        bob.send("@alice back\n/quit\n")
+        alice.stdout_line(lambda l: l == "[bob] (direct) back", "a direct reply")
+        self.assertEqual(bob.finish()[0], 0)
+        alice.send("/quit\n")
+        code, _, err = alice.finish()
+        self.assertEqual(code, 0, err)
+        srv.p.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.finish()[0], 0)
 
     def test_duplicate_id_is_refused(self):
         srv, addr = start_server()
