@@ -154,16 +154,16 @@ asio::awaitable<error_code> client_core::connect_peer(std::string id) {
     std::shared_ptr<peer_link> last;
     asio::steady_timer timer(ex_, deadline);
     for (;;) {
-        auto it = links_.find(id);
-        if (it == links_.end()) {
+        if (auto it = links_.find(id); it != links_.end()) {
+            last = it->second;
+            if (last->verified())
+                co_return last->gone ? last->reason() : error_code{};
+        } else {
             auto ec = last ? last->reason() : error_code();
-            co_return ec ? ec : error_code(error::no_peer_link);
+            // A dial that lost to the peer's crossing dial: the winner is on its way.
+            if (ec != error::already_registered)
+                co_return ec ? ec : error_code(error::no_peer_link);
         }
-        last = it->second;
-        if (last->verified() && !last->gone)
-            co_return error_code{};
-        if (last->gone && last->verified())
-            co_return last->reason();
         link_watchers_.push_back(&timer);
         auto [ec] = co_await timer.async_wait(use_tuple);
         std::erase(link_watchers_, &timer);
@@ -251,12 +251,17 @@ void client_core::on_introduction(frame_view f) {
 bool client_core::on_intro_error(const msg::error& e) {
     if (e.ref_type != static_cast<std::uint16_t>(frame_type::intro_request))
         return false;
-    if (auto it = intros_.find(e.ref); it != intros_.end()) {
+    auto fail = [&](auto it) {
         it->second->ec = static_cast<error>(e.code);
         it->second->done = true;
         it->second->timer->cancel();
-        intros_.erase(it);
-    }
+        return intros_.erase(it);
+    };
+    if (auto it = intros_.find(e.ref); it != intros_.end())
+        fail(it);
+    else if (e.code == static_cast<std::uint16_t>(error::unknown_type))
+        for (auto it = intros_.begin(); it != intros_.end();) // a server without links
+            it = fail(it);
     return true;
 }
 
@@ -296,7 +301,7 @@ void client_core::on_link_frame(peer_link& link, frame_view f) {
 }
 
 void client_core::on_peer_hello(peer_link& link, frame_view f) {
-    auto const type = static_cast<std::uint16_t>(frame_type::peer_hello);
+    auto const type = f.type;
     auto refuse = [&link, type](error code, std::string_view text) {
         link.close(code,
                    make_frame(msg::error{static_cast<std::uint16_t>(code), text, 0, type, {}}));
@@ -305,8 +310,9 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
         return refuse(error::hello_expected, "a direct link starts with PEER_HELLO");
     msg::peer_hello h;
     if (auto ec = msg::decode(f, h))
-        return ec == error::missing_field ? refuse(error::auth_failed, "no token")
-                                          : refuse(static_cast<error>(ec.value()), ec.message());
+        return refuse(static_cast<error>(ec.value()), ec.message());
+    if (h.token.empty())
+        return refuse(error::auth_failed, "no token");
     if (h.version != protocol_version)
         return refuse(error::unsupported_version, "unsupported protocol version");
     if (peer_key_.empty() || state_ != state::registered || leaving_links_)
@@ -494,13 +500,21 @@ void client_core::on_link_ack(peer_link& link, const msg::ack& a) {
     release_link(link);
 }
 
+// Both ways count: a re-sent copy that arrives first makes the link's own copy, still
+// unread in a link that has not noticed the drop yet, a duplicate too.
 bool client_core::seen_before(const std::string& from, std::uint64_t link, std::uint64_t link_seq) {
+    auto check = [link_seq](std::uint64_t& delivered) {
+        if (link_seq <= delivered)
+            return true;
+        delivered = link_seq;
+        return false;
+    };
     if (auto it = links_.find(from); it != links_.end() && it->second->id == link)
-        return link_seq <= it->second->delivered;
+        return check(it->second->delivered);
     if (auto it = seen_.find(from); it != seen_.end())
-        for (auto const& r : it->second)
+        for (auto& r : it->second)
             if (r.link == link)
-                return link_seq <= r.delivered;
+                return check(r.delivered);
     return false;
 }
 

@@ -38,13 +38,13 @@ void server_core::introduce(server_session& from, const msg::intro_request& m) {
         lock.unlock();
         return from.send_error(error::no_peer_link, type, m.ref, m.to);
     }
-    auto const expires = unix_ms() + static_cast<std::uint64_t>(options_.peer_token_ttl.count());
-    auto const token = make_token(peer.peer_key_, from.id_, peer.id_, expires);
-    auto const proof = token_proof(peer.peer_key_, token);
-    auto const f =
-        make_frame(msg::introduction{peer.id_, peer.endpoint_, token, proof, expires, m.ref});
+    auto const key = peer.peer_key_;
+    std::string const id = peer.id_, endpoint = peer.endpoint_;
     lock.unlock();
-    from.enqueue(f);
+    auto const expires = unix_ms() + static_cast<std::uint64_t>(options_.peer_token_ttl.count());
+    auto const token = make_token(key, from.id_, id, expires);
+    auto const proof = token_proof(key, token);
+    from.enqueue(make_frame(msg::introduction{id, endpoint, token, proof, expires, m.ref}));
 }
 
 void server_core::app_frame(server_session& from, frame_view f) {

@@ -27,15 +27,14 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         return error::invalid_client_id;
     if (h.endpoint.size() > max_endpoint_size)
         return error::malformed_message;
-    if (options_.on_register) {
-        std::string assigned;
-        if (h.id.empty()) {
-            std::lock_guard lock(mutex_);
-            assigned = assign_id(s);
-        }
-        auto const id = h.id.empty() ? std::string_view(assigned) : h.id;
+    std::string id(h.id);
+    if (id.empty()) {
+        std::lock_guard lock(mutex_);
+        id = assign_id(s);
+    }
+    if (options_.on_register) { // outside the lock: the hook may take its time
         if (auto why = options_.on_register({id, h.endpoint, h.credentials, s.remote_endpoint()})) {
-            log(log_level::info, "refused " + std::string(id) + ": " + *why);
+            log(log_level::info, "refused " + id + ": " + *why);
             s.refusal_ = std::move(*why);
             return error::not_permitted;
         }
@@ -43,7 +42,6 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     std::unique_lock lock(mutex_);
     if (stopping_)
         return error::shutting_down;
-    std::string id = h.id.empty() ? assign_id(s) : std::string(h.id);
     if (by_id_.contains(id))
         return error::id_taken;
     if (members_.size() >= options_.max_clients)

@@ -57,6 +57,9 @@ void server_session::on_frame(frame_view f) {
     case frame_type::joined:
     case frame_type::left:
     case frame_type::deliver:
+    case frame_type::introduction:
+    case frame_type::peer_hello:
+    case frame_type::peer_welcome:
         return send_error(error::unexpected_frame, f.type);
     case frame_type::error:
         return; // never answer an ERROR with an ERROR

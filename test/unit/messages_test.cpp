@@ -219,3 +219,45 @@ TEST_CASE("messages: several typed frames in one buffer decode in order") {
     CHECK(types == std::vector<std::uint16_t>{0x0C, 0x06, 0x0B});
     CHECK(rest.empty());
 }
+
+TEST_CASE("messages: peer-link and introduction messages round-trip") {
+    bytes s;
+    auto in = round_trip(msg::introduction{"bob", "127.0.0.1:4000", "tok", "prf", 123, 9}, s);
+    CHECK(in.id == "bob");
+    CHECK(in.endpoint == "127.0.0.1:4000");
+    CHECK(in.token == "tok");
+    CHECK(in.proof == "prf");
+    CHECK(in.expires == 123);
+    CHECK(in.ref == 9);
+    auto ir = round_trip(msg::intro_request{"bob", 4}, s);
+    CHECK((ir.to == "bob" && ir.ref == 4));
+    auto ph = round_trip(msg::peer_hello{protocol_version, "alice", "tok", 77}, s);
+    CHECK((ph.id == "alice" && ph.token == "tok" && ph.link == 77));
+    auto pw = round_trip(msg::peer_welcome{protocol_version, "bob", "prf"}, s);
+    CHECK((pw.id == "bob" && pw.proof == "prf"));
+    auto a = round_trip(msg::ack{41, msg::flag_link_sync}, s);
+    CHECK((a.seq == 41 && a.flags == msg::flag_link_sync));
+    auto sd = round_trip(msg::send{"bob", "x", 1, 5, 6, msg::flag_link_sync}, s);
+    CHECK((sd.link == 5 && sd.link_seq == 6 && sd.flags == msg::flag_link_sync));
+    auto d = round_trip(msg::deliver{"alice", "x", 3, 0, 5, 6}, s);
+    CHECK((d.link == 5 && d.link_seq == 6));
+    // A SEND without the link fields is the same as before them.
+    CHECK(encoded(msg::send{"bob", "x", 1}).size() == msg::encoded_size(msg::send{"bob", "x", 1}));
+}
+
+TEST_CASE("messages: application frames keep their type and decode only in their range") {
+    msg::app m{0x8123, "bob", {}, "payload", 7, 0, 0, 0};
+    auto const b = encoded(m);
+    auto const f = view_of(b);
+    CHECK(f.type == 0x8123);
+    msg::app out;
+    REQUIRE_FALSE(msg::decode(f, out));
+    CHECK(out.type == 0x8123);
+    CHECK(out.to == "bob");
+    CHECK(out.body == "payload");
+    CHECK(out.ref == 7);
+    CHECK(out.from.empty());
+
+    auto const core = encoded(msg::ping{1});
+    CHECK(msg::decode(view_of(core), out) == error::unexpected_frame);
+}

@@ -20,8 +20,8 @@ struct client_options {
     /// all interfaces); empty: don't listen.
     std::string listen;
     /// Endpoint ("host:port") advertised in the directory for direct links. Empty while
-    /// listening: the local address of the connection to the server, with the listening
-    /// port.
+    /// listening: the listening address, or, when listening on every interface, the local
+    /// address of the connection to the server; with the listening port either way.
     std::string advertise;
     /// Link with every other client that listens: on each directory change this client
     /// dials those that joined after it, so every pair gets exactly one link.

@@ -28,7 +28,7 @@ enum class error : std::uint16_t {
     id_taken = 35,           ///< Another online client holds the requested id.
     server_full = 36,        ///< The server's client limit is reached.
     not_allowed = 37,        ///< The id is not on the server's allow list (reserved).
-    auth_failed = 38,        ///< Credentials were missing or wrong (reserved).
+    auth_failed = 38,        ///< A peer-link token (or credentials) missing or wrong.
 
     // Routing and flow control (64-95).
     no_such_client = 64,   ///< The recipient is not online.
@@ -36,7 +36,7 @@ enum class error : std::uint16_t {
     queue_full = 66,       ///< A queue on the sending side is full.
     not_permitted = 67,    ///< The server's policy forbids the request (e.g. client TERM).
     unexpected_frame = 68, ///< A frame that is not valid in the connection's state.
-    no_peer_link = 69,     ///< No direct link to that peer is up (reserved).
+    no_peer_link = 69,     ///< No direct link to that peer is up, or it can't be set up.
 
     // Connection life (96-127).
     heartbeat_timeout = 96, ///< The peer missed too many PINGs and is considered lost.

@@ -36,7 +36,7 @@ enum class frame_type : std::uint16_t {
     bye = 0x000B,
     ping = 0x000C,
     pong = 0x000D,
-    // Planned (reserved, see docs/protocol.md): store-and-forward and peer links.
+    // Peer links (docs/protocol.md §15); GET and STORED are planned (store-and-forward).
     ack = 0x0010,
     get = 0x0011,
     stored = 0x0012,

@@ -57,15 +57,15 @@ struct server_options {
     /// Where log lines go; empty: nowhere.
     log_function log;
 
-    // Hooks and handlers. They run on the calling session's strand, outside the server's
-    // locks, so with a multi-threaded io_context they may run concurrently and must be
+    // Hooks and handlers. They run on the calling session's strand (on_accept: on the
+    // accepting strand), outside the server's locks, so with a multi-threaded io_context they may run concurrently and must be
     // thread-safe. They must not block; they may call server::stop() and keep
     // app_responders for later.
 
     /// A TCP connection arrived; false closes it at once.
     std::function<bool(const boost::asio::ip::tcp::endpoint&)> on_accept;
-    /// A client asks to register (its id checked and free); a refusal answers
-    /// ERROR(not_permitted, reason) and closes the connection.
+    /// A client asks to register (its id well-formed; whether it is free is checked
+    /// after); a refusal answers ERROR(not_permitted, reason) and closes the connection.
     std::function<refusal(const registration&)> on_register;
     /// A registered client left.
     std::function<void(std::string_view id, msg::leave_reason)> on_leave;

@@ -219,7 +219,7 @@ template <message_of<peer_hello> M, class V>
 void visit_fields(M& m, V& v) {
     v.field(tag::version, m.version, presence::required);
     v.field(tag::client_id, m.id, presence::required);
-    v.field(tag::token, m.token, presence::required);
+    v.field(tag::token, m.token, presence::always); // absent: refused as "no token"
     v.field(tag::link, m.link, presence::required);
 }
 
