@@ -121,7 +121,7 @@ auto fields(const msg::hello& m) {
     return std::tie(m.version, m.id, m.endpoint, m.credentials);
 }
 auto fields(const msg::welcome& m) {
-    return std::tie(m.version, m.id, m.max_frame, m.heartbeat_ms, m.heartbeat_misses);
+    return std::tie(m.version, m.id, m.max_frame, m.heartbeat_ms, m.heartbeat_misses, m.peer_key);
 }
 auto fields(const msg::joined& m) {
     return fields(m.entry);
@@ -130,10 +130,28 @@ auto fields(const msg::left& m) {
     return std::tie(m.id, m.join_seq, m.reason);
 }
 auto fields(const msg::send& m) {
-    return std::tie(m.to, m.body, m.ref);
+    return std::tie(m.to, m.body, m.ref, m.link, m.link_seq, m.flags);
 }
 auto fields(const msg::deliver& m) {
-    return std::tie(m.from, m.body, m.seq, m.flags);
+    return std::tie(m.from, m.body, m.seq, m.flags, m.link, m.link_seq);
+}
+auto fields(const msg::app& m) {
+    return std::tie(m.type, m.to, m.from, m.body, m.ref, m.seq, m.link, m.link_seq);
+}
+auto fields(const msg::ack& m) {
+    return std::tie(m.seq, m.flags);
+}
+auto fields(const msg::intro_request& m) {
+    return std::tie(m.to, m.ref);
+}
+auto fields(const msg::introduction& m) {
+    return std::tie(m.id, m.endpoint, m.token, m.proof, m.expires, m.ref);
+}
+auto fields(const msg::peer_hello& m) {
+    return std::tie(m.version, m.id, m.token, m.link);
+}
+auto fields(const msg::peer_welcome& m) {
+    return std::tie(m.version, m.id, m.proof);
 }
 auto fields(const msg::broadcast& m) {
     return std::tie(m.body, m.ref);
@@ -181,7 +199,12 @@ template <class M>
 void check_message(frame_view f) {
     M m;
     auto const ec = msg::decode(f, m);
-    if (f.type != static_cast<std::uint16_t>(M::type)) {
+    bool is_m = false;
+    if constexpr (std::is_same_v<M, msg::app>)
+        is_m = is_app_type(f.type);
+    else
+        is_m = f.type == static_cast<std::uint16_t>(M::type);
+    if (!is_m) {
         FUZZ_CHECK(ec == error::unexpected_frame);
         return;
     }
@@ -225,6 +248,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (auto const& f : ref.frames)
         check_messages<msg::hello, msg::welcome, msg::directory, msg::joined, msg::left, msg::send,
                        msg::deliver, msg::broadcast, msg::error, msg::term, msg::bye, msg::ping,
-                       msg::pong>(f);
+                       msg::pong, msg::app, msg::ack, msg::intro_request, msg::introduction,
+                       msg::peer_hello, msg::peer_welcome>(f);
     return 0;
 }

@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
     };
     std::vector<seed> const seeds{
         {"hello.bin", frame(msg::hello{1, "alice", "127.0.0.1:4000", "secret"})},
-        {"welcome.bin", frame(msg::welcome{1, "alice", 4096, 5000, 3})},
+        {"welcome.bin", frame(msg::welcome{1, "alice", 4096, 5000, 3, "0123456789abcdef"})},
         {"directory.bin", frame(dir_msg)},
         {"joined.bin", frame(msg::joined{{"bob", 42, "1.2.3.4:5"}})},
         {"left.bin", frame(msg::left{"bob", 42, msg::leave_reason::lost})},
@@ -102,6 +102,14 @@ int main(int argc, char** argv) {
         {"bye.bin", frame(msg::bye{})},
         {"ping.bin", frame(msg::ping{77})},
         {"pong.bin", frame(msg::pong{78})},
+        {"app.bin", frame(msg::app{0x8001, "bob", "alice", "payload", 5, 6, 7, 8})},
+        {"ack.bin", frame(msg::ack{99, msg::flag_link_sync})},
+        {"intro_request.bin", frame(msg::intro_request{"bob", 4})},
+        {"introduction.bin",
+         frame(msg::introduction{"bob", "127.0.0.1:4000", "token", "proof", 1234, 4})},
+        {"peer_hello.bin", frame(msg::peer_hello{1, "alice", "token", 77})},
+        {"peer_welcome.bin", frame(msg::peer_welcome{1, "bob", "proof"})},
+        {"send_resent.bin", frame(msg::send{"bob", "x", 2, 77, 3, msg::flag_link_sync})},
         {"stream.bin", stream},
         {"truncated.bin", bytes(send.begin(), send.end() - 3)},
         {"truncated_header.bin", bytes(send.begin(), send.begin() + 4)},
