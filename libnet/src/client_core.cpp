@@ -303,8 +303,14 @@ asio::awaitable<std::pair<error_code, event>> client_core::receive(clock::time_p
             bool const was_full = !want_read();
             events_.pop_front();
             apply_to_directory(e);
-            if (was_full && conn_)
-                conn_->resume_reading();
+            if (was_full) { // every connection that feeds events paused on the same bound
+                if (conn_)
+                    conn_->resume_reading();
+                for (auto& [id, l] : links_)
+                    l->resume_reading();
+                for (auto& l : accepting_)
+                    l->resume_reading();
+            }
             co_return std::pair{error_code{}, std::move(e)};
         }
         // While a graceful close (BYE) is under way, events may still come.

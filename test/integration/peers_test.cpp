@@ -383,3 +383,25 @@ TEST_CASE("peers: switching from the server to a new link keeps the order") {
         co_await s.stop();
     });
 }
+
+TEST_CASE("peers: a link paused by a full event queue resumes when the application catches up") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto ao = listening("alice");
+        ao.max_events = 8; // far fewer than what is sent: reading pauses many times
+        auto a = co_await connect_with(ioc, s, ao);
+        auto b = co_await connect(ioc, s, "bob");
+        auto [lec] = co_await b->async_connect_peer("alice", use_tuple);
+        REQUIRE_FALSE(lec);
+        constexpr int n = 500;
+        for (int i = 0; i < n; ++i) {
+            auto [ec] = co_await b->async_send("alice", std::to_string(i), route::direct, use_tuple);
+            REQUIRE_FALSE(ec);
+        }
+        auto ways = co_await receive_numbered(*a, n);
+        CHECK(ways[route::direct] == n);
+        co_await close(*a);
+        co_await close(*b);
+        co_await s.stop();
+    });
+}
