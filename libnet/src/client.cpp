@@ -25,6 +25,22 @@ boost::asio::awaitable<error_code> client::send_op(core_ptr core, std::uint16_t 
     co_return co_await core->send(type, std::move(to), std::move(body), how);
 }
 
+boost::asio::awaitable<error_code> client::send_batch_op(core_ptr core, std::string to,
+                                                         std::vector<std::string> bodies,
+                                                         route how) {
+    for (auto& body : bodies) {
+        auto ec = co_await core->send(0, to, std::move(body), how);
+        if (ec)
+            co_return ec;
+    }
+    co_return error_code{};
+}
+
+boost::asio::awaitable<std::pair<error_code, std::vector<event>>>
+client::receive_batch_op(core_ptr core, std::size_t max) {
+    co_return co_await core->receive_batch(max);
+}
+
 boost::asio::awaitable<error_code> client::broadcast_op(core_ptr core, std::string body) {
     co_return co_await core->broadcast(std::move(body));
 }

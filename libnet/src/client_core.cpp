@@ -272,6 +272,34 @@ void client_core::push_event(event e) {
         t->cancel();
 }
 
+event client_core::pop_event() {
+    auto e = std::move(events_.front());
+    bool const was_full = !want_read();
+    events_.pop_front();
+    apply_to_directory(e);
+    if (was_full) { // every connection that feeds events paused on the same bound
+        if (conn_)
+            conn_->resume_reading();
+        for (auto& [id, l] : links_)
+            l->resume_reading();
+        for (auto& l : accepting_)
+            l->resume_reading();
+    }
+    return e;
+}
+
+asio::awaitable<std::pair<error_code, std::vector<event>>>
+client_core::receive_batch(std::size_t max) {
+    auto first = co_await receive(clock::time_point::max());
+    std::vector<event> out;
+    if (first.first)
+        co_return std::pair{first.first, std::move(out)};
+    out.push_back(std::move(first.second));
+    while (out.size() < std::max<std::size_t>(max, 1) && !events_.empty())
+        out.push_back(pop_event());
+    co_return std::pair{error_code{}, std::move(out)};
+}
+
 void client_core::apply_to_directory(const event& e) {
     std::lock_guard lock(info_mutex_);
     if (auto* j = std::get_if<peer_joined>(&e))
@@ -298,21 +326,8 @@ void client_core::on_closing(error_code reason) {
 asio::awaitable<std::pair<error_code, event>> client_core::receive(clock::time_point deadline) {
     asio::steady_timer timer(ex_, deadline);
     for (;;) {
-        if (!events_.empty()) {
-            auto e = std::move(events_.front());
-            bool const was_full = !want_read();
-            events_.pop_front();
-            apply_to_directory(e);
-            if (was_full) { // every connection that feeds events paused on the same bound
-                if (conn_)
-                    conn_->resume_reading();
-                for (auto& [id, l] : links_)
-                    l->resume_reading();
-                for (auto& l : accepting_)
-                    l->resume_reading();
-            }
-            co_return std::pair{error_code{}, std::move(e)};
-        }
+        if (!events_.empty())
+            co_return std::pair{error_code{}, pop_event()};
         // While a graceful close (BYE) is under way, events may still come.
         if (state_ != state::registered && !(state_ == state::closing && leaving_))
             co_return std::pair{not_open(), event{}};

@@ -50,6 +50,7 @@ public:
     boost::asio::awaitable<error_code> connect_peer(std::string id);
     boost::asio::awaitable<std::pair<error_code, event>>
     receive(std::chrono::steady_clock::time_point deadline);
+    boost::asio::awaitable<std::pair<error_code, std::vector<event>>> receive_batch(std::size_t max);
     boost::asio::awaitable<error_code> terminate(std::string text);
     boost::asio::awaitable<error_code> close();
     void abort(); // any thread
@@ -75,6 +76,7 @@ private:
         return events_.size() < std::max<std::size_t>(options_.max_events, 1);
     }
     void push_event(event e);
+    event pop_event();
     void apply_to_directory(const event& e);
     void fail_registration(error_code ec);
     void abort_connect();

@@ -405,3 +405,39 @@ TEST_CASE("peers: a link paused by a full event queue resumes when the applicati
         co_await s.stop();
     });
 }
+
+TEST_CASE("peers: batches of sends and receives keep order and lose nothing") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto a = co_await connect_with(ioc, s, listening("alice"));
+        auto b = co_await connect(ioc, s, "bob");
+        auto [lec] = co_await b->async_connect_peer("alice", use_tuple);
+        REQUIRE_FALSE(lec);
+        constexpr int n = 1000;
+        std::vector<std::string> bodies;
+        for (int i = 0; i < n; ++i)
+            bodies.push_back(std::to_string(i));
+        auto [ec] = co_await b->async_send_batch("alice", bodies, route::direct, use_tuple);
+        REQUIRE_FALSE(ec);
+        int next = 0;
+        while (next < n) {
+            auto [rec, events] = co_await a->async_receive_batch(64, use_tuple);
+            REQUIRE_FALSE(rec);
+            REQUIRE_FALSE(events.empty());
+            CHECK(events.size() <= 64);
+            for (auto& e : events) {
+                auto* m = std::get_if<libnet::message>(&e);
+                if (!m)
+                    continue; // link_up and the like
+                REQUIRE(m->body == std::to_string(next));
+                CHECK(m->via == route::direct);
+                ++next;
+            }
+        }
+        auto [e2] = co_await b->async_send_batch("nobody", bodies, route::direct, use_tuple);
+        CHECK(e2 == libnet::error::no_peer_link); // the first failure ends the batch
+        co_await close(*a);
+        co_await close(*b);
+        co_await s.stop();
+    });
+}

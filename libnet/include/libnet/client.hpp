@@ -76,6 +76,18 @@ public:
                                 std::forward<CompletionToken>(token));
     }
 
+    /// Sends every body in `bodies` to `to`, in order, as async_send would one by one, in
+    /// one operation: the cheap way to send many messages. Completes when all are on
+    /// their way, or with the first error (later bodies are then not sent).
+    /// Handler: void(error_code).
+    template <class CompletionToken>
+    auto async_send_batch(std::string to, std::vector<std::string> bodies, route how,
+                          CompletionToken&& token) {
+        return detail::spawn_op(get_executor(),
+                                send_batch_op(core_, std::move(to), std::move(bodies), how),
+                                std::forward<CompletionToken>(token));
+    }
+
     /// Sends an application-defined frame of `type` (0x8000-0xFFFF) to client `to`, or to
     /// the server's handler for the type when `to` is empty. Routing and completion as
     /// async_send; the receiver gets a message with message::type == type.
@@ -128,6 +140,16 @@ public:
             std::forward<CompletionToken>(token));
     }
 
+    /// As async_receive, but hands over every queued event (at most `max`, at least one)
+    /// at once: the cheap way to consume a stream of messages.
+    /// Handler: void(error_code, std::vector<event>).
+    template <class CompletionToken>
+    auto async_receive_batch(std::size_t max, CompletionToken&& token) {
+        return detail::spawn_op<std::vector<event>>(get_executor(),
+                                                    receive_batch_op(core_, max),
+                                                    std::forward<CompletionToken>(token));
+    }
+
     /// Asks the server to terminate the session for everyone (TERM). Completes when
     /// written; the TERM then comes back as a `terminated` event. Handler: void(error_code).
     template <class CompletionToken>
@@ -167,6 +189,11 @@ private:
     static boost::asio::awaitable<error_code> send_op(core_ptr core, std::uint16_t type,
                                                       std::string to, std::string body,
                                                       route how);
+    static boost::asio::awaitable<error_code> send_batch_op(core_ptr core, std::string to,
+                                                            std::vector<std::string> bodies,
+                                                            route how);
+    static boost::asio::awaitable<std::pair<error_code, std::vector<event>>>
+    receive_batch_op(core_ptr core, std::size_t max);
     static boost::asio::awaitable<error_code> broadcast_op(core_ptr core, std::string body);
     static boost::asio::awaitable<error_code> connect_peer_op(core_ptr core, std::string id);
     static boost::asio::awaitable<std::pair<error_code, event>>
