@@ -25,9 +25,8 @@ boost::asio::awaitable<error_code> client::send_op(core_ptr core, std::uint16_t 
     co_return co_await core->send(type, std::move(to), std::move(body), how);
 }
 
-boost::asio::awaitable<error_code> client::send_batch_op(core_ptr core, std::string to,
-                                                         std::vector<std::string> bodies,
-                                                         route how) {
+boost::asio::awaitable<error_code>
+client::send_batch_op(core_ptr core, std::string to, std::vector<std::string> bodies, route how) {
     for (auto& body : bodies) {
         auto ec = co_await core->send(0, to, std::move(body), how);
         if (ec)

@@ -19,9 +19,10 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 }
 
 connection::connection(tcp::socket socket, connection_limits limits, io_counters* counters)
-    : socket_(std::move(socket)), limits_(limits), counters_(counters), reader_(limits.max_frame),
-      writer_wake_(socket_.get_executor()), watchdog_timer_(socket_.get_executor()),
-      read_gate_(socket_.get_executor()), last_rx_(clock::now()) {
+    : socket_(std::move(socket)), limits_(limits), counters_(counters),
+      reader_(limits.max_frame, limits.read_size), writer_wake_(socket_.get_executor()),
+      watchdog_timer_(socket_.get_executor()), read_gate_(socket_.get_executor()),
+      last_rx_(clock::now()) {
     boost::system::error_code ignored;
     remote_ = socket_.remote_endpoint(ignored);
     socket_.set_option(tcp::no_delay(true), ignored);

@@ -145,8 +145,7 @@ public:
     /// Handler: void(error_code, std::vector<event>).
     template <class CompletionToken>
     auto async_receive_batch(std::size_t max, CompletionToken&& token) {
-        return detail::spawn_op<std::vector<event>>(get_executor(),
-                                                    receive_batch_op(core_, max),
+        return detail::spawn_op<std::vector<event>>(get_executor(), receive_batch_op(core_, max),
                                                     std::forward<CompletionToken>(token));
     }
 
@@ -187,11 +186,9 @@ private:
     static boost::asio::awaitable<error_code> connect_op(core_ptr core, std::string host,
                                                          std::string port);
     static boost::asio::awaitable<error_code> send_op(core_ptr core, std::uint16_t type,
-                                                      std::string to, std::string body,
-                                                      route how);
-    static boost::asio::awaitable<error_code> send_batch_op(core_ptr core, std::string to,
-                                                            std::vector<std::string> bodies,
-                                                            route how);
+                                                      std::string to, std::string body, route how);
+    static boost::asio::awaitable<error_code>
+    send_batch_op(core_ptr core, std::string to, std::vector<std::string> bodies, route how);
     static boost::asio::awaitable<std::pair<error_code, std::vector<event>>>
     receive_batch_op(core_ptr core, std::size_t max);
     static boost::asio::awaitable<error_code> broadcast_op(core_ptr core, std::string body);

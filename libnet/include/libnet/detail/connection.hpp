@@ -21,6 +21,7 @@ struct connection_limits {
     std::uint32_t max_frame = default_max_frame_size;
     std::size_t max_queue_bytes = 8u << 20;
     std::chrono::milliseconds close_timeout{2000};
+    std::size_t read_size = 16 * 1024; ///< Bytes asked of each socket read.
 };
 
 /// Byte and frame counters a connection adds to (shared by all of a server's sessions).
