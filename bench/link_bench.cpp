@@ -69,7 +69,8 @@ struct endpoint {
 
 struct settings {
     std::size_t size = 64, messages = 1'000'000, window = 1024;
-    std::size_t max_events = 0; // rx's client_options::max_events; 0: messages + 1
+    std::size_t max_events = 0; // rx's client_options::max_events; 0: the library's default
+    std::size_t batch = 0;      // libnet: 0 one operation per message, else per B messages
     bool baseline = false;
     std::string role;         // "rx", "tx", or empty: both in this process
     endpoint server, connect; // --server (libnet), --connect (baseline tx)
@@ -106,7 +107,8 @@ settings parse(int argc, char** argv) {
     std::pair<std::string_view, std::size_t*> const numbers[] = {{"--size", &s.size},
                                                                  {"--messages", &s.messages},
                                                                  {"--window", &s.window},
-                                                                 {"--max-events", &s.max_events}};
+                                                                 {"--max-events", &s.max_events},
+                                                                 {"--batch", &s.batch}};
     for (int i = 1; i < argc; ++i) {
         std::string_view const flag = argv[i];
         if (flag == "--baseline") {
@@ -233,6 +235,21 @@ asio::awaitable<void> libnet_send(libnet::client& c, std::string peer, const set
         slot.cancel();
     };
     auto const start = clock_type::now();
+    if (s.batch != 0) { // async_send_batch: one operation per `batch` messages
+        std::vector<std::string> bodies;
+        for (std::uint64_t k = 1; k <= s.messages;) {
+            bodies.clear();
+            for (; bodies.size() < s.batch && k <= s.messages; ++k) {
+                stamp(body, 0, k, start);
+                bodies.push_back(body);
+            }
+            auto [ec] = co_await c.async_send_batch(peer, std::move(bodies), libnet::route::direct,
+                                                    use_tuple);
+            check(ec, "tx: send");
+        }
+        report_sent(s, clock_type::now() - start);
+        co_return;
+    }
     for (std::uint64_t k = 1; k <= s.messages && !failed; ++k) {
         while (in_flight == s.window)
             co_await slot.async_wait(use_tuple);
@@ -246,35 +263,46 @@ asio::awaitable<void> libnet_send(libnet::client& c, std::string peer, const set
     report_sent(s, clock_type::now() - start);
 }
 
-asio::awaitable<void> libnet_receive(libnet::client& c, std::string peer, tally& t) {
+void check_event(const libnet::event& ev, const std::string& peer, tally& t) {
+    if (auto* m = std::get_if<libnet::message>(&ev)) {
+        if (m->from != peer)
+            throw std::runtime_error("rx: a message from " + m->from);
+        if (m->via != libnet::route::direct)
+            throw std::runtime_error("rx: a message came through the server, with " + t.progress() +
+                                     " in over the link");
+        t.arrived(m->body);
+    } else if (auto* e = std::get_if<libnet::server_error>(&ev)) {
+        check(e->code, "rx: server error");
+    } // link_up, link_down (tx leaving), peer_joined, peer_left: nothing to check
+}
+
+asio::awaitable<void> libnet_receive(libnet::client& c, std::string peer, tally& t,
+                                     std::size_t batch) {
     auto limit = clock_type::duration(start_limit);
     while (!t.done()) {
+        if (batch != 0) { // async_receive_batch: whatever is queued, at once
+            auto [ec, events] = co_await c.async_receive_batch(batch * 4, use_tuple);
+            check(ec, "rx: receive, with " + t.progress() + " messages in");
+            for (auto const& ev : events)
+                check_event(ev, peer, t);
+            continue;
+        }
         auto [ec, ev] = co_await c.async_receive(limit, use_tuple);
         check(ec, "rx: receive, with " + t.progress() + " messages in");
         limit = idle_limit;
-        if (auto* m = std::get_if<libnet::message>(&ev)) {
-            if (m->from != peer)
-                throw std::runtime_error("rx: a message from " + m->from);
-            if (m->via != libnet::route::direct)
-                throw std::runtime_error("rx: a message came through the server, with " +
-                                         t.progress() + " in over the link");
-            t.arrived(m->body);
-        } else if (auto* e = std::get_if<libnet::server_error>(&ev)) {
-            check(e->code, "rx: server error");
-        } // link_up, link_down (tx leaving), peer_joined, peer_left: nothing to check
+        check_event(ev, peer, t);
     }
 }
 
-// rx listens; its event queue holds every message by default: a link whose reader paused on
-// a full queue (max_events) is never resumed, so a receiver that falls that far behind stalls
-// for good (--max-events 65536, the default, shows it).
+// rx listens; --max-events bounds its event queue (a link pauses reading while it is full).
 asio::awaitable<std::unique_ptr<libnet::client>> join(std::string id, const settings& s) {
     auto const ex = co_await asio::this_coro::executor;
     libnet::client_options o;
     o.id = id;
     if (id == "rx") {
         o.listen = "127.0.0.1:0";
-        o.max_events = s.max_events != 0 ? s.max_events : s.messages + 1;
+        if (s.max_events != 0)
+            o.max_events = s.max_events;
     }
     auto c = std::make_unique<libnet::client>(ex, std::move(o));
     auto [ec] = co_await c->async_connect(s.server.host, s.server.port, use_tuple);
@@ -301,8 +329,8 @@ asio::awaitable<void> libnet_bench(settings s) {
     tally t(s);
     std::vector<task> tasks;
     if (rx)
-        tasks.push_back(
-            asio::co_spawn(rx->get_executor(), libnet_receive(*rx, "tx", t), asio::deferred));
+        tasks.push_back(asio::co_spawn(rx->get_executor(), libnet_receive(*rx, "tx", t, s.batch),
+                                       asio::deferred));
     if (tx)
         tasks.push_back(
             asio::co_spawn(tx->get_executor(), libnet_send(*tx, "rx", s), asio::deferred));
@@ -482,7 +510,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) { // invalid_argument, or stoull's out_of_range
         std::cerr << "link_bench: " << e.what()
                   << "\nusage: link_bench [--size B] [--messages N] [--window W]"
-                     " [--max-events E] [--role rx|tx --server HOST:PORT]\n"
+                     " [--max-events E] [--batch B] [--role rx|tx --server HOST:PORT]\n"
                      "       link_bench --baseline [--size B] [--messages N] [--window W]"
                      " [--role rx --listen PORT | --role tx --connect HOST:PORT]\n";
         return 2;

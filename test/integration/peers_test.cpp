@@ -395,7 +395,8 @@ TEST_CASE("peers: a link paused by a full event queue resumes when the applicati
         REQUIRE_FALSE(lec);
         constexpr int n = 500;
         for (int i = 0; i < n; ++i) {
-            auto [ec] = co_await b->async_send("alice", std::to_string(i), route::direct, use_tuple);
+            auto [ec] =
+                co_await b->async_send("alice", std::to_string(i), route::direct, use_tuple);
             REQUIRE_FALSE(ec);
         }
         auto ways = co_await receive_numbered(*a, n);
