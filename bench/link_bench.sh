@@ -5,7 +5,9 @@
 # msg/s of each setup, libnet's share of the baseline, and the CPU time spent per message.
 #
 # usage: bench/link_bench.sh [BUILD_DIR]           (default: build/bench)
-# env:   RUNS (3), N64 (500000), N4K (200000), WINDOW (1024)
+# env:   RUNS (3), N64 (500000), N4K (200000), WINDOW (1024),
+#        BATCH (0: one libnet operation per message; B: async_send_batch / async_receive_batch
+#        of B messages)
 set -euo pipefail
 
 build=${1:-build/bench}
@@ -15,6 +17,7 @@ runs=${RUNS:-3}
 n64=${N64:-500000}
 n4k=${N4K:-200000}
 window=${WINDOW:-1024}
+batch=${BATCH:-0}
 limit=120 # seconds any one process may take
 
 for exe in "$bench" "$server"; do
@@ -49,6 +52,7 @@ run_once() {
     local rx=$tmp/rx.out tx=$tmp/tx.out srv=$tmp/server.out
     local args=(--size "$size" --messages "$n" --window "$window")
     [ "$kind" = baseline ] && args+=(--baseline)
+    [ "$kind" = libnet ] && [ "$batch" != 0 ] && args+=(--batch "$batch")
     rm -f "$rx" "$tx" "$srv"
     if [ "$procs" = one ]; then
         timeout $limit "$bench" "${args[@]}" > "$rx" 2>&1 || fail "link_bench failed" "$rx"
@@ -108,7 +112,7 @@ for procs in one two; do
 done
 
 echo
-echo "Medians of $runs runs (window $window; $n64 x 64 B, $n4k x 4096 B)," \
+echo "Medians of $runs runs (window $window, libnet batch $batch; $n64 x 64 B, $n4k x 4096 B)," \
     "$((SECONDS - start)) s in all."
 echo "CPU: user + system of the link_bench process(es) per message (not net-server's)."
 printf '%-13s %6s %13s %15s %8s %14s %12s\n' \
