@@ -2,7 +2,12 @@
 
 #include <libnet/client.hpp>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
 namespace libnet {
+
+namespace asio = boost::asio;
 
 client::client(executor_type ex, client_options options)
     : core_(std::make_shared<detail::client_core>(ex, std::move(options))) {}
@@ -22,7 +27,41 @@ boost::asio::awaitable<error_code> client::connect_op(core_ptr core, std::string
 
 boost::asio::awaitable<error_code> client::send_op(core_ptr core, std::uint16_t type,
                                                    std::string to, std::string body, route how) {
+    core->slow_op_started();
     co_return co_await core->send(type, std::move(to), std::move(body), how);
+}
+
+void client::start_send(core_ptr core, std::uint16_t type, std::string to, std::string body,
+                        route how, executor_type handler_ex, send_handler handler) {
+    auto ex = core->get_executor();
+    asio::dispatch(ex, [core = std::move(core), type, to = std::move(to), body = std::move(body),
+                        how, hex = std::move(handler_ex), handler = std::move(handler)]() mutable {
+        if (auto done = core->try_send_now(type, to, body, how)) {
+            asio::post(hex, [h = std::move(handler), ec = *done]() mutable { std::move(h)(ec); });
+            return;
+        }
+        core->slow_op_queued();
+        detail::spawn_op(core->get_executor(),
+                         send_op(core, type, std::move(to), std::move(body), how),
+                         std::move(handler));
+    });
+}
+
+void client::start_receive(core_ptr core, std::chrono::steady_clock::time_point deadline,
+                           executor_type handler_ex, receive_handler handler) {
+    auto ex = core->get_executor();
+    asio::dispatch(ex, [core = std::move(core), deadline, hex = std::move(handler_ex),
+                        handler = std::move(handler)]() mutable {
+        if (auto e = core->try_receive_now()) {
+            asio::post(hex, [h = std::move(handler), e = std::move(*e)]() mutable {
+                std::move(h)(error_code{}, std::move(e));
+            });
+            return;
+        }
+        core->slow_op_queued();
+        detail::spawn_op<event>(core->get_executor(), receive_op(core, deadline),
+                                std::move(handler));
+    });
 }
 
 boost::asio::awaitable<error_code>
@@ -50,6 +89,7 @@ boost::asio::awaitable<error_code> client::connect_peer_op(core_ptr core, std::s
 
 boost::asio::awaitable<std::pair<error_code, event>>
 client::receive_op(core_ptr core, std::chrono::steady_clock::time_point deadline) {
+    core->slow_op_started();
     co_return co_await core->receive(deadline);
 }
 

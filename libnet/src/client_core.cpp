@@ -272,6 +272,12 @@ void client_core::push_event(event e) {
         t->cancel();
 }
 
+std::optional<event> client_core::try_receive_now() {
+    if (events_.empty() || slow_ops_pending_ != 0)
+        return std::nullopt;
+    return pop_event();
+}
+
 event client_core::pop_event() {
     auto e = std::move(events_.front());
     bool const was_full = !want_read();

@@ -48,9 +48,20 @@ public:
                                             route how);
     boost::asio::awaitable<error_code> broadcast(std::string body);
     boost::asio::awaitable<error_code> connect_peer(std::string id);
+    // The fast paths (strand): a result when the operation is done at once, nothing when
+    // it has to wait (the caller then starts a coroutine, counted by slow_op_queued()).
+    std::optional<error_code> try_send_now(std::uint16_t type, const std::string& to,
+                                           std::string& body, route how);
+    std::optional<event> try_receive_now();
+    void slow_op_queued() { ++slow_ops_pending_; }
+    void slow_op_started() {
+        if (slow_ops_pending_ != 0)
+            --slow_ops_pending_;
+    }
     boost::asio::awaitable<std::pair<error_code, event>>
     receive(std::chrono::steady_clock::time_point deadline);
-    boost::asio::awaitable<std::pair<error_code, std::vector<event>>> receive_batch(std::size_t max);
+    boost::asio::awaitable<std::pair<error_code, std::vector<event>>>
+    receive_batch(std::size_t max);
     boost::asio::awaitable<error_code> terminate(std::string text);
     boost::asio::awaitable<error_code> close();
     void abort(); // any thread
@@ -141,6 +152,9 @@ private:
     bool aborting_ = false;        // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once
     bool leaving_links_ = false;   // close(): links are being closed; no new ones
+    // Operations whose coroutine has been spawned but not started: a fast path taken now
+    // would overtake them.
+    std::size_t slow_ops_pending_ = 0;
 
     std::deque<event> events_;
     std::vector<boost::asio::steady_timer*> receivers_;
@@ -181,7 +195,7 @@ private:
         boost::asio::steady_timer* timer = nullptr;
     };
     std::unordered_map<std::uint64_t, intro_result*> intros_; // by INTRO_REQUEST ref
-    std::map<std::string, std::uint64_t> used_tokens_;         // nonce -> expiry
+    std::map<std::string, std::uint64_t> used_tokens_;        // nonce -> expiry
     // Per peer, the links it sent us messages on and the highest link seq delivered from
     // each: what it re-sends through the server after a drop is dropped here when seen.
     struct link_record {

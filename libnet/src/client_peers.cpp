@@ -428,6 +428,28 @@ asio::awaitable<error_code> client_core::send(std::uint16_t type, std::string to
     co_return co_await write(std::move(f));
 }
 
+std::optional<error_code> client_core::try_send_now(std::uint16_t type, const std::string& to,
+                                                    std::string& body, route how) {
+    if (state_ != state::registered)
+        return not_open();
+    if (type != 0 && !is_app_type(type))
+        return error::unknown_type;
+    if (slow_ops_pending_ != 0 || how == route::server || to.empty())
+        return std::nullopt;
+    auto it = links_.find(to);
+    if (it == links_.end() || !it->second->verified())
+        return how == route::direct ? std::optional<error_code>(error::no_peer_link) : std::nullopt;
+    auto& link = *it->second;
+    if (body.size() + 128 > server_max_frame_)
+        return error::frame_too_large;
+    bool const room =
+        link.unacked_bytes == 0 || link.unacked_bytes + body.size() <= options_.max_queue_bytes;
+    if (link.st != peer_link::state::up || link.gone || !link.waiting.empty() || !room)
+        return std::nullopt;
+    push_direct(link, type, std::move(body));
+    return error_code{};
+}
+
 void client_core::push_direct(peer_link& link, std::uint16_t type, std::string body) {
     auto const seq = link.next_seq++;
     auto f = type == 0 ? make_frame(msg::deliver{id_, body, seq})

@@ -5,7 +5,9 @@
 #include <libnet/detail/async.hpp>
 #include <libnet/event.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
 
 #include <chrono>
 #include <memory>
@@ -71,9 +73,14 @@ public:
     /// along each route; mixing explicit routes gives no order between them.
     template <class CompletionToken>
     auto async_send(std::string to, std::string body, route how, CompletionToken&& token) {
-        return detail::spawn_op(get_executor(),
-                                send_op(core_, 0, std::move(to), std::move(body), how),
-                                std::forward<CompletionToken>(token));
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            [core = core_, ex = get_executor()](auto handler, std::string to, std::string body,
+                                                route how) {
+                auto hex = boost::asio::get_associated_executor(handler, ex);
+                start_send(core, 0, std::move(to), std::move(body), how, std::move(hex),
+                           send_handler(std::move(handler)));
+            },
+            token, std::move(to), std::move(body), how);
     }
 
     /// Sends every body in `bodies` to `to`, in order, as async_send would one by one, in
@@ -95,9 +102,14 @@ public:
     template <class CompletionToken>
     auto async_send_app(std::uint16_t type, std::string to, std::string body, route how,
                         CompletionToken&& token) {
-        return detail::spawn_op(get_executor(),
-                                send_op(core_, type, std::move(to), std::move(body), how),
-                                std::forward<CompletionToken>(token));
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            [core = core_, ex = get_executor()](auto handler, std::uint16_t type, std::string to,
+                                                std::string body, route how) {
+                auto hex = boost::asio::get_associated_executor(handler, ex);
+                start_send(core, type, std::move(to), std::move(body), how, std::move(hex),
+                           send_handler(std::move(handler)));
+            },
+            token, type, std::move(to), std::move(body), how);
     }
 
     /// Sends `body` to every other registered client, through the server.
@@ -126,18 +138,26 @@ public:
     /// or not_connected. Handler: void(error_code, event).
     template <class CompletionToken>
     auto async_receive(CompletionToken&& token) {
-        return detail::spawn_op<event>(
-            get_executor(), receive_op(core_, std::chrono::steady_clock::time_point::max()),
-            std::forward<CompletionToken>(token));
+        return boost::asio::async_initiate<CompletionToken, void(error_code, event)>(
+            [core = core_, ex = get_executor()](auto handler) {
+                auto hex = boost::asio::get_associated_executor(handler, ex);
+                start_receive(core, std::chrono::steady_clock::time_point::max(), std::move(hex),
+                              receive_handler(std::move(handler)));
+            },
+            token);
     }
 
     /// As async_receive, but completes with asio::error::timed_out after `timeout`
     /// (no event is lost: it stays queued for the next receive).
     template <class CompletionToken>
     auto async_receive(std::chrono::steady_clock::duration timeout, CompletionToken&& token) {
-        return detail::spawn_op<event>(
-            get_executor(), receive_op(core_, std::chrono::steady_clock::now() + timeout),
-            std::forward<CompletionToken>(token));
+        return boost::asio::async_initiate<CompletionToken, void(error_code, event)>(
+            [core = core_, ex = get_executor()](auto handler,
+                                                std::chrono::steady_clock::time_point deadline) {
+                auto hex = boost::asio::get_associated_executor(handler, ex);
+                start_receive(core, deadline, std::move(hex), receive_handler(std::move(handler)));
+            },
+            token, std::chrono::steady_clock::now() + timeout);
     }
 
     /// As async_receive, but hands over every queued event (at most `max`, at least one)
@@ -183,6 +203,14 @@ private:
     // Static, taking the core by value: a coroutine starts later and must not reach
     // through `this`, which may be gone by then.
     using core_ptr = std::shared_ptr<detail::client_core>;
+    using send_handler = boost::asio::any_completion_handler<void(error_code)>;
+    using receive_handler = boost::asio::any_completion_handler<void(error_code, event)>;
+    // Complete at once, without a coroutine, when nothing has to wait (a link with room, a
+    // queued event); otherwise start the coroutine behind the ones already started.
+    static void start_send(core_ptr core, std::uint16_t type, std::string to, std::string body,
+                           route how, executor_type handler_ex, send_handler handler);
+    static void start_receive(core_ptr core, std::chrono::steady_clock::time_point deadline,
+                              executor_type handler_ex, receive_handler handler);
     static boost::asio::awaitable<error_code> connect_op(core_ptr core, std::string host,
                                                          std::string port);
     static boost::asio::awaitable<error_code> send_op(core_ptr core, std::uint16_t type,
