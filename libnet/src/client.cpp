@@ -47,6 +47,18 @@ void client::start_send(core_ptr core, std::uint16_t type, std::string to, std::
     });
 }
 
+void client::start_send_batch(core_ptr core, std::string to, std::vector<std::string> bodies,
+                              route how, send_handler handler) {
+    auto ex = core->get_executor();
+    asio::dispatch(ex, [core = std::move(core), to = std::move(to), bodies = std::move(bodies), how,
+                        handler = std::move(handler)]() mutable {
+        core->slow_op_queued();
+        detail::spawn_op(core->get_executor(),
+                         send_batch_op(core, std::move(to), std::move(bodies), how),
+                         std::move(handler));
+    });
+}
+
 void client::start_receive(core_ptr core, std::chrono::steady_clock::time_point deadline,
                            executor_type handler_ex, receive_handler handler) {
     auto ex = core->get_executor();
@@ -66,6 +78,7 @@ void client::start_receive(core_ptr core, std::chrono::steady_clock::time_point 
 
 boost::asio::awaitable<error_code>
 client::send_batch_op(core_ptr core, std::string to, std::vector<std::string> bodies, route how) {
+    core->slow_op_started();
     for (auto& body : bodies) {
         auto ec = co_await core->send(0, to, std::move(body), how);
         if (ec)

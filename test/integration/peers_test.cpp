@@ -442,3 +442,35 @@ TEST_CASE("peers: batches of sends and receives keep order and lose nothing") {
         co_await s.stop();
     });
 }
+
+TEST_CASE("peers: a send that could complete at once does not overtake one started before it") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto a = co_await connect_with(ioc, s, listening("alice"));
+        auto b = co_await connect(ioc, s, "bob");
+        auto [lec] = co_await b->async_connect_peer("alice", use_tuple);
+        REQUIRE_FALSE(lec);
+        auto [pec] = co_await b->async_send("alice", "primer", route::direct, use_tuple);
+        REQUIRE_FALSE(pec);
+        int completed = 0;
+        auto count = [&completed](error_code ec) {
+            CHECK_FALSE(ec);
+            ++completed;
+        };
+        // The batch starts a coroutine; the single send right after it could complete at
+        // once, and must still go after the batch.
+        std::vector<std::string> first{"a", "b"};
+        b->async_send_batch("alice", first, route::direct, count);
+        b->async_send("alice", "c", route::direct, count);
+        std::string got;
+        for (int i = 0; i < 4; ++i) {
+            auto m = co_await next_of<libnet::message>(*a);
+            got += m.body == "primer" ? std::string() : m.body;
+        }
+        CHECK(got == "abc");
+        CHECK(completed == 2);
+        co_await close(*a);
+        co_await close(*b);
+        co_await s.stop();
+    });
+}

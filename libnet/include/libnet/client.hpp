@@ -85,14 +85,21 @@ public:
 
     /// Sends every body in `bodies` to `to`, in order, as async_send would one by one, in
     /// one operation: the cheap way to send many messages. Completes when all are on
-    /// their way, or with the first error (later bodies are then not sent).
+    /// their way, or with the first error (later bodies are then not sent). It starts after
+    /// the sends started before it; sends started while it runs may come between its
+    /// bodies.
     /// Handler: void(error_code).
     template <class CompletionToken>
     auto async_send_batch(std::string to, std::vector<std::string> bodies, route how,
                           CompletionToken&& token) {
-        return detail::spawn_op(get_executor(),
-                                send_batch_op(core_, std::move(to), std::move(bodies), how),
-                                std::forward<CompletionToken>(token));
+        // Started like a waiting async_send, so a single send issued after it can't overtake.
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            [core = core_](auto handler, std::string to, std::vector<std::string> bodies,
+                           route how) {
+                start_send_batch(core, std::move(to), std::move(bodies), how,
+                                 send_handler(std::move(handler)));
+            },
+            token, std::move(to), std::move(bodies), how);
     }
 
     /// Sends an application-defined frame of `type` (0x8000-0xFFFF) to client `to`, or to
@@ -209,6 +216,8 @@ private:
     // queued event); otherwise start the coroutine behind the ones already started.
     static void start_send(core_ptr core, std::uint16_t type, std::string to, std::string body,
                            route how, executor_type handler_ex, send_handler handler);
+    static void start_send_batch(core_ptr core, std::string to, std::vector<std::string> bodies,
+                                 route how, send_handler handler);
     static void start_receive(core_ptr core, std::chrono::steady_clock::time_point deadline,
                               executor_type handler_ex, receive_handler handler);
     static boost::asio::awaitable<error_code> connect_op(core_ptr core, std::string host,
