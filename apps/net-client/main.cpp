@@ -78,7 +78,7 @@ settings parse(int argc, char** argv) {
         throw app::usage_error("--id must be 1-64 bytes of UTF-8 without spaces or controls");
     if (!s.client.listen.empty()) {
         auto const l = s.client.listen.find(':') == std::string::npos ? "*:" + s.client.listen
-                                                                        : s.client.listen;
+                                                                      : s.client.listen;
         app::parse_host_port(l, true); // throws usage_error with what is wrong
     }
     if (!s.client.advertise.empty())

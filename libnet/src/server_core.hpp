@@ -95,8 +95,7 @@ private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> idle_watch();
     void start_session(boost::asio::ip::tcp::socket socket);
-    bool deliverable(server_session& from, std::size_t size, std::uint16_t type,
-                     std::uint64_t ref);
+    bool deliverable(server_session& from, std::size_t size, std::uint16_t type, std::uint64_t ref);
     bool allowed(server_session& from, const routed_message& m, std::uint64_t ref);
     void session_ended(const std::shared_ptr<server_session>& s);
     std::string assign_id(const server_session& s) const;

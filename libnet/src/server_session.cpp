@@ -74,8 +74,8 @@ void server_session::on_hello(frame_view f) {
     auto fail = [&](error_code ec) {
         if (refusal_.empty())
             return close(ec, make_error_frame(static_cast<error>(ec.value()), f.type));
-        close(ec, make_frame(msg::error{static_cast<std::uint16_t>(ec.value()), refusal_, 0,
-                                        f.type, {}}));
+        close(ec, make_frame(
+                      msg::error{static_cast<std::uint16_t>(ec.value()), refusal_, 0, f.type, {}}));
     };
     if (f.core_type() != frame_type::hello)
         return fail(error::hello_expected);

@@ -159,7 +159,8 @@ TEST_CASE("heartbeat: a client detects a server that went silent") {
                 REQUIRE_FALSE(aec);
                 std::vector<std::uint8_t> out;
                 libnet::msg::encode(
-                    libnet::msg::welcome{libnet::protocol_version, "lonely", 4096, 100, 2, {}}, out);
+                    libnet::msg::welcome{libnet::protocol_version, "lonely", 4096, 100, 2, {}},
+                    out);
                 libnet::msg::directory d;
                 d.entries.push_back({"lonely", 1, {}});
                 libnet::msg::encode(d, out);

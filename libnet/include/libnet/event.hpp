@@ -33,8 +33,8 @@ struct message {
     std::string body;
     std::uint64_t seq = 0; ///< Server sequence number (link sequence number when direct).
     bool broadcast = false;
-    std::uint16_t type = 0;     ///< 0 for a text message, else the application type.
-    route via = route::server;  ///< route::direct or route::server.
+    std::uint16_t type = 0;    ///< 0 for a text message, else the application type.
+    route via = route::server; ///< route::direct or route::server.
 };
 
 /// A client registered.

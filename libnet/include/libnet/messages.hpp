@@ -120,7 +120,7 @@ struct send {
     static constexpr frame_type type = frame_type::send;
     std::string_view to;
     std::string_view body;
-    std::uint64_t ref = 0; ///< Client-chosen; echoed by an ERROR about this frame. 0: none.
+    std::uint64_t ref = 0;      ///< Client-chosen; echoed by an ERROR about this frame. 0: none.
     std::uint64_t link = 0;     ///< A re-sent peer-link message: the link it was sent on.
     std::uint64_t link_seq = 0; ///< ... and its sequence number there.
     std::uint16_t flags = 0;    ///< flag_link_sync or 0.

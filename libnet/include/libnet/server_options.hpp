@@ -58,9 +58,9 @@ struct server_options {
     log_function log;
 
     // Hooks and handlers. They run on the calling session's strand (on_accept: on the
-    // accepting strand), outside the server's locks, so with a multi-threaded io_context they may run concurrently and must be
-    // thread-safe. They must not block; they may call server::stop() and keep
-    // app_responders for later.
+    // accepting strand), outside the server's locks, so with a multi-threaded io_context they may
+    // run concurrently and must be thread-safe. They must not block; they may call server::stop()
+    // and keep app_responders for later.
 
     /// A TCP connection arrived; false closes it at once.
     std::function<bool(const boost::asio::ip::tcp::endpoint&)> on_accept;
