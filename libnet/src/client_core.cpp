@@ -273,7 +273,8 @@ void client_core::push_event(event e) {
 }
 
 std::optional<event> client_core::try_receive_now() {
-    if (events_.empty() || slow_ops_pending_ != 0)
+    // A receiver woken for the front event but not yet resumed has it first.
+    if (events_.empty() || slow_ops_pending_ != 0 || !receivers_.empty())
         return std::nullopt;
     return pop_event();
 }

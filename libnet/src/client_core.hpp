@@ -113,6 +113,7 @@ private:
     void on_link_finished(const std::shared_ptr<peer_link>& link);
     void reroute(peer_link& link);
     boost::asio::awaitable<void> leave_links();
+    void close_links_gracefully();
     void push_direct(peer_link& link, std::uint16_t type, std::string body);
     void link_verified(peer_link& link);
     void release_link(peer_link& link);

@@ -119,8 +119,11 @@ asio::awaitable<void> client_core::accept_loop() {
         auto [ec, socket] = co_await acceptor_->async_accept(ex_, use_tuple);
         if (ec == asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open())
             co_return;
-        if (ec)
-            continue; // out of descriptors and the like; the peer will dial again
+        if (ec) { // out of descriptors and the like: back off instead of spinning
+            asio::steady_timer backoff(ex_, std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_tuple);
+            continue;
+        }
         auto link = std::make_shared<peer_link>(std::move(socket), options_, this, false);
         link->set_deadline(clock::now() + options_.connect_timeout, error::hello_timeout);
         accepting_.push_back(link);
@@ -268,8 +271,11 @@ bool client_core::on_intro_error(const msg::error& e) {
 // --- the handshake -----------------------------------------------------------------------
 
 void client_core::on_link_frame(peer_link& link, frame_view f) {
-    if (!link.verified())
+    if (!link.verified()) {
+        if (link.gone || leaving_links_)
+            return; // a late handshake on a link being closed
         return link.dialer ? on_peer_welcome(link, f) : on_peer_hello(link, f);
+    }
     switch (f.core_type()) {
     case frame_type::deliver:
         return on_link_data(link, f);
@@ -337,6 +343,8 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
     std::string claimed(h.id);
     if (auto it = links_.find(claimed); it != links_.end()) {
         auto& other = *it->second;
+        if (other.verified() && other.gone)
+            return refuse(error::no_peer_link, "the previous link is still closing");
         if (other.verified() || id_ < claimed) // crossed dials: the smaller id's dial wins
             return refuse(error::already_registered, "a link to this peer exists");
         other.close(error::already_registered); // ours loses; connect_peer waits for this one
@@ -609,6 +617,19 @@ void client_core::close_links(error_code reason) {
 }
 
 asio::awaitable<void> client_core::leave_links() {
+    if (!leaving_links_)
+        close_links_gracefully();
+    asio::steady_timer timer(ex_, clock::now() + options_.close_timeout * 2);
+    while (!links_.empty() || !accepting_.empty()) {
+        link_watchers_.push_back(&timer);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        std::erase(link_watchers_, &timer);
+        if (!ec)
+            break; // each link's own close_timeout should have ended it already
+    }
+}
+
+void client_core::close_links_gracefully() {
     leaving_links_ = true;
     if (acceptor_) {
         boost::system::error_code ignored;
@@ -617,19 +638,15 @@ asio::awaitable<void> client_core::leave_links() {
     for (auto& l : accepting_)
         l->close(error::not_connected);
     for (auto& [id, l] : links_) {
+        if (!l->verified() || l->gone) {
+            l->close(error::not_connected);
+            continue;
+        }
         if (l->delivered > l->acked)
             l->enqueue(make_frame(msg::ack{l->delivered}));
         l->acked = l->delivered;
         // BYE, then keep reading: the peer's last ACKs still come in.
         l->finish(error::connection_closed, make_frame(msg::bye{}));
-    }
-    asio::steady_timer timer(ex_, clock::now() + options_.close_timeout * 2);
-    while (!links_.empty() || !accepting_.empty()) {
-        link_watchers_.push_back(&timer);
-        auto [ec] = co_await timer.async_wait(use_tuple);
-        std::erase(link_watchers_, &timer);
-        if (!ec)
-            break; // each link's own close_timeout should have ended it already
     }
 }
 

@@ -110,7 +110,7 @@ asio::awaitable<error_code> client_core::close() {
         co_return error_code{};
     if (state_ == state::connecting) {
         abort_connect();
-    } else if (state_ == state::registered && !leaving_ && !leaving_links_) {
+    } else if (state_ == state::registered && !leaving_) {
         co_await leave_links(); // links first: what they did not confirm can still be re-sent
     }
     if (state_ == state::registered && !leaving_) {

@@ -119,7 +119,8 @@ bool server_core::allowed(server_session& from, const routed_message& m, std::ui
 void server_core::route(server_session& from, const msg::send& m) {
     auto const type = static_cast<std::uint16_t>(frame_type::send);
     // Peer-link fields pass through; the link switch marker is the clients' business only.
-    auto const sync = static_cast<std::uint16_t>(m.flags & msg::flag_link_sync);
+    auto const sync =
+        static_cast<std::uint16_t>(m.body.empty() ? m.flags & msg::flag_link_sync : 0);
     msg::deliver d{from.id_, m.body, 0, sync, m.link, m.link_seq};
     if (!deliverable(from, msg::encoded_size(d), type, m.ref))
         return;
