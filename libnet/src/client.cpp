@@ -110,6 +110,16 @@ boost::asio::awaitable<error_code> client::terminate_op(core_ptr core, std::stri
     co_return co_await core->terminate(std::move(text));
 }
 
+boost::asio::awaitable<std::pair<error_code, receipt>>
+client::confirmed_op(core_ptr core, std::uint32_t type, std::string to, std::string body) {
+    co_return co_await core->send_confirmed(type, std::move(to), std::move(body));
+}
+
+boost::asio::awaitable<std::pair<error_code, std::vector<message>>>
+client::fetch_op(core_ptr core, std::size_t max) {
+    co_return co_await core->fetch(max);
+}
+
 boost::asio::awaitable<error_code> client::close_op(core_ptr core) {
     co_return co_await core->close();
 }
@@ -128,6 +138,14 @@ std::vector<std::string> client::linked_peers() const {
 }
 std::string client::listen_endpoint() const {
     return core_->listen_endpoint();
+}
+
+std::uint64_t client::last_delivered() const {
+    return core_->last_delivered();
+}
+
+bool client::has_mailbox() const {
+    return core_->has_mailbox();
 }
 
 } // namespace libnet

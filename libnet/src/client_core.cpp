@@ -102,8 +102,12 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
             self->on_finished();
         }(shared_from_this(), conn_),
         asio::detached);
-    conn_->enqueue(
-        make_frame(msg::hello{protocol_version, options_.id, advertise_, options_.credentials}));
+    highest_seq_ = acked_ = options_.resume_after;
+    last_delivered_ = options_.resume_after;
+    conn_->enqueue(make_frame(msg::hello{protocol_version, options_.id, advertise_,
+                                         options_.credentials,
+                                         options_.pull ? msg::hello_pull : std::uint16_t{0},
+                                         options_.resume_after}));
 
     state_signal_.expires_at(deadline);
     while (state_ == state::connecting) {
@@ -134,6 +138,8 @@ void client_core::on_registration_frame(frame_view f) {
             id_ = w.id;
         }
         server_max_frame_ = w.max_frame;
+        has_mailbox_ = (w.flags & msg::welcome_mailbox) != 0;
+        acked_ = std::max(acked_, w.seq);
         peer_key_ = std::string(w.peer_key);
         heartbeat_ = std::chrono::milliseconds(w.heartbeat_ms);
         heartbeat_misses_ = w.heartbeat_misses;
@@ -181,9 +187,14 @@ void client_core::on_frame(frame_view f) {
         if (msg::decode(f, m))
             return;
         bool const bcast = (m.flags & msg::flag_broadcast) != 0;
-        return on_server_message(
-            message{std::string(m.from), std::string(m.body), m.seq, bcast, 0, route::server},
-            m.link, m.link_seq, m.flags);
+        bool const stored = (m.flags & msg::flag_mailbox) != 0;
+        if (stored && m.seq <= highest_seq_)
+            return; // had it already: a redelivery after a reconnect
+        if (stored)
+            highest_seq_ = m.seq;
+        return on_server_message(message{std::string(m.from), std::string(m.body), m.seq, bcast,
+                                         0, route::server, stored},
+                                 m.link, m.link_seq, m.flags);
     }
     case frame_type::joined: {
         msg::joined j;
@@ -208,13 +219,17 @@ void client_core::on_frame(frame_view f) {
     }
     case frame_type::error: {
         msg::error e;
-        if (msg::decode(f, e) || on_intro_error(e))
+        if (msg::decode(f, e) || on_intro_error(e) || on_mailbox_error(e))
             return;
         return push_event(server_error{static_cast<error>(e.code), std::string(e.text), e.ref,
                                        e.ref_type, std::string(e.id)});
     }
     case frame_type::introduction:
         return on_introduction(f);
+    case frame_type::stored:
+        return on_stored(f);
+    case frame_type::fetched:
+        return on_fetched(f);
     case frame_type::term: {
         msg::term t;
         if (msg::decode(f, t))
@@ -229,8 +244,13 @@ void client_core::on_frame(frame_view f) {
             msg::app m;
             if (msg::decode(f, m))
                 return;
+            bool const stored = (m.flags & msg::flag_mailbox) != 0;
+            if (stored && m.seq <= highest_seq_)
+                return;
+            if (stored)
+                highest_seq_ = m.seq;
             return on_server_message(message{std::string(m.from), std::string(m.body), m.seq, false,
-                                             m.type, route::server},
+                                             m.type, route::server, stored},
                                      m.link, m.link_seq, 0);
         }
         return; // frames a client does not handle are ignored (docs/protocol.md)
@@ -240,6 +260,8 @@ void client_core::on_frame(frame_view f) {
 void client_core::on_server_message(message m, std::uint64_t link, std::uint64_t link_seq,
                                     std::uint16_t flags) {
     if (flags & msg::flag_link_sync) { // the sender's switch marker (docs/protocol.md §15.4)
+        if (m.mailbox)
+            consumed();
         auto it = links_.find(m.from);
         if (it == links_.end() || it->second->id != link)
             return; // that link is gone; its sender gives up waiting on it
@@ -251,22 +273,39 @@ void client_core::on_server_message(message m, std::uint64_t link, std::uint64_t
         l.enqueue(make_frame(msg::ack{l.delivered, msg::flag_link_sync}));
         return;
     }
-    if (link != 0 && seen_before(m.from, link, link_seq))
+    if (link != 0 && seen_before(m.from, link, link_seq)) {
+        if (m.mailbox)
+            consumed();
         return; // re-sent after a link drop, but it did arrive over the link
+    }
     deliver(std::move(m));
 }
 
 void client_core::deliver(message m) {
     if (m.type != 0) {
-        if (auto h = options_.app_handlers.find(m.type); h != options_.app_handlers.end())
-            return h->second(m);
+        if (auto h = options_.app_handlers.find(m.type); h != options_.app_handlers.end()) {
+            h->second(m);
+            if (m.mailbox)
+                last_delivered_ = m.seq, consumed();
+            return;
+        }
     }
-    if (options_.on_message && options_.on_message(m))
+    if (options_.on_message && options_.on_message(m)) {
+        if (m.mailbox)
+            last_delivered_ = m.seq, consumed();
         return;
+    }
+    if (m.mailbox && !fetches_.empty()) { // pull mode: the answer to the oldest GET
+        unconsumed_.push_back(m.seq);
+        fetches_.front()->got.push_back(std::move(m));
+        return;
+    }
     push_event(std::move(m));
 }
 
 void client_core::push_event(event e) {
+    if (auto* m = std::get_if<message>(&e); m && m->mailbox)
+        unconsumed_.push_back(m->seq);
     events_.push_back(std::move(e));
     for (auto* t : receivers_)
         t->cancel();
@@ -284,6 +323,11 @@ event client_core::pop_event() {
     bool const was_full = !want_read();
     events_.pop_front();
     apply_to_directory(e);
+    if (auto* m = std::get_if<message>(&e); m && m->mailbox) {
+        unconsumed_.pop_front(); // it was the oldest: ids arrive in order
+        last_delivered_ = m->seq;
+        consumed();
+    }
     if (was_full) { // every connection that feeds events paused on the same bound
         if (conn_)
             conn_->resume_reading();
@@ -328,6 +372,7 @@ void client_core::on_closing(error_code reason) {
     state_signal_.cancel();
     close_links(end_reason_);
     release_held(); // nothing more can be queued: held sends fail now
+    end_mailbox_ops(end_reason_);
 }
 
 asio::awaitable<std::pair<error_code, event>> client_core::receive(clock::time_point deadline) {

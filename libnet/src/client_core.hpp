@@ -63,6 +63,11 @@ public:
     boost::asio::awaitable<std::pair<error_code, std::vector<event>>>
     receive_batch(std::size_t max);
     boost::asio::awaitable<error_code> terminate(std::string text);
+    boost::asio::awaitable<std::pair<error_code, receipt>>
+    send_confirmed(std::uint32_t type, std::string to, std::string body);
+    boost::asio::awaitable<std::pair<error_code, std::vector<message>>> fetch(std::size_t max);
+    std::uint64_t last_delivered() const { return last_delivered_.load(); }
+    bool has_mailbox() const { return has_mailbox_.load(); }
     boost::asio::awaitable<error_code> close();
     void abort(); // any thread
 
@@ -125,6 +130,14 @@ private:
     void close_links(error_code reason);
     void notify_links();
     bool seen_before(const std::string& from, std::uint64_t link, std::uint64_t link_seq);
+
+    // Mailboxes (client_mailbox.cpp).
+    void consumed();     // a mailbox message was handed over or used up: ACK soon
+    void send_ack();     // ACKs what the application has, if more than last time
+    void on_stored(frame_view f);
+    void on_fetched(frame_view f);
+    bool on_mailbox_error(const msg::error& e);
+    void end_mailbox_ops(error_code ec);
 
     // A frame on its way out. Held (in order) while the outbound queue has no room, then
     // queued with a ticket until written. A null timer marks the final BYE.
@@ -204,6 +217,31 @@ private:
         std::uint64_t delivered;
     };
     std::unordered_map<std::string, std::vector<link_record>> seen_;
+
+    // Mailbox. Message ids (seqs) arrive in increasing order; those queued for the
+    // application but not yet taken are in unconsumed_: ACKs stop short of the first.
+    std::atomic<bool> has_mailbox_{false};
+    std::uint64_t highest_seq_ = 0; // the highest id received: anything up to it is a duplicate
+    std::deque<std::uint64_t> unconsumed_;
+    std::uint64_t acked_ = 0;
+    bool ack_posted_ = false;
+    std::atomic<std::uint64_t> last_delivered_{0};
+    struct confirm_waiter {
+        boost::asio::steady_timer* timer = nullptr;
+        bool broadcast = false;
+        error_code ec;
+        receipt r;
+        bool done = false;
+    };
+    std::unordered_map<std::uint64_t, confirm_waiter*> confirms_; // by ref
+    struct fetch_waiter {
+        std::uint64_t ref = 0;
+        boost::asio::steady_timer* timer = nullptr;
+        std::vector<message> got;
+        error_code ec;
+        bool done = false;
+    };
+    std::deque<fetch_waiter*> fetches_; // answered in order
 };
 
 } // namespace libnet::detail

@@ -114,6 +114,7 @@ asio::awaitable<error_code> client_core::close() {
         co_await leave_links(); // links first: what they did not confirm can still be re-sent
     }
     if (state_ == state::registered && !leaving_) {
+        send_ack(); // what the application has, before BYE: it won't come again
         end_reason_ = error::not_connected;
         leaving_ = true;
         // BYE goes after everything sent before it; frames still on their way (an ERROR

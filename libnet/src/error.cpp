@@ -41,7 +41,7 @@ error_info info(error e) noexcept {
     case error::auth_failed:
         return {"auth_failed", "authentication failed"};
     case error::no_such_client:
-        return {"no_such_client", "recipient is not online"};
+        return {"no_such_client", "recipient is not online and has no mailbox"};
     case error::slow_consumer:
         return {"slow_consumer", "outbound queue limit exceeded"};
     case error::queue_full:
@@ -52,6 +52,8 @@ error_info info(error e) noexcept {
         return {"unexpected_frame", "frame not valid in this state"};
     case error::no_peer_link:
         return {"no_peer_link", "no direct link to the peer"};
+    case error::store_failed:
+        return {"store_failed", "message store could not commit"};
     case error::heartbeat_timeout:
         return {"heartbeat_timeout", "peer stopped answering heartbeats"};
     case error::terminated:

@@ -138,6 +138,15 @@ error_code decode(frame_view f, pong& out) {
 error_code decode(frame_view f, ack& out) {
     return decode_message(f, out);
 }
+error_code decode(frame_view f, get& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, fetched& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, stored& out) {
+    return decode_message(f, out);
+}
 error_code decode(frame_view f, intro_request& out) {
     return decode_message(f, out);
 }
@@ -228,6 +237,8 @@ std::string_view to_string(frame_type t) noexcept {
         return "GET";
     case frame_type::stored:
         return "STORED";
+    case frame_type::fetched:
+        return "FETCHED";
     case frame_type::intro_request:
         return "INTRO_REQUEST";
     case frame_type::introduction:

@@ -36,7 +36,9 @@ std::ostream& operator<<(std::ostream& os, const server_stats& s) {
        << " online=" << s.online << " frames_in=" << s.frames_in << " frames_out=" << s.frames_out
        << " bytes_in=" << s.bytes_in << " bytes_out=" << s.bytes_out << " routed=" << s.routed
        << " broadcasts=" << s.broadcasts << " slow_consumers=" << s.slow_consumers
-       << " lost=" << s.lost;
+       << " lost=" << s.lost << " stored=" << s.stored << " stored_offline=" << s.stored_offline
+       << " acked=" << s.acked << " expired=" << s.expired << " pending=" << s.pending
+       << " store_failures=" << s.store_failures << " refused=" << s.refused;
     for (auto const& [code, n] : s.errors)
         os << " error." << to_string(code) << "=" << n;
     return os;

@@ -58,22 +58,7 @@ void server_core::app_frame(server_session& from, frame_view f) {
     }
     if (m.to.empty())
         return from.send_error(error::unknown_type, f.type, m.ref);
-    msg::app out{m.type, {}, from.id_, m.body, 0, 0, m.link, m.link_seq};
-    if (!deliverable(from, msg::encoded_size(out), f.type, m.ref))
-        return;
-    if (!allowed(from, {from.id_, m.to, m.type, m.body}, m.ref))
-        return;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = by_id_.find(m.to);
-        if (it != by_id_.end()) {
-            out.seq = next_msg_seq_++;
-            if (it->second->enqueue(make_frame(out)))
-                routed_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-    }
-    from.send_error(error::no_such_client, f.type, m.ref, m.to);
+    route_one(from, {m.type, m.to, m.body, m.ref, m.flags, m.ttl_ms, m.link, m.link_seq});
 }
 
 } // namespace libnet::detail

@@ -31,7 +31,8 @@ tcp::endpoint resolve(asio::any_io_executor ex, const server_options& o) {
 server_core::server_core(asio::any_io_executor ex, server_options options)
     : ex_(ex), strand_(asio::make_strand(ex)), options_(std::move(options)), acceptor_(strand_),
       drained_(strand_), idle_timer_(strand_), backoff_timer_(strand_),
-      idle_since_(std::chrono::steady_clock::now()) {
+      expiry_timer_(strand_), idle_since_(std::chrono::steady_clock::now()) {
+    load_store();
     auto const ep = resolve(ex, options_);
     acceptor_.open(ep.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
@@ -46,6 +47,13 @@ asio::awaitable<error_code> server_core::run() {
         std::lock_guard lock(mutex_);
         idle_since_ = std::chrono::steady_clock::now(); // idle time counts from the run
     }
+    if (!mailboxes_.empty() || durable_)
+        asio::co_spawn(
+            strand_,
+            [](std::shared_ptr<server_core> self) -> asio::awaitable<void> {
+                co_await self->expiry_watch();
+            }(shared_from_this()),
+            asio::detached);
     if (options_.idle_timeout.count() > 0)
         co_await (accept_loop() || idle_watch());
     else
@@ -59,6 +67,7 @@ asio::awaitable<error_code> server_core::run() {
         drained_.expires_at(std::chrono::steady_clock::time_point::max());
         co_await drained_.async_wait(use_tuple);
     }
+    store_->flush(); // what was confirmed is committed; the rest gets its chance
     log(log_level::info, "stopped");
     co_return error_code{};
 }
@@ -168,6 +177,7 @@ void server_core::stop(msg::term_reason reason, std::string_view by, std::string
         self->acceptor_.close(ignored);
         self->idle_timer_.cancel();
         self->backoff_timer_.cancel();
+        self->expiry_timer_.cancel();
     });
 }
 
@@ -188,12 +198,19 @@ server_stats server_core::stats() const {
     s.broadcasts = broadcasts_.load();
     s.slow_consumers = slow_consumers_.load();
     s.lost = lost_.load();
+    s.stored = stored_.load();
+    s.stored_offline = stored_offline_.load();
+    s.acked = acked_.load();
+    s.expired = expired_.load();
+    s.store_failures = store_failures_.load();
+    s.refused = refused_.load();
     for (std::size_t i = 0; i < errors_.size(); ++i)
         if (auto n = errors_[i].load())
             s.errors[static_cast<error>(i)] = n;
     std::lock_guard lock(mutex_);
     s.registrations = registrations_;
     s.online = members_.size();
+    s.pending = pending_mail_;
     return s;
 }
 

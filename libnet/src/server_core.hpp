@@ -8,6 +8,8 @@
 #include <boost/asio/strand.hpp>
 
 #include <array>
+#include <map>
+#include <deque>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -16,12 +18,19 @@
 namespace libnet::detail {
 
 class server_core;
+struct mailbox;
 
 /// "ip:port", "[v6]:port": how endpoints appear in logs and assigned ids.
 inline std::string endpoint_string(const boost::asio::ip::tcp::endpoint& ep) {
     std::ostringstream os;
     os << ep;
     return os.str();
+}
+
+/// Wall-clock ms since the Unix epoch: stored messages' times, which outlive the process.
+inline std::int64_t unix_now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 /// One client connection on the server.
@@ -38,6 +47,7 @@ private:
 
     void on_frame(frame_view f) override;
     void on_closing(error_code reason) override;
+    void on_written(std::uint64_t written) override;
     void on_hello(frame_view f);
     void send_error(error code, std::uint16_t ref_type, std::uint64_t ref = 0,
                     std::string_view about = {});
@@ -46,6 +56,7 @@ private:
     server_core* core_;
     bool hello_done_ = false; // strand
     bool said_bye_ = false;   // strand
+    bool refused_ = false;    // strand: a failed secret; waiting out the delay, frames ignored
     std::string refusal_;     // strand: on_register's reason, sent as the ERROR's text
 
     // Written under server_core::mutex_ at registration.
@@ -54,6 +65,35 @@ private:
     std::string peer_key_; // verifies its peer-link tokens; empty without an endpoint
     std::uint64_t join_seq_ = 0;
     bool registered_ = false;
+    mailbox* mailbox_ = nullptr; // this client's mailbox, if it has one (stable: never erased)
+    // Set under mutex_ when the mailbox stopped for want of queue room: the next write
+    // resumes it.
+    std::atomic<bool> mail_waits_room_{false};
+};
+
+/// A message in a mailbox, as the server holds it.
+struct mail {
+    std::uint64_t seq = 0;
+    std::string from;
+    std::string body;
+    std::uint16_t type = 0;
+    std::uint16_t flags = 0;
+    std::int64_t expires_at = 0; // ms since the Unix epoch; 0: never
+    std::uint64_t commit = 0;    // the store write that holds it; deliverable once committed
+    std::uint64_t link = 0;      // a re-sent peer-link message (not stored: links die with us)
+    std::uint64_t link_seq = 0;
+};
+
+/// A client id's mailbox: its unacknowledged messages, in seq order.
+struct mailbox {
+    std::string id;
+    std::deque<mail> mails;
+    std::size_t bytes = 0;        // of bodies
+    std::uint64_t last_seq = 0;   // the highest seq given out
+    std::uint64_t acked = 0;      // the highest seq acknowledged
+    std::uint64_t sent = 0;       // the highest seq queued to the current session
+    std::shared_ptr<server_session> session; // when online
+    bool push = true;
 };
 
 struct string_hash {
@@ -83,6 +123,9 @@ public:
     void introduce(server_session& from, const msg::intro_request& m);
     void app_frame(server_session& from, frame_view f);
     void unregister(server_session& s, msg::leave_reason reason);
+    void ack(server_session& from, const msg::ack& a);
+    void get(server_session& from, const msg::get& g);
+    void pump(server_session& s); // the session has room again
     void count_error(error code) noexcept;
     void count_slow_consumer() noexcept { slow_consumers_.fetch_add(1); }
     void count_lost() noexcept { lost_.fetch_add(1); }
@@ -99,6 +142,39 @@ private:
     bool allowed(server_session& from, const routed_message& m, std::uint64_t ref);
     void session_ended(const std::shared_ptr<server_session>& s);
     std::string assign_id(const server_session& s) const;
+    error_code check_access(std::string_view id, const msg::hello& h) const;
+
+    // Mailboxes (server_mailbox.cpp); all under mutex_.
+    struct route_result {
+        bool found = false;
+        bool offline = false;
+        error_code ec;
+    };
+    void load_store();
+    /// What a SEND or a routed application frame carries.
+    struct outgoing {
+        std::uint16_t type; // 0: SEND/DELIVER
+        std::string_view to;
+        std::string_view body;
+        std::uint64_t ref;
+        std::uint16_t flags; // as sent: flag_link_sync, flag_confirm
+        std::uint32_t ttl_ms;
+        std::uint64_t link, link_seq;
+    };
+    void route_one(server_session& from, const outgoing& m);
+    error_code store_mail(mailbox& mb, std::string_view from, const outgoing& m,
+                          std::uint16_t flags, std::int64_t now);
+    void ack_upto(mailbox& mb, std::uint64_t seq);
+    void pump(mailbox& mb);
+    std::size_t send_mail(mailbox& mb, std::size_t max);
+    void open_mailbox(server_session& s, const msg::hello& h);
+    void confirm(server_session& from, std::uint64_t ref, std::uint16_t ref_type,
+                 std::string_view to, std::uint32_t offline);
+    void commit();
+    void committed(std::uint64_t batch, error_code ec);
+    std::int64_t expiry(std::uint32_t ttl_ms, std::int64_t now) const;
+    void drop_expired(mailbox& mb, std::int64_t now);
+    boost::asio::awaitable<void> expiry_watch();
 
     boost::asio::any_io_executor ex_;
     boost::asio::strand<boost::asio::any_io_executor> strand_;
@@ -117,11 +193,31 @@ private:
     std::uint64_t next_join_seq_ = 1;
     std::uint64_t next_msg_seq_ = 1;
     std::uint64_t registrations_ = 0;
+
+    std::map<std::string, std::string> secret_digests_; // id -> SHA-256 of its secret
+    std::shared_ptr<message_store> store_;
+    bool durable_ = false;
+    std::unordered_map<std::string, mailbox, string_hash, std::equal_to<>> mailboxes_;
+    std::vector<store_change_t> changes_; // not yet written to the store
+    std::uint64_t batch_ = 1;             // the store write changes_ will go in
+    std::uint64_t committed_ = 0;         // the last store write committed
+    struct confirmation {
+        std::uint64_t batch;
+        std::weak_ptr<server_session> to;
+        std::uint64_t ref;
+        std::uint16_t ref_type;
+        std::string recipient;
+        std::uint32_t offline;
+    };
+    std::deque<confirmation> confirmations_; // waiting for their batch to commit
+    std::uint64_t pending_mail_ = 0;
+    boost::asio::steady_timer expiry_timer_;
     std::chrono::steady_clock::time_point idle_since_;
     bool stopping_ = false;
 
     std::atomic<std::uint64_t> connections_{0}, routed_{0}, broadcasts_{0}, slow_consumers_{0},
-        lost_{0};
+        lost_{0}, stored_{0}, stored_offline_{0}, acked_{0}, expired_{0}, store_failures_{0},
+        refused_{0};
     std::array<std::atomic<std::uint64_t>, 128> errors_{};
 };
 

@@ -32,6 +32,12 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         std::lock_guard lock(mutex_);
         id = assign_id(s);
     }
+    if (auto ec = check_access(id, h)) {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        log(log_level::info, "refused " + id + ": " +
+                                 (ec == error::not_allowed ? "not on the allow list" : "wrong secret"));
+        return ec;
+    }
     if (options_.on_register) { // outside the lock: the hook may take its time
         if (auto why = options_.on_register({id, h.endpoint, h.credentials, s.remote_endpoint()})) {
             log(log_level::info, "refused " + id + ": " + *why);
@@ -67,16 +73,26 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     by_id_.emplace(s.id_, self);
     members_.push_back(self);
     ++registrations_;
+    open_mailbox(s, h);
 
-    // WELCOME and the snapshot go out before any later delta: all are queued under mutex_.
+    // WELCOME and the snapshot go out before any later delta, and what waits in the
+    // mailbox before anything live: all are queued under mutex_.
     msg::welcome w{protocol_version,
                    s.id_,
                    options_.max_frame,
                    static_cast<std::uint32_t>(options_.heartbeat_interval.count()),
                    std::max<std::uint32_t>(options_.heartbeat_misses, 1),
                    s.peer_key_};
+    if (auto* mb = s.mailbox_) {
+        w.flags = msg::welcome_mailbox | (durable_ ? msg::welcome_durable : 0);
+        w.seq = mb->acked;
+        w.pending = static_cast<std::uint32_t>(mb->mails.size());
+    }
     s.enqueue(make_frame(w));
     s.enqueue(make_frame(d));
+    if (s.mailbox_)
+        pump(*s.mailbox_);
+    commit();
     auto const joined = make_frame(msg::joined{{s.id_, s.join_seq_, s.endpoint_}});
     for (auto const& m : members_)
         if (m.get() != &s)
@@ -117,33 +133,69 @@ bool server_core::allowed(server_session& from, const routed_message& m, std::ui
 }
 
 void server_core::route(server_session& from, const msg::send& m) {
-    auto const type = static_cast<std::uint16_t>(frame_type::send);
+    route_one(from, {0, m.to, m.body, m.ref, m.flags, m.ttl_ms, m.link, m.link_seq});
+}
+
+void server_core::route_one(server_session& from, const outgoing& m) {
+    auto const type = m.type != 0 ? m.type : static_cast<std::uint16_t>(frame_type::send);
     // Peer-link fields pass through; the link switch marker is the clients' business only.
-    auto const sync =
-        static_cast<std::uint16_t>(m.body.empty() ? m.flags & msg::flag_link_sync : 0);
-    msg::deliver d{from.id_, m.body, 0, sync, m.link, m.link_seq};
-    if (!deliverable(from, msg::encoded_size(d), type, m.ref))
+    bool const sync = m.type == 0 && m.body.empty() && (m.flags & msg::flag_link_sync) != 0;
+    bool const confirm_wanted = !sync && (m.flags & msg::flag_confirm) != 0;
+    auto const mark = static_cast<std::uint16_t>(sync ? msg::flag_link_sync : 0);
+    // The largest form it can be delivered in: from a mailbox.
+    std::size_t size;
+    if (m.type == 0)
+        size = msg::encoded_size(
+            msg::deliver{from.id_, m.body, 1, msg::flag_mailbox, m.link, m.link_seq});
+    else
+        size = msg::encoded_size(
+            msg::app{m.type, {}, from.id_, m.body, 0, 1, m.link, m.link_seq, msg::flag_mailbox, 0});
+    if (!deliverable(from, size, type, m.ref))
         return;
     if (!sync && !allowed(from, {from.id_, m.to, type, m.body}, m.ref))
         return;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = by_id_.find(m.to);
-        if (it != by_id_.end()) {
-            // Encoded under the lock so sequence numbers increase along every recipient's stream.
-            d.seq = next_msg_seq_++;
-            if (it->second->enqueue(make_frame(d)) && !sync)
-                routed_.fetch_add(1, std::memory_order_relaxed);
-            return;
+    std::unique_lock lock(mutex_);
+    if (auto box = mailboxes_.find(m.to); box != mailboxes_.end()) {
+        auto& mb = box->second;
+        if (sync && !mb.session)
+            return; // a marker matters only to a peer that is online
+        bool const offline = !mb.session;
+        if (auto ec = store_mail(mb, from.id_, m, mark, unix_now_ms())) {
+            commit();
+            lock.unlock();
+            return from.send_error(static_cast<error>(ec.value()), type, m.ref, m.to);
         }
+        if (!sync) {
+            routed_.fetch_add(1, std::memory_order_relaxed);
+            if (confirm_wanted || offline)
+                confirm(from, m.ref, type, m.to, offline ? 1 : 0);
+        }
+        commit();
+        return;
     }
+    if (auto it = by_id_.find(m.to); it != by_id_.end()) {
+        // Encoded under the lock so sequence numbers increase along every recipient's stream.
+        shared_frame f;
+        if (m.type == 0)
+            f = make_frame(
+                msg::deliver{from.id_, m.body, next_msg_seq_++, mark, m.link, m.link_seq});
+        else
+            f = make_frame(msg::app{m.type, {}, from.id_, m.body, 0, next_msg_seq_++, m.link,
+                                    m.link_seq, 0, 0});
+        if (it->second->enqueue(std::move(f)) && !sync)
+            routed_.fetch_add(1, std::memory_order_relaxed);
+        if (confirm_wanted)
+            from.enqueue(make_frame(msg::stored{m.ref, m.to, 0, 0}));
+        return;
+    }
+    lock.unlock();
     if (!sync)
         from.send_error(error::no_such_client, type, m.ref, m.to);
 }
 
 void server_core::broadcast(server_session& from, const msg::broadcast& m) {
     auto const type = static_cast<std::uint16_t>(frame_type::broadcast);
-    msg::deliver probe{from.id_, m.body, 0, msg::flag_broadcast};
+    msg::deliver probe{from.id_, m.body, 1, msg::flag_broadcast | msg::flag_mailbox};
     if (!deliverable(from, msg::encoded_size(probe), type, m.ref))
         return;
     if (!allowed(from, {from.id_, {}, type, m.body}, m.ref))
@@ -151,9 +203,30 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
     std::lock_guard lock(mutex_);
     auto const f = make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, msg::flag_broadcast});
     for (auto const& member : members_)
-        if (member.get() != &from)
+        if (member.get() != &from && !member->mailbox_)
             member->enqueue(f);
+    // Every mailbox gets its copy, online or not: everyone gets every message they missed.
+    outgoing const o{0, {}, m.body, m.ref, 0, m.ttl_ms, 0, 0};
+    auto const now = unix_now_ms();
+    std::uint32_t stored = 0, offline = 0;
+    for (auto& [id, mb] : mailboxes_) {
+        if (id == from.id_)
+            continue;
+        if (auto ec = store_mail(mb, from.id_, o, msg::flag_broadcast, now)) {
+            from.send_error(static_cast<error>(ec.value()), type, m.ref, id);
+            continue;
+        }
+        ++stored;
+        offline += mb.session ? 0 : 1;
+    }
     broadcasts_.fetch_add(1, std::memory_order_relaxed);
+    if ((m.flags & msg::flag_confirm) != 0 || offline != 0) {
+        if (stored != 0)
+            confirm(from, m.ref, type, {}, offline);
+        else
+            from.enqueue(make_frame(msg::stored{m.ref, {}, 0, 0}));
+    }
+    commit();
 }
 
 void server_core::client_term(server_session& from, const msg::term& m) {
@@ -171,6 +244,8 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
     if (!s.registered_)
         return;
     s.registered_ = false;
+    if (s.mailbox_ && s.mailbox_->session.get() == &s)
+        s.mailbox_->session.reset();
     by_id_.erase(s.id_);
     std::erase_if(members_, [&s](auto const& m) { return m.get() == &s; });
     if (members_.empty())

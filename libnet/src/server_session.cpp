@@ -19,7 +19,14 @@ void server_session::send_error(error code, std::uint16_t ref_type, std::uint64_
     enqueue(make_error_frame(code, ref_type, ref, about));
 }
 
+void server_session::on_written(std::uint64_t) {
+    if (mail_waits_room_.load(std::memory_order_relaxed) && mail_waits_room_.exchange(false))
+        core_->pump(*this);
+}
+
 void server_session::on_frame(frame_view f) {
+    if (refused_)
+        return;
     if (!hello_done_)
         return on_hello(f);
     switch (f.core_type()) {
@@ -47,6 +54,18 @@ void server_session::on_frame(frame_view f) {
             return send_error(static_cast<error>(ec.value()), f.type, m.ref);
         return core_->introduce(*this, m);
     }
+    case frame_type::ack: {
+        msg::ack m;
+        if (auto ec = msg::decode(f, m))
+            return send_error(static_cast<error>(ec.value()), f.type);
+        return core_->ack(*this, m);
+    }
+    case frame_type::get: {
+        msg::get m;
+        if (auto ec = msg::decode(f, m))
+            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+        return core_->get(*this, m);
+    }
     case frame_type::bye:
         said_bye_ = true;
         return close({});
@@ -58,6 +77,8 @@ void server_session::on_frame(frame_view f) {
     case frame_type::left:
     case frame_type::deliver:
     case frame_type::introduction:
+    case frame_type::stored:
+    case frame_type::fetched:
     case frame_type::peer_hello:
     case frame_type::peer_welcome:
         return send_error(error::unexpected_frame, f.type);
@@ -84,8 +105,14 @@ void server_session::on_hello(frame_view f) {
         return fail(ec);
     if (h.version != protocol_version)
         return fail(error::unsupported_version);
-    if (auto ec = core_->register_client(*this, h))
-        return fail(ec);
+    if (auto ec = core_->register_client(*this, h)) {
+        if (ec != error::auth_failed)
+            return fail(ec);
+        // Against guessing: the answer comes late, and nothing is read meanwhile.
+        refused_ = true;
+        set_deadline(clock::now() + core_->options().auth_failure_delay, error::auth_failed);
+        return;
+    }
     hello_done_ = true;
     clear_deadline();
     set_heartbeat(core_->options().heartbeat_interval, core_->options().heartbeat_misses);

@@ -127,6 +127,39 @@ public:
                                 std::forward<CompletionToken>(token));
     }
 
+    /// Sends `body` to client `to` through the server and completes when the server has
+    /// accepted it: queued for `to`, or stored in its mailbox, and, with a durable store,
+    /// committed (docs/guide.md §10.3). Errors: no_such_client (no such client and no
+    /// mailbox), queue_full (its mailbox is over quota), store_failed, not_permitted, or
+    /// the connection's error; then the message was not accepted.
+    /// Handler: void(error_code, receipt).
+    template <class CompletionToken>
+    auto async_send_confirmed(std::string to, std::string body, CompletionToken&& token) {
+        return detail::spawn_op<receipt>(get_executor(),
+                                         confirmed_op(core_, 0, std::move(to), std::move(body)),
+                                         std::forward<CompletionToken>(token));
+    }
+
+    /// As async_send_confirmed, for a broadcast: completes once every mailbox that can take
+    /// it has it; receipt::refused lists those over quota.
+    /// Handler: void(error_code, receipt).
+    template <class CompletionToken>
+    auto async_broadcast_confirmed(std::string body, CompletionToken&& token) {
+        return detail::spawn_op<receipt>(get_executor(),
+                                         confirmed_op(core_, broadcast_tag, std::string(), std::move(body)),
+                                         std::forward<CompletionToken>(token));
+    }
+
+    /// Pull mode (client_options::pull): fetches up to `max` messages from this client's
+    /// mailbox, oldest first; an empty vector when none wait. They are acknowledged once
+    /// handed over. Errors: not_permitted when not in pull mode or the server gave this
+    /// client no mailbox. Handler: void(error_code, std::vector<message>).
+    template <class CompletionToken>
+    auto async_fetch(std::size_t max, CompletionToken&& token) {
+        return detail::spawn_op<std::vector<message>>(get_executor(), fetch_op(core_, max),
+                                                      std::forward<CompletionToken>(token));
+    }
+
     /// Sets up a direct link to client `id`: asks the server for an introduction, dials
     /// the endpoint `id` advertises and completes when both sides have proven who they
     /// are (docs/protocol.md §15). Completes at once when a link is already up; a link the
@@ -205,6 +238,12 @@ public:
     std::vector<std::string> linked_peers() const;
     /// The endpoint this client listens on for peers ("ip:port"), empty if it doesn't.
     std::string listen_endpoint() const;
+    /// The id of the last mailbox message handed to the application (0: none). Keep it to
+    /// resume a later session with client_options::resume_after.
+    std::uint64_t last_delivered() const;
+    /// True once registered with a mailbox: messages are stored while this client is
+    /// offline and acknowledged as it receives them.
+    bool has_mailbox() const;
 
 private:
     // Static, taking the core by value: a coroutine starts later and must not reach
@@ -233,6 +272,11 @@ private:
     static boost::asio::awaitable<std::pair<error_code, event>>
     receive_op(core_ptr core, std::chrono::steady_clock::time_point deadline);
     static boost::asio::awaitable<error_code> terminate_op(core_ptr core, std::string text);
+    static constexpr std::uint32_t broadcast_tag = 0x1'0000; // above every frame type
+    static boost::asio::awaitable<std::pair<error_code, receipt>>
+    confirmed_op(core_ptr core, std::uint32_t type, std::string to, std::string body);
+    static boost::asio::awaitable<std::pair<error_code, std::vector<message>>>
+    fetch_op(core_ptr core, std::size_t max);
     static boost::asio::awaitable<error_code> close_op(core_ptr core);
 
     std::shared_ptr<detail::client_core> core_;

@@ -26,8 +26,16 @@ struct client_options {
     /// Link with every other client that listens: on each directory change this client
     /// dials those that joined after it, so every pair gets exactly one link.
     bool mesh = false;
-    /// Opaque credentials sent in HELLO; empty: none.
+    /// Credentials sent in HELLO: the id's secret on a server with secrets
+    /// (server_options::secrets); empty: none.
     std::string credentials;
+    /// Pull mode (docs/guide.md §10.4): the server keeps this client's messages in its
+    /// mailbox until async_fetch asks for them.
+    bool pull = false;
+    /// Mailbox messages up to this id were already handed to the application by an earlier
+    /// session (client::last_delivered() of it): the server forgets them and this client
+    /// drops them if they come again.
+    std::uint64_t resume_after = 0;
 
     /// Largest frame value accepted from the server.
     std::uint32_t max_frame = default_max_frame_size;

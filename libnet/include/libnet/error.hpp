@@ -27,16 +27,17 @@ enum class error : std::uint16_t {
     already_registered = 34, ///< A second HELLO on a registered connection.
     id_taken = 35,           ///< Another online client holds the requested id.
     server_full = 36,        ///< The server's client limit is reached.
-    not_allowed = 37,        ///< The id is not on the server's allow list (reserved).
-    auth_failed = 38,        ///< A peer-link token (or credentials) missing or wrong.
+    not_allowed = 37,        ///< The id is not on the server's allow list.
+    auth_failed = 38,        ///< A secret or peer-link token missing or wrong.
 
     // Routing and flow control (64-95).
-    no_such_client = 64,   ///< The recipient is not online.
+    no_such_client = 64,   ///< The recipient is not online and has no mailbox.
     slow_consumer = 65,    ///< The receiver's outbound queue passed its bound.
-    queue_full = 66,       ///< A queue on the sending side is full.
+    queue_full = 66,       ///< A queue is full: the sender's, or the recipient's mailbox quota.
     not_permitted = 67,    ///< The server's policy forbids the request (e.g. client TERM).
     unexpected_frame = 68, ///< A frame that is not valid in the connection's state.
     no_peer_link = 69,     ///< No direct link to that peer is up, or it can't be set up.
+    store_failed = 70,     ///< The server's message store could not commit the message.
 
     // Connection life (96-127).
     heartbeat_timeout = 96, ///< The peer missed too many PINGs and is considered lost.

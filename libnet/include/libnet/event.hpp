@@ -7,6 +7,7 @@
 #include <string>
 #include <system_error>
 #include <variant>
+#include <vector>
 
 namespace libnet {
 
@@ -35,6 +36,9 @@ struct message {
     bool broadcast = false;
     std::uint16_t type = 0;    ///< 0 for a text message, else the application type.
     route via = route::server; ///< route::direct or route::server.
+    /// From this client's mailbox (docs/guide.md §10): `seq` is its message id, and the
+    /// client acknowledges it to the server once the application has it.
+    bool mailbox = false;
 };
 
 /// A client registered.
@@ -78,8 +82,24 @@ struct link_down {
     error_code reason;
 };
 
-using event =
-    std::variant<message, peer_joined, peer_left, server_error, terminated, link_up, link_down>;
+/// The server stored a message of ours for recipients that are offline; they get it when
+/// they log in. (A confirmed send reports this in its receipt instead.)
+struct stored {
+    std::string to;             ///< The recipient; empty for a broadcast.
+    std::uint32_t offline = 0;  ///< Recipients it waits for.
+    std::uint64_t ref = 0;      ///< The ref of the SEND or BROADCAST.
+};
+
+/// What the server said of a confirmed send (client::async_send_confirmed).
+struct receipt {
+    std::uint32_t offline = 0; ///< Recipients that were offline: their copy waits for them.
+    bool durable = false;      ///< Committed to a durable store before the server answered.
+    /// A broadcast: recipients whose mailbox was full (they don't get it).
+    std::vector<std::string> refused;
+};
+
+using event = std::variant<message, peer_joined, peer_left, server_error, terminated, link_up,
+                           link_down, stored>;
 
 } // namespace libnet
 

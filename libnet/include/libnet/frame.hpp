@@ -36,10 +36,11 @@ enum class frame_type : std::uint16_t {
     bye = 0x000B,
     ping = 0x000C,
     pong = 0x000D,
-    // Peer links (docs/protocol.md §15); GET and STORED are planned (store-and-forward).
+    // Acknowledgements and mailboxes (docs/protocol.md §16); ACK also on peer links (§15).
     ack = 0x0010,
     get = 0x0011,
     stored = 0x0012,
+    fetched = 0x0013,
     intro_request = 0x0020,
     introduction = 0x0021,
     peer_hello = 0x0022,

@@ -1,6 +1,7 @@
 #ifndef LIBNET_LIBNET_HPP
 #define LIBNET_LIBNET_HPP
 
+#include <libnet/access.hpp>
 #include <libnet/blocking_client.hpp>
 #include <libnet/client.hpp>
 #include <libnet/client_id.hpp>
@@ -10,5 +11,6 @@
 #include <libnet/frame.hpp>
 #include <libnet/messages.hpp>
 #include <libnet/server.hpp>
+#include <libnet/store.hpp>
 
 #endif

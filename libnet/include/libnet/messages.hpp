@@ -45,6 +45,9 @@ enum class tag : std::uint16_t {
     link_seq = 26,
     peer_key = 27,
     type = 28,
+    count = 29,
+    pending = 30,
+    ttl_ms = 31,
 };
 
 /// Why a client left (LEFT.reason).
@@ -71,6 +74,21 @@ enum class term_reason : std::uint16_t {
 inline constexpr std::uint16_t flag_broadcast = 0x0001;
 /// SEND/DELIVER/ACK.flags bit: the link switch marker of docs/protocol.md §15.4.
 inline constexpr std::uint16_t flag_link_sync = 0x0002;
+/// SEND/BROADCAST/application frame flags bit: answer with STORED once the message is
+/// accepted (and, with a durable store, committed).
+inline constexpr std::uint16_t flag_confirm = 0x0004;
+/// DELIVER/application frame flags bit: the message comes from the recipient's mailbox;
+/// acknowledge its seq with ACK (docs/protocol.md §16).
+inline constexpr std::uint16_t flag_mailbox = 0x0008;
+
+/// HELLO.flags bit: pull mode; the server keeps messages until GET asks for them.
+inline constexpr std::uint16_t hello_pull = 0x0001;
+/// WELCOME.flags bit: this client has a mailbox (its messages are stored until ACKed).
+inline constexpr std::uint16_t welcome_mailbox = 0x0001;
+/// WELCOME.flags bit: the mailbox is durable (it survives a server restart).
+inline constexpr std::uint16_t welcome_durable = 0x0002;
+/// STORED.flags bit: the message was committed to a durable store.
+inline constexpr std::uint16_t stored_durable = 0x0001;
 
 std::string_view to_string(leave_reason r) noexcept;
 std::string_view to_string(term_reason r) noexcept;
@@ -80,7 +98,9 @@ struct hello {
     std::uint16_t version = protocol_version;
     std::string_view id;          ///< Requested id; empty asks the server to assign one.
     std::string_view endpoint;    ///< "host:port" for direct links; empty if none.
-    std::string_view credentials; ///< Opaque; empty if none.
+    std::string_view credentials; ///< Opaque (the id's secret, with an allow list); empty if none.
+    std::uint16_t flags = 0;      ///< hello_pull or 0.
+    std::uint64_t seq = 0; ///< Mailbox seq the client has already seen up to (an ACK); 0: none.
 };
 
 struct welcome {
@@ -91,6 +111,9 @@ struct welcome {
     std::uint32_t heartbeat_ms = 0;     ///< 0: the server sends no PINGs.
     std::uint32_t heartbeat_misses = 0; ///< PINGs missed before a peer counts as lost.
     std::string_view peer_key; ///< Key that verifies peer-link tokens; sent with an endpoint.
+    std::uint16_t flags = 0;   ///< welcome_mailbox, welcome_durable.
+    std::uint64_t seq = 0;     ///< With a mailbox: the highest seq the server holds acknowledged.
+    std::uint32_t pending = 0; ///< With a mailbox: messages waiting in it.
 };
 
 struct directory_entry {
@@ -123,14 +146,17 @@ struct send {
     std::uint64_t ref = 0;      ///< Client-chosen; echoed by an ERROR about this frame. 0: none.
     std::uint64_t link = 0;     ///< A re-sent peer-link message: the link it was sent on.
     std::uint64_t link_seq = 0; ///< ... and its sequence number there.
-    std::uint16_t flags = 0;    ///< flag_link_sync or 0.
+    std::uint16_t flags = 0;    ///< flag_link_sync, flag_confirm.
+    std::uint32_t ttl_ms = 0;   ///< Drop it if still undelivered after this long; 0: the server's.
 };
 
 struct deliver {
     static constexpr frame_type type = frame_type::deliver;
     std::string_view from; ///< Stamped by the server: the sender's registered id.
     std::string_view body;
-    std::uint64_t seq = 0; ///< Server-wide sequence number (on a peer link: the link's).
+    /// Increases along the recipient's stream; with flag_mailbox, the recipient's mailbox
+    /// seq (the message id to ACK); on a peer link, the link's.
+    std::uint64_t seq = 0;
     std::uint16_t flags = 0;
     std::uint64_t link = 0;     ///< Copied from SEND.
     std::uint64_t link_seq = 0; ///< Copied from SEND.
@@ -147,13 +173,41 @@ struct app {
     std::uint64_t seq = 0;
     std::uint64_t link = 0;
     std::uint64_t link_seq = 0;
+    std::uint16_t flags = 0;  ///< flag_confirm (to the server), flag_mailbox (from it).
+    std::uint32_t ttl_ms = 0; ///< As SEND.ttl_ms.
 };
 
-/// Acknowledges peer-link messages up to and including `seq` (cumulative).
+/// Acknowledges messages up to and including `seq` (cumulative): peer-link messages on
+/// a link, mailbox messages to the server.
 struct ack {
     static constexpr frame_type type = frame_type::ack;
     std::uint64_t seq = 0;
     std::uint16_t flags = 0; ///< flag_link_sync: the sender's switch marker arrived.
+};
+
+/// Asks the server for up to `count` messages from this client's mailbox (pull mode).
+struct get {
+    static constexpr frame_type type = frame_type::get;
+    std::uint32_t count = 0;
+    std::uint64_t ref = 0;
+};
+
+/// The end of a GET's answer: `count` DELIVERs went before it, `pending` more wait.
+struct fetched {
+    static constexpr frame_type type = frame_type::fetched;
+    std::uint32_t count = 0;
+    std::uint32_t pending = 0;
+    std::uint64_t ref = 0; ///< GET.ref.
+};
+
+/// The server accepted a SEND, BROADCAST or application frame into mailboxes: sent when
+/// the frame asked (flag_confirm) or when a recipient was offline.
+struct stored {
+    static constexpr frame_type type = frame_type::stored;
+    std::uint64_t ref = 0;     ///< The frame's ref.
+    std::string_view to;       ///< The recipient; empty for a broadcast.
+    std::uint32_t count = 0;   ///< Recipients that were offline (their copy waits stored).
+    std::uint16_t flags = 0;   ///< stored_durable.
 };
 
 /// Asks the server for an introduction to client `to`, for a direct link.
@@ -195,6 +249,8 @@ struct broadcast {
     static constexpr frame_type type = frame_type::broadcast;
     std::string_view body;
     std::uint64_t ref = 0;
+    std::uint16_t flags = 0;  ///< flag_confirm.
+    std::uint32_t ttl_ms = 0; ///< As SEND.ttl_ms.
 };
 
 struct error {
@@ -243,6 +299,9 @@ error_code decode(frame_view f, bye& out);
 error_code decode(frame_view f, ping& out);
 error_code decode(frame_view f, pong& out);
 error_code decode(frame_view f, ack& out);
+error_code decode(frame_view f, get& out);
+error_code decode(frame_view f, fetched& out);
+error_code decode(frame_view f, stored& out);
 error_code decode(frame_view f, intro_request& out);
 error_code decode(frame_view f, introduction& out);
 error_code decode(frame_view f, peer_hello& out);

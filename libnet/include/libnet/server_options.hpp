@@ -5,11 +5,14 @@
 #include <libnet/log.hpp>
 #include <libnet/messages.hpp>
 #include <libnet/server_hooks.hpp>
+#include <libnet/store.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 
 namespace libnet {
@@ -53,6 +56,33 @@ struct server_options {
     /// The accepting client checks the expiry with its own clock, so the clocks of
     /// clients that link must agree to well within this.
     std::chrono::milliseconds peer_token_ttl{30'000};
+
+    // Access control (docs/guide.md §10.1).
+    /// When not empty, only these ids (and those in `secrets`) may register; others get
+    /// ERROR(not_allowed) and are closed. Every id on the list has a mailbox.
+    std::set<std::string> allow_ids;
+    /// Per-id secrets: a client registering under one of these ids must send its secret as
+    /// HELLO.credentials, or gets ERROR(auth_failed) after `auth_failure_delay` and is
+    /// closed. With an allow list, these ids are allowed too. The server keeps only a
+    /// digest of each and never logs them.
+    std::map<std::string, std::string> secrets;
+    /// How long a failed secret check waits before its ERROR and close.
+    std::chrono::milliseconds auth_failure_delay{1000};
+
+    // Mailboxes and store-and-forward (docs/guide.md §10). Ids on the allow list have a
+    // mailbox; with a durable store so does every id that ever registered by name.
+    /// Where mailboxes are kept; null: in memory only (make_memory_store()).
+    std::shared_ptr<message_store> store;
+    /// Messages one mailbox may hold (delivered but unacknowledged ones count); beyond it
+    /// senders get ERROR(queue_full).
+    std::size_t mailbox_max_messages = 10'000;
+    /// Bytes of message bodies one mailbox may hold; beyond it senders get ERROR(queue_full).
+    std::size_t mailbox_max_bytes = 16u << 20;
+    /// How long a stored message waits before it is dropped unread; 0: forever. A SEND may
+    /// ask for less (SEND.ttl_ms), not more.
+    std::chrono::milliseconds message_ttl{0};
+    /// Messages one GET returns at most.
+    std::uint32_t max_get = 1000;
 
     /// Where log lines go; empty: nowhere.
     log_function log;

@@ -133,6 +133,8 @@ void visit_fields(M& m, V& v) {
     v.field(tag::client_id, m.id, presence::optional);
     v.field(tag::endpoint, m.endpoint, presence::optional);
     v.field(tag::credentials, m.credentials, presence::optional);
+    v.field(tag::flags, m.flags, presence::optional);
+    v.field(tag::seq, m.seq, presence::optional);
 }
 
 template <message_of<welcome> M, class V>
@@ -143,6 +145,9 @@ void visit_fields(M& m, V& v) {
     v.field(tag::heartbeat_ms, m.heartbeat_ms, presence::always);
     v.field(tag::heartbeat_misses, m.heartbeat_misses, presence::always);
     v.field(tag::peer_key, m.peer_key, presence::optional);
+    v.field(tag::flags, m.flags, presence::optional);
+    v.field(tag::seq, m.seq, presence::optional);
+    v.field(tag::pending, m.pending, presence::optional);
 }
 
 template <message_of<directory> M, class V>
@@ -170,6 +175,7 @@ void visit_fields(M& m, V& v) {
     v.field(tag::link, m.link, presence::optional);
     v.field(tag::link_seq, m.link_seq, presence::optional);
     v.field(tag::flags, m.flags, presence::optional);
+    v.field(tag::ttl_ms, m.ttl_ms, presence::optional);
 }
 
 template <message_of<deliver> M, class V>
@@ -191,11 +197,34 @@ void visit_fields(M& m, V& v) {
     v.field(tag::seq, m.seq, presence::optional);
     v.field(tag::link, m.link, presence::optional);
     v.field(tag::link_seq, m.link_seq, presence::optional);
+    v.field(tag::flags, m.flags, presence::optional);
+    v.field(tag::ttl_ms, m.ttl_ms, presence::optional);
 }
 
 template <message_of<ack> M, class V>
 void visit_fields(M& m, V& v) {
     v.field(tag::seq, m.seq, presence::always);
+    v.field(tag::flags, m.flags, presence::optional);
+}
+
+template <message_of<get> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::count, m.count, presence::required);
+    v.field(tag::ref, m.ref, presence::optional);
+}
+
+template <message_of<fetched> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::count, m.count, presence::always);
+    v.field(tag::pending, m.pending, presence::always);
+    v.field(tag::ref, m.ref, presence::optional);
+}
+
+template <message_of<stored> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::to, m.to, presence::optional);
+    v.field(tag::count, m.count, presence::always);
     v.field(tag::flags, m.flags, presence::optional);
 }
 
@@ -234,6 +263,8 @@ template <message_of<broadcast> M, class V>
 void visit_fields(M& m, V& v) {
     v.field(tag::body, m.body, presence::required);
     v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::flags, m.flags, presence::optional);
+    v.field(tag::ttl_ms, m.ttl_ms, presence::optional);
 }
 
 template <message_of<error> M, class V>
