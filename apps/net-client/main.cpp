@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -27,8 +28,12 @@ namespace {
 constexpr char const* commands = R"txt(Commands (one per line on stdin):
   @ID text     send text to client ID: over the direct link when one is up, else
                through the server
+  !ID text     send text to ID through the server and wait for the server's
+               confirmation (committed, with a durable store): prints "ok ID" or
+               "ok ID (stored)" when ID is offline and gets it at its next login
   * text       broadcast text to every other client
   /link ID     set up a direct link to ID (ID must listen for peers)
+  /get [N]     with --pull: fetch up to N (default 100) messages from the mailbox
   /who         print the directory: "= id" per client, "(you)" marks this one and
                "(linked)" the peers with a direct link up
   /wait ID [S] wait until ID is online (at most S seconds, default 10)
@@ -36,8 +41,9 @@ constexpr char const* commands = R"txt(Commands (one per line on stdin):
   /quit        leave (BYE) once everything typed so far is sent; so does end of input
 Output: "[from] text" per message ("[from] (direct) text" when it came over a direct
 link), "+ id" / "- id" as clients join and leave (the directory on registering
-included), "~+ id" / "~- id" as direct links come up and go down; errors go to stderr
-with their code.
+included), "~+ id" / "~- id" as direct links come up and go down, "(stored for ID)"
+when a message waits in an offline client's mailbox; errors go to stderr with their
+code. Messages that waited in this client's mailbox print like live ones, once each.
 Exit status: 0 after /quit, end of input or TERM; 1 on errors; 2 on bad arguments.)txt";
 
 struct settings {
@@ -50,6 +56,7 @@ settings parse(int argc, char** argv) {
     std::string server;
     settings s;
     unsigned timeout_s = 10;
+    std::string secret, secret_file;
     d.add_options()("help,h", "show this help and exit")("server", po::value(&server)->required(),
                                                          "server address, HOST:PORT")(
         "id", po::value(&s.client.id), "id to register under (default: the server assigns one)")(
@@ -61,7 +68,12 @@ settings parse(int argc, char** argv) {
                             "HOST:PORT to advertise for direct links (default: the listening "
                             "port at the address that reaches the server)")(
         "mesh", po::bool_switch(&s.client.mesh),
-        "link with every other listening client automatically (needs --listen)");
+        "link with every other listening client automatically (needs --listen)")(
+        "secret", po::value(&secret), "the id's secret, when the server has one for it")(
+        "secret-file", po::value(&secret_file),
+        "read the secret from the first line of FILE (keeps it out of the process list)")(
+        "pull", po::bool_switch(&s.client.pull),
+        "pull mode: messages wait in the mailbox until /get fetches them");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, d), vm);
@@ -87,6 +99,18 @@ settings parse(int argc, char** argv) {
         throw app::usage_error("--mesh needs --listen");
     if (!s.client.advertise.empty() && s.client.listen.empty())
         throw app::usage_error("--advertise needs --listen");
+    if (!secret.empty() && !secret_file.empty())
+        throw app::usage_error("give --secret or --secret-file, not both");
+    if (!secret_file.empty()) {
+        std::ifstream in(secret_file);
+        if (!in || !std::getline(in, secret))
+            throw app::usage_error("can't read a secret from " + secret_file);
+        if (!secret.empty() && secret.back() == '\r')
+            secret.pop_back();
+        if (secret.empty())
+            throw app::usage_error(secret_file + ": the secret is empty");
+    }
+    s.client.credentials = secret;
     s.client.connect_timeout = std::chrono::seconds(timeout_s);
     return s;
 }
@@ -194,6 +218,9 @@ asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
             say("- " + l->id);
         else if (auto* e = std::get_if<libnet::server_error>(&ev))
             complain(describe(*e));
+        else if (auto* st = std::get_if<libnet::stored>(&ev))
+            say("(stored for " + (st->to.empty() ? std::to_string(st->offline) + " offline" : st->to) +
+                ")");
         else if (auto* t = std::get_if<libnet::terminated>(&ev))
             complain("terminated (" + std::string(libnet::msg::to_string(t->reason)) + ")" +
                      (t->by.empty() ? "" : " by " + t->by) +
@@ -234,6 +261,37 @@ asio::awaitable<void> run_commands(libnet::client& c, line_source& lines) {
             auto to = l.substr(1, space == std::string::npos ? std::string::npos : space - 1);
             auto body = space == std::string::npos ? std::string() : l.substr(space + 1);
             std::tie(ec) = co_await c.async_send(std::move(to), std::move(body), use_tuple);
+        } else if (l.size() > 1 && l[0] == '!') {
+            auto const space = l.find(' ');
+            auto to = l.substr(1, space == std::string::npos ? std::string::npos : space - 1);
+            auto body = space == std::string::npos ? std::string() : l.substr(space + 1);
+            auto [cec, r] = co_await c.async_send_confirmed(to, std::move(body), use_tuple);
+            if (cec == libnet::error::not_connected || cec == libnet::error::terminated)
+                ec = cec;
+            else if (cec)
+                complain("!" + to + ": " + std::string(libnet::to_string(
+                                                  static_cast<libnet::error>(cec.value()))) +
+                         " (" + std::to_string(cec.value()) + "): " + cec.message());
+            else
+                say("ok " + to + (r.offline ? " (stored)" : ""));
+        } else if (l == "/get" || l.rfind("/get ", 0) == 0) {
+            std::size_t n = 100;
+            if (l.size() > 5) {
+                try {
+                    n = std::stoul(l.substr(5));
+                } catch (const std::exception&) {
+                    n = 0;
+                }
+            }
+            if (n == 0) {
+                complain("/get N: N must be a positive number");
+                continue;
+            }
+            auto [gec, got] = co_await c.async_fetch(n, use_tuple);
+            if (gec)
+                complain("/get: " + gec.message());
+            for (auto const& m : got)
+                say(describe(m));
         } else if (l.size() > 1 && l[0] == '*' && l[1] == ' ') {
             auto body = l.substr(2);
             std::tie(ec) = co_await c.async_broadcast(std::move(body), use_tuple);

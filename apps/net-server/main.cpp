@@ -3,7 +3,9 @@
 
 #include "app_support.hpp"
 
+#include <libnet/access.hpp>
 #include <libnet/server.hpp>
+#include <libnet/store.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -22,10 +24,20 @@ namespace {
 struct settings {
     libnet::server_options server;
     unsigned threads = 1;
+    std::string store_spec;
+    bool full_sync = true;
+};
+
+struct store_settings {
+    std::string allow_ids, allow_file, secrets_file;
+    std::string store = "memory";
+    std::string sync = "full";
+    std::size_t ttl_secs = 0;
+    unsigned auth_delay_ms = 1000;
 };
 
 po::options_description describe(settings& s, std::string& log_level, unsigned& idle_secs,
-                                 std::size_t& hb_ms) {
+                                 std::size_t& hb_ms, store_settings& st) {
     po::options_description d("net-server: a libnet rendezvous and messaging server\n\nOptions");
     auto& o = s.server;
     // clang-format off
@@ -56,7 +68,29 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
         ("heartbeat-misses", po::value(&o.heartbeat_misses)->default_value(o.heartbeat_misses),
          "unanswered PINGs before a client is dropped as lost")
         ("log-level", po::value(&log_level)->default_value("info"),
-         "debug, info, warn, error or off (log lines go to stderr)");
+         "debug, info, warn, error or off (log lines go to stderr)")
+        ("allow-ids", po::value(&st.allow_ids),
+         "only these ids may register (comma-separated); others get ERROR not_allowed")
+        ("allow-file", po::value(&st.allow_file),
+         "only the ids in FILE may register: one id per line, '#' starts a comment line")
+        ("secrets-file", po::value(&st.secrets_file),
+         "per-id secrets, one 'id:secret' per line (split at the first ':'); a client with "
+         "one of these ids must send its secret (net-client --secret), else ERROR "
+         "auth_failed after --auth-delay-ms")
+        ("auth-delay-ms", po::value(&st.auth_delay_ms)->default_value(st.auth_delay_ms),
+         "delay before answering a wrong or missing secret")
+        ("store", po::value(&st.store)->default_value(st.store),
+         "where mailboxes live: 'memory', or 'sqlite:PATH' (durable; every id that "
+         "registers gets a mailbox)")
+        ("sync", po::value(&st.sync)->default_value(st.sync),
+         "SQLite durability: 'full' (a confirmed message survives power loss) or 'normal' "
+         "(it survives a crash of net-server, not of the machine)")
+        ("mailbox-max", po::value(&o.mailbox_max_messages)->default_value(o.mailbox_max_messages),
+         "messages one mailbox may hold; beyond it senders get ERROR queue_full")
+        ("mailbox-max-bytes", po::value(&o.mailbox_max_bytes)->default_value(o.mailbox_max_bytes),
+         "bytes of bodies one mailbox may hold; beyond it senders get ERROR queue_full")
+        ("ttl", po::value(&st.ttl_secs)->default_value(0),
+         "drop stored messages not delivered within SECS (0: keep them)");
     // clang-format on
     return d;
 }
@@ -66,7 +100,8 @@ settings parse(int argc, char** argv) {
     std::string log_level;
     unsigned idle_secs = 0;
     std::size_t hb_ms = 0;
-    auto desc = describe(s, log_level, idle_secs, hb_ms);
+    store_settings st;
+    auto desc = describe(s, log_level, idle_secs, hb_ms, st);
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -77,7 +112,11 @@ settings parse(int argc, char** argv) {
     if (vm.count("help")) {
         std::cout << desc
                   << "\nSignals: SIGINT/SIGTERM stop gracefully (clients get TERM); "
-                     "SIGUSR1 prints the stats to stderr.\n";
+                     "SIGUSR1 prints the stats to stderr.\n"
+                     "\nMailboxes: ids on the allow list (and, with a sqlite store, every id that "
+                     "has registered) get a mailbox. A message to such an id while it is offline "
+                     "is stored, the sender gets STORED, and the id receives it, in order, when it "
+                     "logs in. Secrets are never logged.\n";
         std::exit(0);
     }
     if (s.threads < 1 || s.threads > 256)
@@ -92,6 +131,32 @@ settings parse(int argc, char** argv) {
     s.server.idle_timeout = std::chrono::seconds(idle_secs);
     s.server.heartbeat_interval = std::chrono::milliseconds(hb_ms);
     s.server.log = app::stderr_log(log_level, "net-server");
+    if (st.sync != "full" && st.sync != "normal")
+        throw app::usage_error("--sync must be full or normal");
+    if (s.server.mailbox_max_messages < 1)
+        throw app::usage_error("--mailbox-max must be at least 1");
+    s.server.message_ttl = std::chrono::seconds(st.ttl_secs);
+    s.server.auth_failure_delay = std::chrono::milliseconds(st.auth_delay_ms);
+    try {
+        if (!st.allow_ids.empty())
+            s.server.allow_ids = libnet::parse_id_list(st.allow_ids);
+        if (!st.allow_file.empty())
+            s.server.allow_ids.merge(libnet::load_allow_file(st.allow_file));
+        if (!st.secrets_file.empty())
+            s.server.secrets = libnet::load_secrets_file(st.secrets_file);
+    } catch (const std::invalid_argument& e) {
+        throw app::usage_error(std::string("--allow-ids: ") + e.what());
+    } catch (const std::runtime_error& e) {
+        throw app::usage_error(e.what());
+    }
+    if ((vm.count("allow-ids") || vm.count("allow-file")) && s.server.allow_ids.empty())
+        throw app::usage_error("the allow list is empty");
+    if (st.store != "memory" && !st.store.starts_with("sqlite:"))
+        throw app::usage_error("--store must be memory or sqlite:PATH");
+    if (st.store == "sqlite:")
+        throw app::usage_error("--store sqlite: needs a PATH");
+    s.store_spec = st.store;
+    s.full_sync = st.sync == "full";
     return s;
 }
 
@@ -106,6 +171,12 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    try {
+        s.server.store = libnet::open_store(s.store_spec, s.full_sync);
+    } catch (const std::exception& e) {
+        std::cerr << "net-server: " << e.what() << "\n";
+        return 1;
+    }
     asio::io_context ioc(static_cast<int>(s.threads));
     std::optional<libnet::server> server;
     try {

@@ -188,8 +188,8 @@ void client_core::on_frame(frame_view f) {
             return;
         bool const bcast = (m.flags & msg::flag_broadcast) != 0;
         bool const stored = (m.flags & msg::flag_mailbox) != 0;
-        if (stored && m.seq <= highest_seq_)
-            return; // had it already: a redelivery after a reconnect
+        if (stored && (m.seq <= highest_seq_ || leaving_))
+            return; // had it already (a redelivery), or left: it waits for the next session
         if (stored)
             highest_seq_ = m.seq;
         return on_server_message(message{std::string(m.from), std::string(m.body), m.seq, bcast,
@@ -245,7 +245,7 @@ void client_core::on_frame(frame_view f) {
             if (msg::decode(f, m))
                 return;
             bool const stored = (m.flags & msg::flag_mailbox) != 0;
-            if (stored && m.seq <= highest_seq_)
+            if (stored && (m.seq <= highest_seq_ || leaving_))
                 return;
             if (stored)
                 highest_seq_ = m.seq;
@@ -324,7 +324,8 @@ event client_core::pop_event() {
     events_.pop_front();
     apply_to_directory(e);
     if (auto* m = std::get_if<message>(&e); m && m->mailbox) {
-        unconsumed_.pop_front(); // it was the oldest: ids arrive in order
+        if (!unconsumed_.empty() && unconsumed_.front() == m->seq)
+            unconsumed_.pop_front(); // the oldest (ids arrive in order), unless close() acked it
         last_delivered_ = m->seq;
         consumed();
     }

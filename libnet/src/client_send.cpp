@@ -114,7 +114,11 @@ asio::awaitable<error_code> client_core::close() {
         co_await leave_links(); // links first: what they did not confirm can still be re-sent
     }
     if (state_ == state::registered && !leaving_) {
-        send_ack(); // what the application has, before BYE: it won't come again
+        // Everything received is acknowledged before BYE, the events still queued included:
+        // they stay receivable. Mailbox messages arriving after BYE are dropped; the server
+        // keeps them for the next session.
+        unconsumed_.clear();
+        send_ack();
         end_reason_ = error::not_connected;
         leaving_ = true;
         // BYE goes after everything sent before it; frames still on their way (an ERROR

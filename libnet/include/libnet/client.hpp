@@ -218,7 +218,10 @@ public:
     }
 
     /// Leaves cleanly: BYE after everything queued, then waits (up to close_timeout) for
-    /// the server to close. Handler: void(error_code).
+    /// the server to close. With a mailbox, every message received so far is acknowledged
+    /// before BYE, including those still queued for async_receive (receive them after the
+    /// close); mailbox messages arriving after BYE are left for the next session.
+    /// Handler: void(error_code).
     template <class CompletionToken>
     auto async_close(CompletionToken&& token) {
         return detail::spawn_op(get_executor(), close_op(core_),
