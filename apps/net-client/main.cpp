@@ -183,6 +183,15 @@ std::string describe(const libnet::server_error& e) {
     return e.id.empty() ? s : s + ": " + e.id;
 }
 
+// "not_allowed (37): client id is not allowed" for libnet's codes, so scripts can match
+// the name; other errors by their message only.
+std::string describe(libnet::error_code ec) {
+    if (ec.category() != libnet::libnet_category())
+        return ec.message();
+    return std::string(libnet::to_string(static_cast<libnet::error>(ec.value()))) + " (" +
+           std::to_string(ec.value()) + "): " + ec.message();
+}
+
 std::string describe(const libnet::message& m) {
     std::string s = "[" + m.from + "] ";
     if (m.via == libnet::route::direct)
@@ -219,8 +228,8 @@ asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
         else if (auto* e = std::get_if<libnet::server_error>(&ev))
             complain(describe(*e));
         else if (auto* st = std::get_if<libnet::stored>(&ev))
-            say("(stored for " + (st->to.empty() ? std::to_string(st->offline) + " offline" : st->to) +
-                ")");
+            say("(stored for " +
+                (st->to.empty() ? std::to_string(st->offline) + " offline" : st->to) + ")");
         else if (auto* t = std::get_if<libnet::terminated>(&ev))
             complain("terminated (" + std::string(libnet::msg::to_string(t->reason)) + ")" +
                      (t->by.empty() ? "" : " by " + t->by) +
@@ -269,9 +278,7 @@ asio::awaitable<void> run_commands(libnet::client& c, line_source& lines) {
             if (cec == libnet::error::not_connected || cec == libnet::error::terminated)
                 ec = cec;
             else if (cec)
-                complain("!" + to + ": " + std::string(libnet::to_string(
-                                                  static_cast<libnet::error>(cec.value()))) +
-                         " (" + std::to_string(cec.value()) + "): " + cec.message());
+                complain("!" + to + ": " + describe(cec));
             else
                 say("ok " + to + (r.offline ? " (stored)" : ""));
         } else if (l == "/get" || l.rfind("/get ", 0) == 0) {
@@ -347,7 +354,7 @@ int main(int argc, char** argv) {
             auto [ec] = co_await c.async_connect(s.server.host, s.server.port, use_tuple);
             if (ec) {
                 complain("cannot register with " + s.server.host + ":" + s.server.port + ": " +
-                         ec.message());
+                         describe(ec));
                 status = 1;
                 lines.stop();
                 co_return;
