@@ -12,6 +12,7 @@ import tempfile
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import cli_test
 from cli_test import DEADLINE, Proc, client, joined, start_server
 
