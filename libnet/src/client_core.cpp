@@ -104,10 +104,9 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
         asio::detached);
     highest_seq_ = acked_ = options_.resume_after;
     last_delivered_ = options_.resume_after;
-    conn_->enqueue(make_frame(msg::hello{protocol_version, options_.id, advertise_,
-                                         options_.credentials,
-                                         options_.pull ? msg::hello_pull : std::uint16_t{0},
-                                         options_.resume_after}));
+    conn_->enqueue(make_frame(
+        msg::hello{protocol_version, options_.id, advertise_, options_.credentials,
+                   options_.pull ? msg::hello_pull : std::uint16_t{0}, options_.resume_after}));
 
     state_signal_.expires_at(deadline);
     while (state_ == state::connecting) {
@@ -192,8 +191,8 @@ void client_core::on_frame(frame_view f) {
             return; // had it already (a redelivery), or left: it waits for the next session
         if (stored)
             highest_seq_ = m.seq;
-        return on_server_message(message{std::string(m.from), std::string(m.body), m.seq, bcast,
-                                         0, route::server, stored},
+        return on_server_message(message{std::string(m.from), std::string(m.body), m.seq, bcast, 0,
+                                         route::server, stored},
                                  m.link, m.link_seq, m.flags);
     }
     case frame_type::joined: {

@@ -132,8 +132,8 @@ private:
     bool seen_before(const std::string& from, std::uint64_t link, std::uint64_t link_seq);
 
     // Mailboxes (client_mailbox.cpp).
-    void consumed();     // a mailbox message was handed over or used up: ACK soon
-    void send_ack();     // ACKs what the application has, if more than last time
+    void consumed(); // a mailbox message was handed over or used up: ACK soon
+    void send_ack(); // ACKs what the application has, if more than last time
     void on_stored(frame_view f);
     void on_fetched(frame_view f);
     bool on_mailbox_error(const msg::error& e);

@@ -127,8 +127,8 @@ client_core::send_confirmed(std::uint32_t type, std::string to, std::string body
     else if (type == 0)
         f = make_frame(msg::send{to, body, ref, 0, 0, msg::flag_confirm, 0});
     else
-        f = make_frame(msg::app{static_cast<std::uint16_t>(type), to, {}, body, ref, 0, 0, 0,
-                                msg::flag_confirm, 0});
+        f = make_frame(msg::app{
+            static_cast<std::uint16_t>(type), to, {}, body, ref, 0, 0, 0, msg::flag_confirm, 0});
     if (f.size - frame_header_size > server_max_frame_)
         co_return std::pair{error_code(error::frame_too_large), receipt{}};
     asio::steady_timer timer(ex_, clock::time_point::max());

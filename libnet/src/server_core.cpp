@@ -30,8 +30,8 @@ tcp::endpoint resolve(asio::any_io_executor ex, const server_options& o) {
 
 server_core::server_core(asio::any_io_executor ex, server_options options)
     : ex_(ex), strand_(asio::make_strand(ex)), options_(std::move(options)), acceptor_(strand_),
-      drained_(strand_), idle_timer_(strand_), backoff_timer_(strand_),
-      expiry_timer_(strand_), idle_since_(std::chrono::steady_clock::now()) {
+      drained_(strand_), idle_timer_(strand_), backoff_timer_(strand_), expiry_timer_(strand_),
+      idle_since_(std::chrono::steady_clock::now()) {
     load_store();
     auto const ep = resolve(ex, options_);
     acceptor_.open(ep.protocol());

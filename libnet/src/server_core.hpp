@@ -8,8 +8,8 @@
 #include <boost/asio/strand.hpp>
 
 #include <array>
-#include <map>
 #include <deque>
+#include <map>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -88,10 +88,10 @@ struct mail {
 struct mailbox {
     std::string id;
     std::deque<mail> mails;
-    std::size_t bytes = 0;        // of bodies
-    std::uint64_t last_seq = 0;   // the highest seq given out
-    std::uint64_t acked = 0;      // the highest seq acknowledged
-    std::uint64_t sent = 0;       // the highest seq queued to the current session
+    std::size_t bytes = 0;                   // of bodies
+    std::uint64_t last_seq = 0;              // the highest seq given out
+    std::uint64_t acked = 0;                 // the highest seq acknowledged
+    std::uint64_t sent = 0;                  // the highest seq queued to the current session
     std::shared_ptr<server_session> session; // when online
     bool push = true;
 };

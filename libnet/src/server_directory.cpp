@@ -34,8 +34,9 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     }
     if (auto ec = check_access(id, h)) {
         refused_.fetch_add(1, std::memory_order_relaxed);
-        log(log_level::info, "refused " + id + ": " +
-                                 (ec == error::not_allowed ? "not on the allow list" : "wrong secret"));
+        log(log_level::info,
+            "refused " + id + ": " +
+                (ec == error::not_allowed ? "not on the allow list" : "wrong secret"));
         return ec;
     }
     if (options_.on_register) { // outside the lock: the hook may take its time
@@ -180,8 +181,8 @@ void server_core::route_one(server_session& from, const outgoing& m) {
             f = make_frame(
                 msg::deliver{from.id_, m.body, next_msg_seq_++, mark, m.link, m.link_seq});
         else
-            f = make_frame(msg::app{m.type, {}, from.id_, m.body, 0, next_msg_seq_++, m.link,
-                                    m.link_seq, 0, 0});
+            f = make_frame(msg::app{
+                m.type, {}, from.id_, m.body, 0, next_msg_seq_++, m.link, m.link_seq, 0, 0});
         if (it->second->enqueue(std::move(f)) && !sync)
             routed_.fetch_add(1, std::memory_order_relaxed);
         if (confirm_wanted)

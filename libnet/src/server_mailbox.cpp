@@ -8,11 +8,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <limits>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 namespace libnet::detail {
 
@@ -79,7 +78,8 @@ void server_core::load_store() {
 
 // No lock: reads only what the constructor set.
 error_code server_core::check_access(std::string_view id, const msg::hello& h) const {
-    bool const listed = options_.allow_ids.empty() || options_.allow_ids.contains(std::string(id)) ||
+    bool const listed = options_.allow_ids.empty() ||
+                        options_.allow_ids.contains(std::string(id)) ||
                         secret_digests_.contains(std::string(id));
     if (!listed)
         return error::not_allowed;
@@ -111,8 +111,15 @@ error_code server_core::store_mail(mailbox& mb, std::string_view from, const out
         if (full())
             return error::queue_full;
     }
-    mail x{++mb.last_seq,   std::string(from), std::string(m.body), m.type, flags,
-           expiry(m.ttl_ms, now), 0,           m.link,              m.link_seq};
+    mail x{++mb.last_seq,
+           std::string(from),
+           std::string(m.body),
+           m.type,
+           flags,
+           expiry(m.ttl_ms, now),
+           0,
+           m.link,
+           m.link_seq};
     if (durable_) {
         if (!marker) {
             changes_.push_back(store_change::put{
@@ -249,7 +256,8 @@ void server_core::ack(server_session& from, const msg::ack& a) {
     std::unique_lock lock(mutex_);
     if (!from.mailbox_) {
         lock.unlock();
-        return from.send_error(error::unexpected_frame, static_cast<std::uint16_t>(frame_type::ack));
+        return from.send_error(error::unexpected_frame,
+                               static_cast<std::uint16_t>(frame_type::ack));
     }
     ack_upto(*from.mailbox_, std::min(a.seq, from.mailbox_->sent)); // only what it was sent
     commit();
@@ -265,8 +273,8 @@ void server_core::get(server_session& from, const msg::get& g) {
     }
     auto const n = send_mail(*mb, std::min(g.count, options_.max_get));
     auto const pending = std::distance(first_after(mb->mails, mb->sent), mb->mails.end());
-    from.enqueue(make_frame(msg::fetched{static_cast<std::uint32_t>(n),
-                                         static_cast<std::uint32_t>(pending), g.ref}));
+    from.enqueue(make_frame(
+        msg::fetched{static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(pending), g.ref}));
     commit();
 }
 

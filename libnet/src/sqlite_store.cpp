@@ -3,12 +3,11 @@
 
 #include <libnet/store.hpp>
 
-#include <sqlite3.h>
-
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <sqlite3.h>
 #include <stdexcept>
 #include <thread>
 
@@ -144,16 +143,14 @@ public:
         statement msgs(db_, "SELECT recipient, seq, sender, type, flags, body, stored_at, "
                             "expires_at FROM messages ORDER BY recipient, seq");
         while (msgs.row())
-            out.messages.push_back({msgs.text(0), static_cast<std::uint64_t>(msgs.i64(1)),
-                                    msgs.text(2), msgs.text(5),
-                                    static_cast<std::uint16_t>(msgs.i64(3)),
-                                    static_cast<std::uint16_t>(msgs.i64(4)), msgs.i64(6),
-                                    msgs.i64(7)});
+            out.messages.push_back(
+                {msgs.text(0), static_cast<std::uint64_t>(msgs.i64(1)), msgs.text(2), msgs.text(5),
+                 static_cast<std::uint16_t>(msgs.i64(3)), static_cast<std::uint16_t>(msgs.i64(4)),
+                 msgs.i64(6), msgs.i64(7)});
         return out;
     }
 
-    void write(std::vector<store_change_t> changes,
-               std::function<void(error_code)> done) override {
+    void write(std::vector<store_change_t> changes, std::function<void(error_code)> done) override {
         {
             std::lock_guard lock(mutex_);
             queued_changes_ += changes.size();
@@ -273,9 +270,7 @@ private:
     bool apply(const store_change::drop& d) {
         return drop_->bind(1, d.recipient).bind(2, static_cast<std::int64_t>(d.seq)).run();
     }
-    bool apply(const store_change::login& l) {
-        return login_->bind(1, l.id).bind(2, l.time).run();
-    }
+    bool apply(const store_change::login& l) { return login_->bind(1, l.id).bind(2, l.time).run(); }
 
     sqlite_store_options options_;
     sqlite3* db_ = nullptr;

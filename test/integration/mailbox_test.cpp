@@ -29,9 +29,8 @@ try_connect(asio::io_context& ioc, const server& s, libnet::client_options o) {
     co_return std::pair{std::move(c), ec};
 }
 
-asio::awaitable<std::unique_ptr<libnet::client>> connect_opts(asio::io_context& ioc,
-                                                              const server& s,
-                                                              libnet::client_options o) {
+asio::awaitable<std::unique_ptr<libnet::client>>
+connect_opts(asio::io_context& ioc, const server& s, libnet::client_options o) {
     auto r = co_await try_connect(ioc, s, std::move(o));
     INFO("connect: " << r.second.message());
     REQUIRE_FALSE(r.second);
@@ -136,7 +135,9 @@ TEST_CASE("access: secrets never reach the log") {
         auto o = allow("bob");
         o.secrets["alice"] = "hunter2-secret";
         o.auth_failure_delay = 1ms;
-        o.log = [&lines](libnet::log_level, std::string_view l) { lines.emplace_back(l); };
+        o.log = [&lines](libnet::log_level, std::string_view l) {
+            lines.emplace_back(l);
+        };
         server s(ioc, o);
         auto good = with_id("alice");
         good.credentials = "hunter2-secret";

@@ -145,9 +145,9 @@ public:
     /// Handler: void(error_code, receipt).
     template <class CompletionToken>
     auto async_broadcast_confirmed(std::string body, CompletionToken&& token) {
-        return detail::spawn_op<receipt>(get_executor(),
-                                         confirmed_op(core_, broadcast_tag, std::string(), std::move(body)),
-                                         std::forward<CompletionToken>(token));
+        return detail::spawn_op<receipt>(
+            get_executor(), confirmed_op(core_, broadcast_tag, std::string(), std::move(body)),
+            std::forward<CompletionToken>(token));
     }
 
     /// Pull mode (client_options::pull): fetches up to `max` messages from this client's

@@ -85,9 +85,9 @@ struct link_down {
 /// The server stored a message of ours for recipients that are offline; they get it when
 /// they log in. (A confirmed send reports this in its receipt instead.)
 struct stored {
-    std::string to;             ///< The recipient; empty for a broadcast.
-    std::uint32_t offline = 0;  ///< Recipients it waits for.
-    std::uint64_t ref = 0;      ///< The ref of the SEND or BROADCAST.
+    std::string to;            ///< The recipient; empty for a broadcast.
+    std::uint32_t offline = 0; ///< Recipients it waits for.
+    std::uint64_t ref = 0;     ///< The ref of the SEND or BROADCAST.
 };
 
 /// What the server said of a confirmed send (client::async_send_confirmed).

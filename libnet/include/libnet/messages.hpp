@@ -204,10 +204,10 @@ struct fetched {
 /// the frame asked (flag_confirm) or when a recipient was offline.
 struct stored {
     static constexpr frame_type type = frame_type::stored;
-    std::uint64_t ref = 0;     ///< The frame's ref.
-    std::string_view to;       ///< The recipient; empty for a broadcast.
-    std::uint32_t count = 0;   ///< Recipients that were offline (their copy waits stored).
-    std::uint16_t flags = 0;   ///< stored_durable.
+    std::uint64_t ref = 0;   ///< The frame's ref.
+    std::string_view to;     ///< The recipient; empty for a broadcast.
+    std::uint32_t count = 0; ///< Recipients that were offline (their copy waits stored).
+    std::uint16_t flags = 0; ///< stored_durable.
 };
 
 /// Asks the server for an introduction to client `to`, for a direct link.

@@ -21,14 +21,14 @@ struct server_stats {
     std::uint64_t routed = 0;     ///< SENDs delivered.
     std::uint64_t broadcasts = 0; ///< BROADCASTs accepted.
     std::uint64_t slow_consumers = 0;
-    std::uint64_t lost = 0;                ///< Clients dropped for missed heartbeats.
-    std::uint64_t stored = 0;    ///< Messages accepted into mailboxes (a broadcast: one each).
+    std::uint64_t lost = 0;           ///< Clients dropped for missed heartbeats.
+    std::uint64_t stored = 0;         ///< Messages accepted into mailboxes (a broadcast: one each).
     std::uint64_t stored_offline = 0; ///< ... of them for recipients that were offline.
-    std::uint64_t acked = 0;     ///< Mailbox messages acknowledged by their recipients.
-    std::uint64_t expired = 0;   ///< Mailbox messages dropped unread at their expiry.
-    std::uint64_t pending = 0;   ///< Messages in mailboxes now.
+    std::uint64_t acked = 0;          ///< Mailbox messages acknowledged by their recipients.
+    std::uint64_t expired = 0;        ///< Mailbox messages dropped unread at their expiry.
+    std::uint64_t pending = 0;        ///< Messages in mailboxes now.
     std::uint64_t store_failures = 0; ///< Store commits that failed.
-    std::uint64_t refused = 0;   ///< Registrations refused by the allow list or a secret.
+    std::uint64_t refused = 0;        ///< Registrations refused by the allow list or a secret.
     std::map<error, std::uint64_t> errors; ///< ERROR frames sent, by code.
 };
 

@@ -32,8 +32,8 @@ struct stored_message {
 /// A mailbox's owner as the store remembers it.
 struct stored_user {
     std::string id;
-    std::uint64_t last_seq = 0; ///< The highest message id it was given.
-    std::uint64_t acked = 0;    ///< The highest message id it acknowledged (its last-seen).
+    std::uint64_t last_seq = 0;  ///< The highest message id it was given.
+    std::uint64_t acked = 0;     ///< The highest message id it acknowledged (its last-seen).
     std::int64_t last_login = 0; ///< ms since the Unix epoch; 0: never.
 };
 
