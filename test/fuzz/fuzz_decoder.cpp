@@ -118,10 +118,11 @@ auto fields(const msg::directory_entry& e) {
     return std::tie(e.id, e.join_seq, e.endpoint);
 }
 auto fields(const msg::hello& m) {
-    return std::tie(m.version, m.id, m.endpoint, m.credentials);
+    return std::tie(m.version, m.id, m.endpoint, m.credentials, m.flags, m.seq);
 }
 auto fields(const msg::welcome& m) {
-    return std::tie(m.version, m.id, m.max_frame, m.heartbeat_ms, m.heartbeat_misses, m.peer_key);
+    return std::tie(m.version, m.id, m.max_frame, m.heartbeat_ms, m.heartbeat_misses, m.peer_key,
+                    m.flags, m.seq, m.pending);
 }
 auto fields(const msg::joined& m) {
     return fields(m.entry);
@@ -130,16 +131,26 @@ auto fields(const msg::left& m) {
     return std::tie(m.id, m.join_seq, m.reason);
 }
 auto fields(const msg::send& m) {
-    return std::tie(m.to, m.body, m.ref, m.link, m.link_seq, m.flags);
+    return std::tie(m.to, m.body, m.ref, m.link, m.link_seq, m.flags, m.ttl_ms);
 }
 auto fields(const msg::deliver& m) {
     return std::tie(m.from, m.body, m.seq, m.flags, m.link, m.link_seq);
 }
 auto fields(const msg::app& m) {
-    return std::tie(m.type, m.to, m.from, m.body, m.ref, m.seq, m.link, m.link_seq);
+    return std::tie(m.type, m.to, m.from, m.body, m.ref, m.seq, m.link, m.link_seq, m.flags,
+                    m.ttl_ms);
 }
 auto fields(const msg::ack& m) {
     return std::tie(m.seq, m.flags);
+}
+auto fields(const msg::get& m) {
+    return std::tie(m.count, m.ref);
+}
+auto fields(const msg::fetched& m) {
+    return std::tie(m.count, m.pending, m.ref);
+}
+auto fields(const msg::stored& m) {
+    return std::tie(m.ref, m.to, m.count, m.flags);
 }
 auto fields(const msg::intro_request& m) {
     return std::tie(m.to, m.ref);
@@ -154,7 +165,7 @@ auto fields(const msg::peer_welcome& m) {
     return std::tie(m.version, m.id, m.proof);
 }
 auto fields(const msg::broadcast& m) {
-    return std::tie(m.body, m.ref);
+    return std::tie(m.body, m.ref, m.flags, m.ttl_ms);
 }
 auto fields(const msg::error& m) {
     return std::tie(m.code, m.text, m.ref, m.ref_type, m.id);
@@ -248,7 +259,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (auto const& f : ref.frames)
         check_messages<msg::hello, msg::welcome, msg::directory, msg::joined, msg::left, msg::send,
                        msg::deliver, msg::broadcast, msg::error, msg::term, msg::bye, msg::ping,
-                       msg::pong, msg::app, msg::ack, msg::intro_request, msg::introduction,
-                       msg::peer_hello, msg::peer_welcome>(f);
+                       msg::pong, msg::app, msg::ack, msg::get, msg::fetched, msg::stored,
+                       msg::intro_request, msg::introduction, msg::peer_hello, msg::peer_welcome>(
+            f);
     return 0;
 }

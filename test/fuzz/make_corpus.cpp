@@ -78,6 +78,11 @@ int main(int argc, char** argv) {
     auto const stream =
         cat({frame(msg::hello{1, "alice", "", ""}), send, frame(msg::deliver{"bob", "yo", 3, 0}),
              frame(msg::ping{1}), frame(msg::bye{})});
+    // A pull-mode session with a durable mailbox: resume, fetch, acknowledge.
+    auto const mailbox_stream =
+        cat({frame(msg::hello{1, "bob", "", "", msg::hello_pull, 41}), frame(msg::get{100, 12}),
+             frame(msg::deliver{"alice", "stored", 42, msg::flag_mailbox}),
+             frame(msg::fetched{1, 0, 12}), frame(msg::ack{42})});
     auto bad_entry = field(msg::tag::client_id, str("ab"));
     bad_entry[5] = 50; // claims 50 bytes, has 2
     auto const good_entry =
@@ -110,6 +115,32 @@ int main(int argc, char** argv) {
         {"peer_hello.bin", frame(msg::peer_hello{1, "alice", "token", 77})},
         {"peer_welcome.bin", frame(msg::peer_welcome{1, "bob", "proof"})},
         {"send_resent.bin", frame(msg::send{"bob", "x", 2, 77, 3, msg::flag_link_sync})},
+        {"hello_mailbox.bin", frame(msg::hello{1, "bob", "", "s3cret", msg::hello_pull, 41})},
+        {"welcome_mailbox.bin",
+         frame(msg::welcome{
+             1, "bob", 4096, 5000, 3, {}, msg::welcome_mailbox | msg::welcome_durable, 41, 7})},
+        {"send_confirm.bin",
+         frame(msg::send{
+             .to = "bob", .body = "hi", .ref = 10, .flags = msg::flag_confirm, .ttl_ms = 60000})},
+        {"broadcast_confirm.bin", frame(msg::broadcast{"all", 11, msg::flag_confirm, 5000})},
+        {"deliver_mailbox.bin",
+         frame(msg::deliver{"alice", "x", 43, msg::flag_mailbox | msg::flag_broadcast})},
+        {"app_confirm.bin", frame(msg::app{.type = 0x8002,
+                                           .to = "bob",
+                                           .body = "p",
+                                           .ref = 13,
+                                           .flags = msg::flag_confirm,
+                                           .ttl_ms = 1000})},
+        {"app_mailbox.bin",
+         frame(msg::app{
+             .type = 0x8002, .from = "alice", .body = "p", .seq = 44, .flags = msg::flag_mailbox})},
+        {"get.bin", frame(msg::get{100, 12})},
+        {"fetched.bin", frame(msg::fetched{2, 5, 12})},
+        {"stored.bin", frame(msg::stored{10, "bob", 1, msg::stored_durable})},
+        {"stored_broadcast.bin", frame(msg::stored{11, "", 3, 0})},
+        {"get_without_count.bin", raw_frame(frame_type::get, field(msg::tag::ref, bytes(8, 1)))},
+        {"stored_bad_count.bin", raw_frame(frame_type::stored, field(msg::tag::count, {0, 1}))},
+        {"mailbox_stream.bin", mailbox_stream},
         {"stream.bin", stream},
         {"truncated.bin", bytes(send.begin(), send.end() - 3)},
         {"truncated_header.bin", bytes(send.begin(), send.begin() + 4)},
