@@ -40,17 +40,18 @@ std::string where(const std::string& path, int line) {
 
 std::set<std::string> parse_id_list(std::string_view list) {
     std::set<std::string> out;
-    while (!list.empty()) {
+    if (trim(list).empty())
+        return out;
+    for (;;) {
         auto const comma = list.find(',');
         auto const id = trim(list.substr(0, comma));
         if (!is_valid_client_id(id))
             throw std::invalid_argument("invalid client id \"" + std::string(id) + "\"");
         out.emplace(id);
         if (comma == std::string_view::npos)
-            break;
+            return out;
         list.remove_prefix(comma + 1);
     }
-    return out;
 }
 
 std::set<std::string> load_allow_file(const std::string& path) {
@@ -75,14 +76,15 @@ std::map<std::string, std::string> load_secrets_file(const std::string& path) {
         auto secret = line.substr(colon + 1);
         if (!secret.empty() && secret.back() == '\r')
             secret.remove_suffix(1);
-        if (!is_valid_client_id(id))
-            throw std::runtime_error(where(path, n) + "invalid client id \"" + std::string(id) +
-                                     "\"");
+        if (!is_valid_client_id(id)) // not echoed: a mistyped line may hold the secret
+            throw std::runtime_error(where(path, n) + "invalid client id before the ':'");
         if (secret.empty())
             throw std::runtime_error(where(path, n) + "empty secret for " + std::string(id));
         if (!out.emplace(id, secret).second)
             throw std::runtime_error(where(path, n) + std::string(id) + " is given twice");
     });
+    if (out.empty()) // a file that protects nothing is a mistake, not a policy
+        throw std::runtime_error(path + ": no id:secret lines");
     return out;
 }
 

@@ -138,6 +138,12 @@ void client_core::on_registration_frame(frame_view f) {
         }
         server_max_frame_ = w.max_frame;
         has_mailbox_ = (w.flags & msg::welcome_mailbox) != 0;
+        if (w.seq < highest_seq_) {
+            // The server's ids don't reach what we resumed after (a mailbox that did not
+            // survive a restart): its new messages reuse those ids, so start again from its.
+            highest_seq_ = acked_ = w.seq;
+            last_delivered_ = w.seq;
+        }
         acked_ = std::max(acked_, w.seq);
         peer_key_ = std::string(w.peer_key);
         heartbeat_ = std::chrono::milliseconds(w.heartbeat_ms);
@@ -285,13 +291,13 @@ void client_core::deliver(message m) {
         if (auto h = options_.app_handlers.find(m.type); h != options_.app_handlers.end()) {
             h->second(m);
             if (m.mailbox)
-                last_delivered_ = m.seq, consumed();
+                consumed();
             return;
         }
     }
     if (options_.on_message && options_.on_message(m)) {
         if (m.mailbox)
-            last_delivered_ = m.seq, consumed();
+            consumed();
         return;
     }
     if (m.mailbox && !fetches_.empty()) { // pull mode: the answer to the oldest GET
@@ -325,7 +331,6 @@ event client_core::pop_event() {
     if (auto* m = std::get_if<message>(&e); m && m->mailbox) {
         if (!unconsumed_.empty() && unconsumed_.front() == m->seq)
             unconsumed_.pop_front(); // the oldest (ids arrive in order), unless close() acked it
-        last_delivered_ = m->seq;
         consumed();
     }
     if (was_full) { // every connection that feeds events paused on the same bound

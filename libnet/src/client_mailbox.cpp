@@ -18,6 +18,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // One ACK per turn of the strand, however many messages were taken in it.
 void client_core::consumed() {
+    // Everything up to the first message still queued for the application is its own now.
+    last_delivered_ = unconsumed_.empty() ? highest_seq_ : unconsumed_.front() - 1;
     if (ack_posted_)
         return;
     ack_posted_ = true;
@@ -60,10 +62,8 @@ void client_core::on_fetched(frame_view f) {
         return;
     auto& w = *fetches_.front();
     fetches_.pop_front();
-    for (auto const& got : w.got) {
+    for (std::size_t i = 0; i < w.got.size() && !unconsumed_.empty(); ++i)
         unconsumed_.pop_front();
-        last_delivered_ = got.seq;
-    }
     if (!w.got.empty())
         consumed();
     w.done = true;

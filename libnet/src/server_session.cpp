@@ -108,7 +108,7 @@ void server_session::on_hello(frame_view f) {
     if (auto ec = core_->register_client(*this, h)) {
         if (ec != error::auth_failed)
             return fail(ec);
-        // Against guessing: the answer comes late, and nothing is read meanwhile.
+        // Against guessing: the answer comes late, and frames meanwhile are ignored.
         refused_ = true;
         set_deadline(clock::now() + core_->options().auth_failure_delay, error::auth_failed);
         return;

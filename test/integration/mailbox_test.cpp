@@ -397,6 +397,27 @@ TEST_CASE("mailbox: the client library drops a redelivered message id") {
     });
 }
 
+TEST_CASE("mailbox: resuming after ids the server no longer has does not drop new messages") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        // A memory store starts its ids again after a restart: a client resuming from an
+        // earlier server's id must not take the new ones for duplicates.
+        server s(ioc, allow("alice,bob"));
+        auto o = with_id("bob");
+        o.resume_after = 40;
+        auto b = co_await connect_opts(ioc, s, o);
+        CHECK(b->last_delivered() == 0);
+        auto a = co_await connect(ioc, s, "alice");
+        co_await confirmed(*a, "bob", "fresh");
+        auto got = co_await messages(*b, 1);
+        CHECK(got[0].body == "fresh");
+        CHECK(got[0].seq == 1);
+        CHECK(b->last_delivered() == 1);
+        co_await close(*b);
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
+
 TEST_CASE("mailbox: pull mode keeps messages until GET asks for them") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         server s(ioc, allow("alice,bob"));

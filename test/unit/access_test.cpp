@@ -71,6 +71,7 @@ TEST_CASE("access: parse_id_list") {
                Contains("\"b c\""));
     CHECK_THROWS_AS(parse_id_list("alice,,bob"), std::invalid_argument);
     CHECK_THROWS_AS(parse_id_list(","), std::invalid_argument);
+    CHECK_THROWS_AS(parse_id_list("alice,"), std::invalid_argument);
     CHECK_THROWS_AS(parse_id_list(std::string(65, 'x')), std::invalid_argument);
 }
 
@@ -98,8 +99,8 @@ TEST_CASE("access: a secrets file splits each line at its first colon") {
                                                  {"bob", "  spaced out  "},
                                                  {"carol", "x"},
                                                  {"dave", "last"}});
-    temp_file empty("");
-    CHECK(load_secrets_file(empty.path()).empty());
+    temp_file empty("# nothing yet\n");
+    CHECK_THROWS_AS(load_secrets_file(empty.path()), std::runtime_error); // protects nothing
 }
 
 TEST_CASE("access: a bad secrets file names its path and line, never the secret") {

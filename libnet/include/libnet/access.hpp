@@ -10,7 +10,7 @@
 namespace libnet {
 
 /// Ids from a comma-separated list ("a,b,c"; spaces around names are ignored). Throws
-/// std::invalid_argument naming a bad id.
+/// std::invalid_argument naming a bad or empty id.
 std::set<std::string> parse_id_list(std::string_view list);
 
 /// An allow file: one client id per line; blank lines and lines starting with '#' are
@@ -21,8 +21,8 @@ std::set<std::string> load_allow_file(const std::string& path);
 /// A secrets file: one "id:secret" per line, split at the first ':' (an id can't contain
 /// ':' here; a secret can). Blank lines and '#' lines are skipped; the secret is taken as
 /// is, up to the end of the line (a trailing '\r' is dropped). Throws std::runtime_error
-/// with "PATH:LINE: reason" (never the secret) for a bad line, an empty secret, or an id
-/// given twice.
+/// with "PATH:LINE: reason" (never the secret, nor a bad id, which may hold it) for a bad
+/// line, an empty secret, or an id given twice, and for a file without any id:secret line.
 std::map<std::string, std::string> load_secrets_file(const std::string& path);
 
 } // namespace libnet

@@ -59,7 +59,8 @@ public:
     /// outbound queue or the window is full). Sends to one peer complete, and arrive, in
     /// the order they were started, whichever way each goes; when a link drops, what it
     /// had not confirmed is re-sent through the server and the receiver drops what it had
-    /// already seen, so each message arrives once. An offline or unknown recipient is
+    /// already seen, so each message arrives once. A recipient with a mailbox that is
+    /// offline gets it at its next login (a `stored` event says so); an unknown recipient is
     /// reported afterwards as a server_error event (code no_such_client, id == to).
     /// Handler: void(error_code).
     template <class CompletionToken>
