@@ -83,6 +83,9 @@ inline constexpr std::uint16_t flag_mailbox = 0x0008;
 
 /// HELLO.flags bit: pull mode; the server keeps messages until GET asks for them.
 inline constexpr std::uint16_t hello_pull = 0x0001;
+/// HELLO.flags bit: presence opt-out; the client is listed and routable but receives no
+/// DIRECTORY, JOINED or LEFT (docs/protocol.md §6.7).
+inline constexpr std::uint16_t hello_no_directory = 0x0002;
 /// WELCOME.flags bit: this client has a mailbox (its messages are stored until ACKed).
 inline constexpr std::uint16_t welcome_mailbox = 0x0001;
 /// WELCOME.flags bit: the mailbox is durable (it survives a server restart).
