@@ -26,6 +26,8 @@ error_info info(error e) noexcept {
         return {"invalid_client_id", "client id breaks the id rules"};
     case error::unknown_type:
         return {"unknown_type", "unknown frame type"};
+    case error::frame_timeout:
+        return {"frame_timeout", "frame not complete within the frame deadline"};
     case error::hello_timeout:
         return {"hello_timeout", "no HELLO within the registration deadline"};
     case error::hello_expected:

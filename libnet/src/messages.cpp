@@ -3,7 +3,7 @@
 namespace libnet::msg {
 namespace {
 
-using detail::presence;
+using detail::field_presence;
 
 constexpr std::uint64_t bit(tag t) noexcept {
     auto const n = static_cast<unsigned>(t);
@@ -19,7 +19,7 @@ struct field_matcher {
     error_code ec;
 
     template <class T>
-    void field(tag t, T& value, presence) {
+    void field(tag t, T& value, field_presence) {
         if (f.tag != static_cast<std::uint16_t>(t))
             return;
         seen |= bit(t);
@@ -49,8 +49,8 @@ struct required_fields {
     bool complete = true;
 
     template <class T>
-    void field(tag t, const T&, presence p) {
-        if (p == presence::required && !(seen & bit(t)))
+    void field(tag t, const T&, field_presence p) {
+        if (p == field_presence::required && !(seen & bit(t)))
             complete = false;
     }
     template <class Entry>
@@ -147,6 +147,12 @@ error_code decode(frame_view f, fetched& out) {
 error_code decode(frame_view f, stored& out) {
     return decode_message(f, out);
 }
+error_code decode(frame_view f, lookup& out) {
+    return decode_message(f, out);
+}
+error_code decode(frame_view f, presence& out) {
+    return decode_message(f, out);
+}
 error_code decode(frame_view f, intro_request& out) {
     return decode_message(f, out);
 }
@@ -239,6 +245,10 @@ std::string_view to_string(frame_type t) noexcept {
         return "STORED";
     case frame_type::fetched:
         return "FETCHED";
+    case frame_type::lookup:
+        return "LOOKUP";
+    case frame_type::presence:
+        return "PRESENCE";
     case frame_type::intro_request:
         return "INTRO_REQUEST";
     case frame_type::introduction:

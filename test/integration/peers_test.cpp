@@ -155,7 +155,7 @@ std::vector<std::uint8_t> hello_without_token(std::string_view id) {
     detail::field_writer w{b.data() + libnet::frame_header_size};
     w.u16(tag::version, libnet::protocol_version);
     w.str(tag::client_id, id);
-    w.field(tag::link, std::uint64_t{42}, detail::presence::required);
+    w.field(tag::link, std::uint64_t{42}, detail::field_presence::required);
     auto const len = static_cast<std::size_t>(w.pos - b.data()) - libnet::frame_header_size;
     libnet::write_header(b.data(), static_cast<std::uint16_t>(libnet::frame_type::peer_hello),
                          static_cast<std::uint32_t>(len));

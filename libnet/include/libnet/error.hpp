@@ -20,6 +20,7 @@ enum class error : std::uint16_t {
     unsupported_version = 5, ///< The peer speaks a protocol version this side does not.
     invalid_client_id = 6,   ///< A client id breaks the id rules.
     unknown_type = 7,        ///< A frame type this side does not handle.
+    frame_timeout = 8,       ///< A frame started but did not arrive whole within the deadline.
 
     // Registration (32-63).
     hello_timeout = 32,      ///< No HELLO arrived within the registration deadline.

@@ -41,6 +41,9 @@ enum class frame_type : std::uint16_t {
     get = 0x0011,
     stored = 0x0012,
     fetched = 0x0013,
+    // Presence (docs/protocol.md §6.7).
+    lookup = 0x0014,
+    presence = 0x0015,
     intro_request = 0x0020,
     introduction = 0x0021,
     peer_hello = 0x0022,

@@ -213,6 +213,23 @@ struct stored {
     std::uint16_t flags = 0; ///< stored_durable.
 };
 
+/// Asks the server whether client `id` is online (answered by PRESENCE).
+struct lookup {
+    static constexpr frame_type type = frame_type::lookup;
+    std::string_view id;
+    std::uint64_t ref = 0;
+};
+
+/// The server's answer to LOOKUP: `id`'s directory entry, with join_seq 0 when it is not
+/// online.
+struct presence {
+    static constexpr frame_type type = frame_type::presence;
+    std::string_view id;
+    std::uint64_t join_seq = 0; ///< 0: not online.
+    std::string_view endpoint;
+    std::uint64_t ref = 0; ///< LOOKUP.ref.
+};
+
 /// Asks the server for an introduction to client `to`, for a direct link.
 struct intro_request {
     static constexpr frame_type type = frame_type::intro_request;
@@ -305,6 +322,8 @@ error_code decode(frame_view f, ack& out);
 error_code decode(frame_view f, get& out);
 error_code decode(frame_view f, fetched& out);
 error_code decode(frame_view f, stored& out);
+error_code decode(frame_view f, lookup& out);
+error_code decode(frame_view f, presence& out);
 error_code decode(frame_view f, intro_request& out);
 error_code decode(frame_view f, introduction& out);
 error_code decode(frame_view f, peer_hello& out);

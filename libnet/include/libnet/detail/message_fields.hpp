@@ -15,7 +15,7 @@
 namespace libnet::msg::detail {
 
 /// How a field appears on the wire.
-enum class presence {
+enum class field_presence {
     required, ///< Always written; decoding fails without it.
     always,   ///< Always written; a decoder keeps the default when it is absent.
     optional, ///< Written unless empty or zero; may be absent.
@@ -44,8 +44,8 @@ struct field_sizer {
     std::size_t size = 0;
 
     template <class T>
-    void field(tag, const T& v, presence p) noexcept {
-        if (p == presence::optional && is_empty(v))
+    void field(tag, const T& v, field_presence p) noexcept {
+        if (p == field_presence::optional && is_empty(v))
             return;
         if constexpr (std::is_same_v<T, std::string_view>)
             size += field_header_size + v.size();
@@ -65,8 +65,8 @@ struct field_writer {
     std::uint8_t* pos;
 
     template <class T>
-    void field(tag t, const T& v, presence p) noexcept {
-        if (p == presence::optional && is_empty(v))
+    void field(tag t, const T& v, field_presence p) noexcept {
+        if (p == field_presence::optional && is_empty(v))
             return;
         if constexpr (std::is_same_v<T, std::string_view>) {
             str(t, v);
@@ -96,7 +96,7 @@ struct field_writer {
             std::memcpy(pos, s.data(), s.size());
         pos += s.size();
     }
-    void u16(tag t, std::uint16_t v) noexcept { field(t, v, presence::required); }
+    void u16(tag t, std::uint16_t v) noexcept { field(t, v, field_presence::required); }
 
 private:
     void header(tag t, std::size_t len) noexcept {
@@ -122,32 +122,32 @@ constexpr std::uint16_t type_of(const M& m) noexcept {
 
 template <message_of<directory_entry> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::client_id, m.id, presence::required);
-    v.field(tag::join_seq, m.join_seq, presence::required);
-    v.field(tag::endpoint, m.endpoint, presence::optional);
+    v.field(tag::client_id, m.id, field_presence::required);
+    v.field(tag::join_seq, m.join_seq, field_presence::required);
+    v.field(tag::endpoint, m.endpoint, field_presence::optional);
 }
 
 template <message_of<hello> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::version, m.version, presence::required);
-    v.field(tag::client_id, m.id, presence::optional);
-    v.field(tag::endpoint, m.endpoint, presence::optional);
-    v.field(tag::credentials, m.credentials, presence::optional);
-    v.field(tag::flags, m.flags, presence::optional);
-    v.field(tag::seq, m.seq, presence::optional);
+    v.field(tag::version, m.version, field_presence::required);
+    v.field(tag::client_id, m.id, field_presence::optional);
+    v.field(tag::endpoint, m.endpoint, field_presence::optional);
+    v.field(tag::credentials, m.credentials, field_presence::optional);
+    v.field(tag::flags, m.flags, field_presence::optional);
+    v.field(tag::seq, m.seq, field_presence::optional);
 }
 
 template <message_of<welcome> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::version, m.version, presence::required);
-    v.field(tag::client_id, m.id, presence::required);
-    v.field(tag::max_frame, m.max_frame, presence::required);
-    v.field(tag::heartbeat_ms, m.heartbeat_ms, presence::always);
-    v.field(tag::heartbeat_misses, m.heartbeat_misses, presence::always);
-    v.field(tag::peer_key, m.peer_key, presence::optional);
-    v.field(tag::flags, m.flags, presence::optional);
-    v.field(tag::seq, m.seq, presence::optional);
-    v.field(tag::pending, m.pending, presence::optional);
+    v.field(tag::version, m.version, field_presence::required);
+    v.field(tag::client_id, m.id, field_presence::required);
+    v.field(tag::max_frame, m.max_frame, field_presence::required);
+    v.field(tag::heartbeat_ms, m.heartbeat_ms, field_presence::always);
+    v.field(tag::heartbeat_misses, m.heartbeat_misses, field_presence::always);
+    v.field(tag::peer_key, m.peer_key, field_presence::optional);
+    v.field(tag::flags, m.flags, field_presence::optional);
+    v.field(tag::seq, m.seq, field_presence::optional);
+    v.field(tag::pending, m.pending, field_presence::optional);
 }
 
 template <message_of<directory> M, class V>
@@ -162,125 +162,139 @@ void visit_fields(M& m, V& v) {
 
 template <message_of<left> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::client_id, m.id, presence::required);
-    v.field(tag::join_seq, m.join_seq, presence::always);
-    v.field(tag::reason, m.reason, presence::always);
+    v.field(tag::client_id, m.id, field_presence::required);
+    v.field(tag::join_seq, m.join_seq, field_presence::always);
+    v.field(tag::reason, m.reason, field_presence::always);
 }
 
 template <message_of<send> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::to, m.to, presence::required);
-    v.field(tag::body, m.body, presence::required);
-    v.field(tag::ref, m.ref, presence::optional);
-    v.field(tag::link, m.link, presence::optional);
-    v.field(tag::link_seq, m.link_seq, presence::optional);
-    v.field(tag::flags, m.flags, presence::optional);
-    v.field(tag::ttl_ms, m.ttl_ms, presence::optional);
+    v.field(tag::to, m.to, field_presence::required);
+    v.field(tag::body, m.body, field_presence::required);
+    v.field(tag::ref, m.ref, field_presence::optional);
+    v.field(tag::link, m.link, field_presence::optional);
+    v.field(tag::link_seq, m.link_seq, field_presence::optional);
+    v.field(tag::flags, m.flags, field_presence::optional);
+    v.field(tag::ttl_ms, m.ttl_ms, field_presence::optional);
 }
 
 template <message_of<deliver> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::from, m.from, presence::required);
-    v.field(tag::body, m.body, presence::required);
-    v.field(tag::seq, m.seq, presence::required);
-    v.field(tag::flags, m.flags, presence::optional);
-    v.field(tag::link, m.link, presence::optional);
-    v.field(tag::link_seq, m.link_seq, presence::optional);
+    v.field(tag::from, m.from, field_presence::required);
+    v.field(tag::body, m.body, field_presence::required);
+    v.field(tag::seq, m.seq, field_presence::required);
+    v.field(tag::flags, m.flags, field_presence::optional);
+    v.field(tag::link, m.link, field_presence::optional);
+    v.field(tag::link_seq, m.link_seq, field_presence::optional);
 }
 
 template <message_of<app> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::to, m.to, presence::optional);
-    v.field(tag::from, m.from, presence::optional);
-    v.field(tag::body, m.body, presence::always);
-    v.field(tag::ref, m.ref, presence::optional);
-    v.field(tag::seq, m.seq, presence::optional);
-    v.field(tag::link, m.link, presence::optional);
-    v.field(tag::link_seq, m.link_seq, presence::optional);
-    v.field(tag::flags, m.flags, presence::optional);
-    v.field(tag::ttl_ms, m.ttl_ms, presence::optional);
+    v.field(tag::to, m.to, field_presence::optional);
+    v.field(tag::from, m.from, field_presence::optional);
+    v.field(tag::body, m.body, field_presence::always);
+    v.field(tag::ref, m.ref, field_presence::optional);
+    v.field(tag::seq, m.seq, field_presence::optional);
+    v.field(tag::link, m.link, field_presence::optional);
+    v.field(tag::link_seq, m.link_seq, field_presence::optional);
+    v.field(tag::flags, m.flags, field_presence::optional);
+    v.field(tag::ttl_ms, m.ttl_ms, field_presence::optional);
 }
 
 template <message_of<ack> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::seq, m.seq, presence::always);
-    v.field(tag::flags, m.flags, presence::optional);
+    v.field(tag::seq, m.seq, field_presence::always);
+    v.field(tag::flags, m.flags, field_presence::optional);
 }
 
 template <message_of<get> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::count, m.count, presence::required);
-    v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::count, m.count, field_presence::required);
+    v.field(tag::ref, m.ref, field_presence::optional);
 }
 
 template <message_of<fetched> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::count, m.count, presence::always);
-    v.field(tag::pending, m.pending, presence::always);
-    v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::count, m.count, field_presence::always);
+    v.field(tag::pending, m.pending, field_presence::always);
+    v.field(tag::ref, m.ref, field_presence::optional);
 }
 
 template <message_of<stored> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::ref, m.ref, presence::optional);
-    v.field(tag::to, m.to, presence::optional);
-    v.field(tag::count, m.count, presence::always);
-    v.field(tag::flags, m.flags, presence::optional);
+    v.field(tag::ref, m.ref, field_presence::optional);
+    v.field(tag::to, m.to, field_presence::optional);
+    v.field(tag::count, m.count, field_presence::always);
+    v.field(tag::flags, m.flags, field_presence::optional);
+}
+
+template <message_of<lookup> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::client_id, m.id, field_presence::required);
+    v.field(tag::ref, m.ref, field_presence::optional);
+}
+
+template <message_of<presence> M, class V>
+void visit_fields(M& m, V& v) {
+    v.field(tag::client_id, m.id, field_presence::required);
+    v.field(tag::join_seq, m.join_seq, field_presence::always);
+    v.field(tag::endpoint, m.endpoint, field_presence::optional);
+    v.field(tag::ref, m.ref, field_presence::optional);
 }
 
 template <message_of<intro_request> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::to, m.to, presence::required);
-    v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::to, m.to, field_presence::required);
+    v.field(tag::ref, m.ref, field_presence::optional);
 }
 
 template <message_of<introduction> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::client_id, m.id, presence::required);
-    v.field(tag::endpoint, m.endpoint, presence::required);
-    v.field(tag::token, m.token, presence::required);
-    v.field(tag::proof, m.proof, presence::required);
-    v.field(tag::expires, m.expires, presence::required);
-    v.field(tag::ref, m.ref, presence::optional);
+    v.field(tag::client_id, m.id, field_presence::required);
+    v.field(tag::endpoint, m.endpoint, field_presence::required);
+    v.field(tag::token, m.token, field_presence::required);
+    v.field(tag::proof, m.proof, field_presence::required);
+    v.field(tag::expires, m.expires, field_presence::required);
+    v.field(tag::ref, m.ref, field_presence::optional);
 }
 
 template <message_of<peer_hello> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::version, m.version, presence::required);
-    v.field(tag::client_id, m.id, presence::required);
-    v.field(tag::token, m.token, presence::always); // absent: refused as "no token"
-    v.field(tag::link, m.link, presence::required);
+    v.field(tag::version, m.version, field_presence::required);
+    v.field(tag::client_id, m.id, field_presence::required);
+    v.field(tag::token, m.token, field_presence::always); // absent: refused as "no token"
+    v.field(tag::link, m.link, field_presence::required);
 }
 
 template <message_of<peer_welcome> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::version, m.version, presence::required);
-    v.field(tag::client_id, m.id, presence::required);
-    v.field(tag::proof, m.proof, presence::required);
+    v.field(tag::version, m.version, field_presence::required);
+    v.field(tag::client_id, m.id, field_presence::required);
+    v.field(tag::proof, m.proof, field_presence::required);
 }
 
 template <message_of<broadcast> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::body, m.body, presence::required);
-    v.field(tag::ref, m.ref, presence::optional);
-    v.field(tag::flags, m.flags, presence::optional);
-    v.field(tag::ttl_ms, m.ttl_ms, presence::optional);
+    v.field(tag::body, m.body, field_presence::required);
+    v.field(tag::ref, m.ref, field_presence::optional);
+    v.field(tag::flags, m.flags, field_presence::optional);
+    v.field(tag::ttl_ms, m.ttl_ms, field_presence::optional);
 }
 
 template <message_of<error> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::code, m.code, presence::required);
-    v.field(tag::text, m.text, presence::optional);
-    v.field(tag::ref, m.ref, presence::optional);
-    v.field(tag::ref_type, m.ref_type, presence::optional);
-    v.field(tag::client_id, m.id, presence::optional);
+    v.field(tag::code, m.code, field_presence::required);
+    v.field(tag::text, m.text, field_presence::optional);
+    v.field(tag::ref, m.ref, field_presence::optional);
+    v.field(tag::ref_type, m.ref_type, field_presence::optional);
+    v.field(tag::client_id, m.id, field_presence::optional);
 }
 
 template <message_of<term> M, class V>
 void visit_fields(M& m, V& v) {
-    v.field(tag::reason, m.reason, presence::required);
-    v.field(tag::text, m.text, presence::optional);
-    v.field(tag::by, m.by, presence::optional);
+    v.field(tag::reason, m.reason, field_presence::required);
+    v.field(tag::text, m.text, field_presence::optional);
+    v.field(tag::by, m.by, field_presence::optional);
 }
 
 template <message_of<bye> M, class V>
@@ -289,7 +303,7 @@ void visit_fields(M&, V&) {}
 template <class M, class V>
 requires message_of<M, ping> || message_of<M, pong>
 void visit_fields(M& m, V& v) {
-    v.field(tag::nonce, m.nonce, presence::always);
+    v.field(tag::nonce, m.nonce, field_presence::always);
 }
 
 } // namespace libnet::msg::detail
