@@ -20,9 +20,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 connection::connection(tcp::socket socket, connection_limits limits, io_counters* counters)
     : socket_(std::move(socket)), limits_(limits), counters_(counters),
-      reader_(limits.max_frame, limits.read_size), writer_wake_(socket_.get_executor()),
-      watchdog_timer_(socket_.get_executor()), read_gate_(socket_.get_executor()),
-      last_rx_(clock::now()) {
+      reader_(limits.max_frame, limits.read_size, limits.min_read_size),
+      writer_wake_(socket_.get_executor()), watchdog_timer_(socket_.get_executor()),
+      read_gate_(socket_.get_executor()), last_rx_(clock::now()) {
     boost::system::error_code ignored;
     remote_ = socket_.remote_endpoint(ignored);
     socket_.set_option(tcp::no_delay(true), ignored);
@@ -141,6 +141,7 @@ void connection::set_heartbeat(std::chrono::milliseconds interval, std::uint32_t
 asio::awaitable<void> connection::reader() {
     for (;;) {
         // Frames already buffered first; once closing, input is only drained (see below).
+        bool progressed = false;
         while ((keep_reading_ || (!closing_seen_ && !closing())) && want_read()) {
             auto r = reader_.next();
             if (r.status == decode_status::need_more)
@@ -153,7 +154,9 @@ asio::awaitable<void> connection::reader() {
             if (counters_)
                 counters_->frames_in.fetch_add(1, std::memory_order_relaxed);
             handle_frame(r.frame);
+            progressed = true;
         }
+        watch_partial_frame(progressed);
         if ((keep_reading_ || !closing_seen_) && socket_.is_open() && !want_read()) {
             reading_paused_ = true; // the watchdog keeps the peer informed meanwhile
             last_keepalive_ = clock::now();
@@ -181,6 +184,21 @@ asio::awaitable<void> connection::reader() {
     }
     reader_done_ = true;
     watchdog_timer_.cancel();
+}
+
+// A frame that started arriving must be whole within frame_timeout, so a peer can't hold a
+// buffer by trickling a frame forever. Called with every complete frame handled: what stays
+// buffered is one partial frame, new if a frame completed since the last look.
+void connection::watch_partial_frame(bool progressed) {
+    if (limits_.frame_timeout.count() == 0)
+        return;
+    if (reader_.buffered() == 0 || !want_read()) { // paused: complete frames wait, not the peer
+        frame_due_ = clock::time_point::max();
+    } else if (progressed || frame_due_ == clock::time_point::max()) {
+        frame_due_ = last_rx_ + limits_.frame_timeout;
+        if (frame_due_ < watchdog_wake_)
+            watchdog_timer_.cancel(); // it sleeps past the new deadline
+    }
 }
 
 bool connection::handle_frame(frame_view f) {
@@ -232,10 +250,17 @@ asio::awaitable<void> connection::writer() {
             queued_bytes_ -= bytes;
         }
         if (counters_) {
-            counters_->frames_out.fetch_add(batch.size(), std::memory_order_relaxed);
+            std::size_t frames = 0;
+            for (auto const& f : batch)
+                frames += f.frames;
+            counters_->frames_out.fetch_add(frames, std::memory_order_relaxed);
             counters_->bytes_out.fetch_add(n, std::memory_order_relaxed);
         }
         batch.clear();
+        if (batch.capacity() > 256) { // a burst is over: give its capacity back
+            std::vector<shared_frame>().swap(batch);
+            std::vector<asio::const_buffer>().swap(buffers);
+        }
         if (!ec) {
             written_total_ += bytes;
             on_written(written_total_);
@@ -301,6 +326,13 @@ asio::awaitable<void> connection::watchdog() {
             }
             wake = close_deadline;
         } else {
+            if (now >= frame_due_) {
+                frame_due_ = clock::time_point::max();
+                close(error::frame_timeout, make_error_frame(error::frame_timeout));
+                begin_closing();
+                continue;
+            }
+            wake = std::min(wake, frame_due_);
             if (now >= deadline_) {
                 deadline_ = clock::time_point::max();
                 close(deadline_error_, make_error_frame(deadline_error_));
@@ -311,8 +343,10 @@ asio::awaitable<void> connection::watchdog() {
             if (closing_seen_)
                 continue;
         }
+        watchdog_wake_ = wake;
         watchdog_timer_.expires_at(wake);
         co_await watchdog_timer_.async_wait(use_tuple);
+        watchdog_wake_ = clock::time_point::min();
     }
 }
 

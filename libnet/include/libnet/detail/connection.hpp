@@ -21,7 +21,10 @@ struct connection_limits {
     std::uint32_t max_frame = default_max_frame_size;
     std::size_t max_queue_bytes = 8u << 20;
     std::chrono::milliseconds close_timeout{2000};
-    std::size_t read_size = 16 * 1024; ///< Bytes asked of each socket read.
+    std::size_t read_size = 16 * 1024; ///< Most bytes asked of one socket read.
+    std::size_t min_read_size = 1024;  ///< Bytes asked of the first read (reads grow as needed).
+    /// Time a frame has, once its first byte arrived, to arrive whole; 0: no limit.
+    std::chrono::milliseconds frame_timeout{0};
 };
 
 /// Byte and frame counters a connection adds to (shared by all of a server's sessions).
@@ -89,6 +92,10 @@ protected:
     /// Closes with ERROR(code) at `deadline` unless clear_deadline() is called first (strand).
     void set_deadline(clock::time_point deadline, error code);
     void clear_deadline();
+    /// Frames may now declare up to `max_frame` bytes (strand; e.g. once registered).
+    void set_max_frame(std::uint32_t max_frame) noexcept { reader_.set_max_value(max_frame); }
+    /// Bytes the receive buffer holds (strand).
+    std::size_t receive_capacity() const noexcept { return reader_.capacity(); }
     /// Starts answering PINGs; PINGs after `interval` of silence and declares the peer lost
     /// after `misses` unanswered (strand). An interval of 0 only answers.
     void set_heartbeat(std::chrono::milliseconds interval, std::uint32_t misses);
@@ -99,6 +106,7 @@ private:
     boost::asio::awaitable<void> watchdog();
     clock::time_point heartbeat(clock::time_point now);
     bool handle_frame(frame_view f);
+    void watch_partial_frame(bool progressed);
     void wake_strand();
     void begin_closing();
 
@@ -132,6 +140,8 @@ private:
     bool writer_done_ = false;
     clock::time_point last_rx_;
     clock::time_point deadline_ = clock::time_point::max();
+    clock::time_point frame_due_ = clock::time_point::max();     // a started frame must be whole
+    clock::time_point watchdog_wake_ = clock::time_point::min(); // when it sleeps until
     error deadline_error_ = error::hello_timeout;
     bool keepalive_ = false;
     std::chrono::milliseconds heartbeat_{0};

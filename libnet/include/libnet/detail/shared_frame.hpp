@@ -14,6 +14,7 @@ namespace libnet::detail {
 struct shared_frame {
     std::shared_ptr<const std::uint8_t[]> data;
     std::size_t size = 0;
+    std::uint32_t frames = 1; ///< Frames in the block (a batch of directory deltas has many).
 
     boost::asio::const_buffer buffer() const noexcept { return {data.get(), size}; }
 };
@@ -24,7 +25,7 @@ shared_frame make_frame(const Message& m) {
     auto const n = msg::encoded_size(m);
     auto p = std::make_shared_for_overwrite<std::uint8_t[]>(n);
     msg::encode_into(m, std::span<std::uint8_t>(p.get(), n));
-    return {std::move(p), n};
+    return {std::move(p), n, 1};
 }
 
 /// An ERROR frame about `ref_type`/`ref` with the category's message as text.
