@@ -1,4 +1,4 @@
-#include "server_core.hpp"
+#include "server/core.hpp"
 
 #include <libnet/server.hpp>
 

@@ -29,8 +29,11 @@ struct server_options {
     std::uint32_t max_frame = default_max_frame_size;
     /// Bytes a client's outbound queue may hold before it is dropped as a slow consumer.
     std::size_t max_queue_bytes = 8u << 20;
-    /// Registered clients at most; further HELLOs get ERROR(server_full).
-    std::size_t max_clients = 10'000;
+    /// Registered clients at most; further HELLOs get ERROR(server_full). The directory
+    /// snapshot must also fit in one frame of `max_frame` bytes (about 30,000 clients with
+    /// short ids and no endpoints in 1 MiB): a registration that would not fit is refused
+    /// the same way.
+    std::size_t max_clients = 100'000;
     /// Time a new connection has to send HELLO.
     std::chrono::milliseconds hello_timeout{5000};
     /// Silence after which the server PINGs a client; 0 turns heartbeats off.
@@ -39,6 +42,12 @@ struct server_options {
     std::uint32_t heartbeat_misses = 3;
     /// Time a closing connection gets to flush and see the peer close before it is cut.
     std::chrono::milliseconds close_timeout{2000};
+    /// Time a frame has, once its first bytes arrived, to arrive whole; after it the
+    /// connection gets ERROR(frame_timeout) and is closed. 0: no limit.
+    std::chrono::milliseconds frame_timeout{30'000};
+    /// Connections the kernel may hold waiting to be accepted (listen()'s backlog; Linux
+    /// caps it at net.core.somaxconn).
+    int backlog = 4096;
 
     // Termination policies. When one fires, every client gets TERM and the server stops.
     /// A client's TERM stops the server; when false it is refused with ERROR(not_permitted).

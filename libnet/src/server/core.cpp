@@ -1,4 +1,4 @@
-#include "server_core.hpp"
+#include "core.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,14 +30,16 @@ tcp::endpoint resolve(asio::any_io_executor ex, const server_options& o) {
 
 server_core::server_core(asio::any_io_executor ex, server_options options)
     : ex_(ex), strand_(asio::make_strand(ex)), options_(std::move(options)), acceptor_(strand_),
-      drained_(strand_), idle_timer_(strand_), backoff_timer_(strand_), expiry_timer_(strand_),
+      drained_(strand_), idle_timer_(strand_), backoff_timer_(strand_),
+      directory_(options_.max_frame), expiry_timer_(strand_),
       idle_since_(std::chrono::steady_clock::now()) {
     load_store();
     auto const ep = resolve(ex, options_);
     acceptor_.open(ep.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     acceptor_.bind(ep);
-    acceptor_.listen();
+    acceptor_.listen(options_.backlog);
+    acceptor_.non_blocking(true); // accept_ready() takes every waiting connection at once
     endpoint_ = acceptor_.local_endpoint();
 }
 
@@ -77,6 +79,7 @@ asio::awaitable<void> server_core::accept_loop() {
         auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ex_), use_tuple);
         if (!ec) {
             start_session(std::move(socket)); // refused with shutting_down when stopping
+            accept_ready();
             continue;
         }
         if (ec == asio::error::operation_aborted || !acceptor_.is_open())
@@ -95,7 +98,7 @@ asio::awaitable<void> server_core::idle_watch() {
             std::lock_guard lock(mutex_);
             if (stopping_)
                 co_return;
-            if (members_.empty())
+            if (directory_.size() == 0)
                 wake = idle_since_ + options_.idle_timeout;
         }
         if (wake <= std::chrono::steady_clock::now()) {
@@ -106,6 +109,45 @@ asio::awaitable<void> server_core::idle_watch() {
         idle_timer_.expires_at(wake);
         co_await idle_timer_.async_wait(use_tuple);
     }
+}
+
+// Takes every connection already waiting, so that a join storm's backlog is emptied each
+// time the acceptor gets its turn, not one connection per trip through the run queue.
+void server_core::accept_ready() {
+    for (std::size_t n = 0; n < 1024; ++n) {
+        tcp::socket socket(asio::make_strand(ex_));
+        boost::system::error_code ec;
+        acceptor_.accept(socket, ec);
+        if (ec)
+            return; // would_block: none left; other errors: async_accept reports them
+        start_session(std::move(socket));
+    }
+}
+
+void server_core::announce() {
+    if (!directory_.due())
+        return;
+    welcomed_.clear();
+    directory_.announce(welcomed_);
+    bool mail = false;
+    for (auto const& s : welcomed_)
+        if (s->mailbox_) {
+            pump(*s->mailbox_);
+            mail = true;
+        }
+    welcomed_.clear();
+    if (mail)
+        commit(); // expired mail met on the way
+}
+
+void server_core::announce_now() {
+    std::lock_guard lock(mutex_);
+    announce();
+}
+
+// Posted, not run: every registration handled before it runs joins the same batch.
+void server_core::announce_soon() {
+    asio::post(strand_, [self = shared_from_this()] { self->announce_now(); });
 }
 
 void server_core::start_session(tcp::socket socket) {
@@ -158,6 +200,7 @@ void server_core::stop(msg::term_reason reason, std::string_view by, std::string
         std::lock_guard lock(mutex_);
         if (stopping_)
             return;
+        announce(); // nobody gets TERM before its snapshot
         stopping_ = true;
         auto const term = make_frame(msg::term{reason, text, by});
         auto const shutting = make_error_frame(error::shutting_down);
@@ -209,7 +252,7 @@ server_stats server_core::stats() const {
             s.errors[static_cast<error>(i)] = n;
     std::lock_guard lock(mutex_);
     s.registrations = registrations_;
-    s.online = members_.size();
+    s.online = directory_.size();
     s.pending = pending_mail_;
     return s;
 }

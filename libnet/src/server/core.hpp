@@ -1,7 +1,9 @@
 #ifndef LIBNET_SRC_SERVER_CORE_HPP
 #define LIBNET_SRC_SERVER_CORE_HPP
 
-#include <libnet/detail/connection.hpp>
+#include "directory.hpp"
+#include "session.hpp"
+
 #include <libnet/server_options.hpp>
 #include <libnet/server_stats.hpp>
 
@@ -17,59 +19,11 @@
 
 namespace libnet::detail {
 
-class server_core;
-struct mailbox;
-
-/// "ip:port", "[v6]:port": how endpoints appear in logs and assigned ids.
-inline std::string endpoint_string(const boost::asio::ip::tcp::endpoint& ep) {
-    std::ostringstream os;
-    os << ep;
-    return os.str();
-}
-
 /// Wall-clock ms since the Unix epoch: stored messages' times, which outlive the process.
 inline std::int64_t unix_now_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
-
-/// One client connection on the server.
-class server_session final : public connection {
-public:
-    /// `core` outlives the session: the coroutine running the session holds it.
-    server_session(boost::asio::ip::tcp::socket socket, server_core* core);
-
-    /// The registered id; set once at registration, read-only afterwards.
-    const std::string& id() const noexcept { return id_; }
-
-private:
-    friend class server_core;
-
-    void on_frame(frame_view f) override;
-    void on_closing(error_code reason) override;
-    void on_written(std::uint64_t written) override;
-    void on_hello(frame_view f);
-    void send_error(error code, std::uint16_t ref_type, std::uint64_t ref = 0,
-                    std::string_view about = {});
-    std::shared_ptr<server_session> self();
-
-    server_core* core_;
-    bool hello_done_ = false; // strand
-    bool said_bye_ = false;   // strand
-    bool refused_ = false;    // strand: a failed secret; waiting out the delay, frames ignored
-    std::string refusal_;     // strand: on_register's reason, sent as the ERROR's text
-
-    // Written under server_core::mutex_ at registration.
-    std::string id_;
-    std::string endpoint_;
-    std::string peer_key_; // verifies its peer-link tokens; empty without an endpoint
-    std::uint64_t join_seq_ = 0;
-    bool registered_ = false;
-    mailbox* mailbox_ = nullptr; // this client's mailbox, if it has one (stable: never erased)
-    // Set under mutex_ when the mailbox stopped for want of queue room: the next write
-    // resumes it.
-    std::atomic<bool> mail_waits_room_{false};
-};
 
 /// A message in a mailbox, as the server holds it.
 struct mail {
@@ -96,13 +50,6 @@ struct mailbox {
     bool push = true;
 };
 
-struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
-
 /// State shared by all sessions of a server: the directory, routing and policies.
 /// Lock order: mutex_ before any connection's queue mutex; never the other way round.
 class server_core : public std::enable_shared_from_this<server_core> {
@@ -126,6 +73,9 @@ public:
     void ack(server_session& from, const msg::ack& a);
     void get(server_session& from, const msg::get& g);
     void pump(server_session& s); // the session has room again
+    void lookup(server_session& from, const msg::lookup& m);
+    /// Tells the directory's waiting changes now (takes the lock).
+    void announce_now();
     void count_error(error code) noexcept;
     void count_slow_consumer() noexcept { slow_consumers_.fetch_add(1); }
     void count_lost() noexcept { lost_.fetch_add(1); }
@@ -141,6 +91,10 @@ private:
     bool deliverable(server_session& from, std::size_t size, std::uint16_t type, std::uint64_t ref);
     bool allowed(server_session& from, const routed_message& m, std::uint64_t ref);
     void session_ended(const std::shared_ptr<server_session>& s);
+    void accept_ready();
+    // The directory's batch of changes goes out: now (mutex_ held), or soon.
+    void announce();
+    void announce_soon();
     std::string assign_id(const server_session& s) const;
     error_code check_access(std::string_view id, const msg::hello& h) const;
 
@@ -187,10 +141,8 @@ private:
 
     mutable std::mutex mutex_;
     std::unordered_set<std::shared_ptr<server_session>> sessions_;
-    std::unordered_map<std::string, std::shared_ptr<server_session>, string_hash, std::equal_to<>>
-        by_id_;
-    std::vector<std::shared_ptr<server_session>> members_; // join order
-    std::uint64_t next_join_seq_ = 1;
+    directory directory_;
+    std::vector<std::shared_ptr<server_session>> welcomed_; // announce()'s scratch
     std::uint64_t next_msg_seq_ = 1;
     std::uint64_t registrations_ = 0;
 

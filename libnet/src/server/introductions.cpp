@@ -1,7 +1,7 @@
 // Introductions for direct links and application-defined frames.
 
-#include "peer_token.hpp"
-#include "server_core.hpp"
+#include "../peer_token.hpp"
+#include "core.hpp"
 
 namespace libnet {
 
@@ -28,12 +28,12 @@ namespace libnet::detail {
 void server_core::introduce(server_session& from, const msg::intro_request& m) {
     auto const type = static_cast<std::uint16_t>(frame_type::intro_request);
     std::unique_lock lock(mutex_);
-    auto it = by_id_.find(m.to);
-    if (it == by_id_.end()) {
+    auto const* found = directory_.find(m.to);
+    if (!found) {
         lock.unlock();
         return from.send_error(error::no_such_client, type, m.ref, m.to);
     }
-    auto const& peer = *it->second;
+    auto const& peer = *found;
     if (peer.peer_key_.empty() || &peer == &from) {
         lock.unlock();
         return from.send_error(error::no_peer_link, type, m.ref, m.to);

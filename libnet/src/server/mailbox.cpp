@@ -2,7 +2,7 @@
 // writes to the message store (docs/protocol.md §16). Unless a function says otherwise it
 // runs under server_core::mutex_.
 
-#include "server_core.hpp"
+#include "core.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -158,7 +158,8 @@ void server_core::drop_expired(mailbox& mb, std::int64_t now) {
 }
 
 void server_core::pump(mailbox& mb) {
-    if (mb.session && mb.push)
+    // A joiner's mail waits for its snapshot: announce() pumps it.
+    if (mb.session && mb.push && mb.session->announced_.load(std::memory_order_relaxed))
         send_mail(mb, std::numeric_limits<std::size_t>::max());
 }
 
@@ -320,7 +321,8 @@ void server_core::committed(std::uint64_t batch, error_code ec) {
     }
     // What failed to commit is still delivered from memory: it is lost only if the server
     // dies before its recipient acknowledges it, and its sender was told.
-    for (auto const& m : members_)
+    announce(); // a joiner's mail follows its snapshot
+    for (auto const& m : directory_.members())
         if (m->mailbox_)
             pump(*m->mailbox_);
     commit();

@@ -1,8 +1,8 @@
-// The directory and routing: registration, SEND, BROADCAST, client TERM, leaving, and
-// the termination policies that follow from them. All of it under server_core::mutex_.
+// Registration and routing: HELLO, SEND, BROADCAST, LOOKUP, client TERM, leaving, and the
+// termination policies that follow from them. All of it under server_core::mutex_.
 
-#include "peer_token.hpp"
-#include "server_core.hpp"
+#include "../peer_token.hpp"
+#include "core.hpp"
 
 #include <libnet/client_id.hpp>
 
@@ -13,11 +13,11 @@ namespace libnet::detail {
 
 std::string server_core::assign_id(const server_session& s) const {
     auto base = endpoint_string(s.remote_endpoint());
-    if (!by_id_.contains(base))
+    if (!directory_.find(base))
         return base;
     for (int i = 2;; ++i) { // two connections can only share ip:port across address families
         auto id = base + "#" + std::to_string(i);
-        if (!by_id_.contains(id))
+        if (!directory_.find(id))
             return id;
     }
 }
@@ -49,35 +49,25 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     std::unique_lock lock(mutex_);
     if (stopping_)
         return error::shutting_down;
-    if (by_id_.contains(id))
+    if (directory_.find(id))
         return error::id_taken;
-    if (members_.size() >= options_.max_clients)
-        return error::server_full;
-
     // The snapshot is one frame: refuse a client it could no longer be sent to.
-    msg::directory d;
-    d.entries.reserve(members_.size() + 1);
-    for (auto const& m : members_)
-        d.entries.push_back({m->id_, m->join_seq_, m->endpoint_});
-    d.entries.push_back({id, next_join_seq_, h.endpoint});
-    if (msg::encoded_size(d) - frame_header_size > options_.max_frame)
+    if (directory_.size() >= options_.max_clients || !directory_.fits(id, h.endpoint))
         return error::server_full;
 
     s.id_ = std::move(id);
     s.endpoint_ = h.endpoint;
+    s.presence_ = (h.flags & msg::hello_no_directory) == 0;
     if (!s.endpoint_.empty())
         s.peer_key_ = random_bytes(peer_key_size);
-    s.join_seq_ = next_join_seq_++;
     s.registered_ = true;
-    d.entries.back() = {s.id_, s.join_seq_, s.endpoint_};
-    auto self = s.self();
-    by_id_.emplace(s.id_, self);
-    members_.push_back(self);
+    if (directory_.add(s.self()))
+        announce_soon();
     ++registrations_;
     open_mailbox(s, h);
 
-    // WELCOME and the snapshot go out before any later delta, and what waits in the
-    // mailbox before anything live: all are queued under mutex_.
+    // WELCOME goes out now; the snapshot, the deltas to the others and what waits in the
+    // mailbox follow with the next announcement, which batches every join until then.
     msg::welcome w{protocol_version,
                    s.id_,
                    options_.max_frame,
@@ -90,17 +80,10 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         w.pending = static_cast<std::uint32_t>(mb->mails.size());
     }
     s.enqueue(make_frame(w));
-    s.enqueue(make_frame(d));
-    if (s.mailbox_)
-        pump(*s.mailbox_);
     commit();
-    auto const joined = make_frame(msg::joined{{s.id_, s.join_seq_, s.endpoint_}});
-    for (auto const& m : members_)
-        if (m.get() != &s)
-            m->enqueue(joined);
 
     bool const teardown = options_.teardown_at != 0 && registrations_ == options_.teardown_at;
-    auto const count = members_.size();
+    auto const count = directory_.size();
     lock.unlock();
 
     log(log_level::info, "joined " + s.id_ + " from " + endpoint_string(s.remote_endpoint()) +
@@ -156,7 +139,9 @@ void server_core::route_one(server_session& from, const outgoing& m) {
     if (!sync && !allowed(from, {from.id_, m.to, type, m.body}, m.ref))
         return;
     std::unique_lock lock(mutex_);
-    if (auto box = mailboxes_.find(m.to); box != mailboxes_.end()) {
+    announce(); // JOINED(sender) reaches every client before its messages do
+    auto box = mailboxes_.empty() ? mailboxes_.end() : mailboxes_.find(m.to);
+    if (box != mailboxes_.end()) {
         auto& mb = box->second;
         if (sync && !mb.session)
             return; // a marker matters only to a peer that is online
@@ -174,7 +159,7 @@ void server_core::route_one(server_session& from, const outgoing& m) {
         commit();
         return;
     }
-    if (auto it = by_id_.find(m.to); it != by_id_.end()) {
+    if (auto* to = directory_.find(m.to)) {
         // Encoded under the lock so sequence numbers increase along every recipient's stream.
         shared_frame f;
         if (m.type == 0)
@@ -183,7 +168,7 @@ void server_core::route_one(server_session& from, const outgoing& m) {
         else
             f = make_frame(msg::app{
                 m.type, {}, from.id_, m.body, 0, next_msg_seq_++, m.link, m.link_seq, 0, 0});
-        if (it->second->enqueue(std::move(f)) && !sync)
+        if (to->enqueue(std::move(f)) && !sync)
             routed_.fetch_add(1, std::memory_order_relaxed);
         if (confirm_wanted)
             from.enqueue(make_frame(msg::stored{m.ref, m.to, 0, 0}));
@@ -202,8 +187,9 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
     if (!allowed(from, {from.id_, {}, type, m.body}, m.ref))
         return;
     std::lock_guard lock(mutex_);
+    announce();
     auto const f = make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, msg::flag_broadcast});
-    for (auto const& member : members_)
+    for (auto const& member : directory_.members())
         if (member.get() != &from && !member->mailbox_)
             member->enqueue(f);
     // Every mailbox gets its copy, online or not: everyone gets every message they missed.
@@ -230,6 +216,19 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
     commit();
 }
 
+void server_core::lookup(server_session& from, const msg::lookup& m) {
+    std::unique_lock lock(mutex_);
+    msg::presence p{m.id, 0, {}, m.ref};
+    std::string endpoint;
+    if (auto* s = directory_.find(m.id)) {
+        p.join_seq = s->join_seq_;
+        endpoint = s->endpoint_;
+    }
+    lock.unlock();
+    p.endpoint = endpoint;
+    from.enqueue(make_frame(p));
+}
+
 void server_core::client_term(server_session& from, const msg::term& m) {
     if (!options_.allow_client_term) {
         from.send_error(error::not_permitted, static_cast<std::uint16_t>(frame_type::term));
@@ -247,22 +246,17 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
     s.registered_ = false;
     if (s.mailbox_ && s.mailbox_->session.get() == &s)
         s.mailbox_->session.reset();
-    by_id_.erase(s.id_);
-    std::erase_if(members_, [&s](auto const& m) { return m.get() == &s; });
-    if (members_.empty())
+    if (directory_.remove(s, reason, stopping_))
+        announce_soon();
+    if (directory_.size() == 0)
         idle_since_ = std::chrono::steady_clock::now();
-    if (!stopping_) {
-        auto const f = make_frame(msg::left{s.id_, s.join_seq_, reason});
-        for (auto const& m : members_)
-            m->enqueue(f);
-    }
     bool const stopping = stopping_;
-    auto const count = members_.size();
+    auto const count = directory_.size();
     std::optional<msg::term_reason> policy;
     if (!stopping && options_.exit_on_disconnect)
         policy = msg::term_reason::disconnect;
     else if (!stopping && options_.expect != 0 && registrations_ >= options_.expect &&
-             members_.empty())
+             directory_.size() == 0)
         policy = msg::term_reason::expected;
     lock.unlock();
 

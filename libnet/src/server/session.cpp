@@ -1,13 +1,21 @@
-#include "server_core.hpp"
+#include "core.hpp"
+#include "session.hpp"
 
 namespace libnet::detail {
 
 server_session::server_session(boost::asio::ip::tcp::socket socket, server_core* core)
-    : connection(std::move(socket),
-                 {core->options().max_frame, core->options().max_queue_bytes,
-                  core->options().close_timeout},
-                 &core->counters_),
-      core_(core) {}
+    : connection(std::move(socket), limits(core->options()), &core->counters_), core_(core) {}
+
+connection_limits server_session::limits(const server_options& o) {
+    connection_limits l;
+    // Until it has registered, a connection may not make the server buffer more than a
+    // HELLO can need: a hostile length is refused before anything is allocated.
+    l.max_frame = std::min(o.max_frame, max_hello_frame);
+    l.max_queue_bytes = o.max_queue_bytes;
+    l.close_timeout = o.close_timeout;
+    l.frame_timeout = o.frame_timeout;
+    return l;
+}
 
 std::shared_ptr<server_session> server_session::self() {
     return std::static_pointer_cast<server_session>(shared_from_this());
@@ -29,6 +37,8 @@ void server_session::on_frame(frame_view f) {
         return;
     if (!hello_done_)
         return on_hello(f);
+    if (!announced_.load(std::memory_order_acquire))
+        core_->announce_now(); // nothing this client causes may overtake its snapshot
     switch (f.core_type()) {
     case frame_type::send: {
         msg::send m;
@@ -66,6 +76,12 @@ void server_session::on_frame(frame_view f) {
             return send_error(static_cast<error>(ec.value()), f.type, m.ref);
         return core_->get(*this, m);
     }
+    case frame_type::lookup: {
+        msg::lookup m;
+        if (auto ec = msg::decode(f, m))
+            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+        return core_->lookup(*this, m);
+    }
     case frame_type::bye:
         said_bye_ = true;
         return close({});
@@ -79,6 +95,7 @@ void server_session::on_frame(frame_view f) {
     case frame_type::introduction:
     case frame_type::stored:
     case frame_type::fetched:
+    case frame_type::presence:
     case frame_type::peer_hello:
     case frame_type::peer_welcome:
         return send_error(error::unexpected_frame, f.type);
@@ -114,6 +131,7 @@ void server_session::on_hello(frame_view f) {
         return;
     }
     hello_done_ = true;
+    set_max_frame(core_->options().max_frame);
     clear_deadline();
     set_heartbeat(core_->options().heartbeat_interval, core_->options().heartbeat_misses);
 }

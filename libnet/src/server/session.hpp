@@ -1,0 +1,74 @@
+#ifndef LIBNET_SRC_SERVER_SESSION_HPP
+#define LIBNET_SRC_SERVER_SESSION_HPP
+
+#include <libnet/detail/connection.hpp>
+#include <libnet/messages.hpp>
+#include <libnet/server_options.hpp>
+
+#include <atomic>
+#include <memory>
+#include <sstream>
+#include <string>
+
+namespace libnet::detail {
+
+class server_core;
+struct mailbox;
+
+/// "ip:port", "[v6]:port": how endpoints appear in logs and assigned ids.
+inline std::string endpoint_string(const boost::asio::ip::tcp::endpoint& ep) {
+    std::ostringstream os;
+    os << ep;
+    return os.str();
+}
+
+/// The largest frame value a connection may send before it has registered.
+inline constexpr std::uint32_t max_hello_frame = 64 * 1024;
+
+/// One client connection on the server.
+class server_session final : public connection {
+public:
+    /// `core` outlives the session: the coroutine running the session holds it.
+    server_session(boost::asio::ip::tcp::socket socket, server_core* core);
+
+    /// The registered id; set once at registration, read-only afterwards.
+    const std::string& id() const noexcept { return id_; }
+
+private:
+    friend class server_core;
+    friend class directory;
+
+    static connection_limits limits(const server_options& o);
+    void on_frame(frame_view f) override;
+    void on_closing(error_code reason) override;
+    void on_written(std::uint64_t written) override;
+    void on_hello(frame_view f);
+    void send_error(error code, std::uint16_t ref_type, std::uint64_t ref = 0,
+                    std::string_view about = {});
+    std::shared_ptr<server_session> self();
+
+    server_core* core_;
+    bool hello_done_ = false; // strand
+    bool said_bye_ = false;   // strand
+    bool refused_ = false;    // strand: a failed secret; waiting out the delay, frames ignored
+    std::string refusal_;     // strand: on_register's reason, sent as the ERROR's text
+
+    // Written under server_core::mutex_ at registration.
+    std::string id_;
+    std::string endpoint_;
+    std::string peer_key_; // verifies its peer-link tokens; empty without an endpoint
+    std::uint64_t join_seq_ = 0;
+    bool registered_ = false;
+    bool presence_ = true; // gets the directory (HELLO without hello_no_directory)
+    // Set under mutex_ once its snapshot is queued; read without the lock by its strand,
+    // which announces first when it is not (so nothing it causes overtakes the snapshot).
+    std::atomic<bool> announced_{false};
+    mailbox* mailbox_ = nullptr; // this client's mailbox, if it has one (stable: never erased)
+    // Set under mutex_ when the mailbox stopped for want of queue room: the next write
+    // resumes it.
+    std::atomic<bool> mail_waits_room_{false};
+};
+
+} // namespace libnet::detail
+
+#endif
