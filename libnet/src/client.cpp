@@ -120,6 +120,11 @@ client::fetch_op(core_ptr core, std::size_t max) {
     co_return co_await core->fetch(max);
 }
 
+boost::asio::awaitable<std::pair<error_code, std::optional<peer_info>>>
+client::lookup_op(core_ptr core, std::string id) {
+    co_return co_await core->lookup(std::move(id));
+}
+
 boost::asio::awaitable<error_code> client::close_op(core_ptr core) {
     co_return co_await core->close();
 }

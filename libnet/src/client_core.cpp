@@ -19,8 +19,17 @@ using namespace asio::experimental::awaitable_operators;
 using clock = std::chrono::steady_clock;
 
 namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::uint16_t hello_flags(const client_options& o) {
+    std::uint16_t f = 0;
+    if (o.pull)
+        f |= msg::hello_pull;
+    if (!o.directory)
+        f |= msg::hello_no_directory;
+    return f;
 }
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+} // namespace
 
 client_connection::client_connection(tcp::socket socket, const client_options& o, client_core* core)
     // No bound at this level: client_core holds sends back until there is room instead.
@@ -104,9 +113,9 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
         asio::detached);
     highest_seq_ = acked_ = options_.resume_after;
     last_delivered_ = options_.resume_after;
-    conn_->enqueue(make_frame(
-        msg::hello{protocol_version, options_.id, advertise_, options_.credentials,
-                   options_.pull ? msg::hello_pull : std::uint16_t{0}, options_.resume_after}));
+    conn_->enqueue(
+        make_frame(msg::hello{protocol_version, options_.id, advertise_, options_.credentials,
+                              hello_flags(options_), options_.resume_after}));
 
     state_signal_.expires_at(deadline);
     while (state_ == state::connecting) {
@@ -117,6 +126,13 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
         }
     }
     co_return registered_once_ ? error_code{} : not_open();
+}
+
+void client_core::registered() {
+    state_ = state::registered;
+    registered_once_ = true;
+    connected_ = true;
+    state_signal_.cancel();
 }
 
 void client_core::fail_registration(error_code ec) {
@@ -149,6 +165,8 @@ void client_core::on_registration_frame(frame_view f) {
         heartbeat_ = std::chrono::milliseconds(w.heartbeat_ms);
         heartbeat_misses_ = w.heartbeat_misses;
         conn_->set_heartbeat(heartbeat_, heartbeat_misses_);
+        if (!options_.directory) // no snapshot comes: registered now
+            registered();
         return;
     }
     case frame_type::directory: {
@@ -166,10 +184,7 @@ void client_core::on_registration_frame(frame_view f) {
             if (e.id == id_)
                 join_seq_ = e.join_seq;
         }
-        state_ = state::registered;
-        registered_once_ = true;
-        connected_ = true;
-        state_signal_.cancel();
+        registered();
         return;
     }
     case frame_type::error: {
@@ -224,7 +239,7 @@ void client_core::on_frame(frame_view f) {
     }
     case frame_type::error: {
         msg::error e;
-        if (msg::decode(f, e) || on_intro_error(e) || on_mailbox_error(e))
+        if (msg::decode(f, e) || on_intro_error(e) || on_mailbox_error(e) || on_lookup_error(e))
             return;
         return push_event(server_error{static_cast<error>(e.code), std::string(e.text), e.ref,
                                        e.ref_type, std::string(e.id)});
@@ -235,6 +250,8 @@ void client_core::on_frame(frame_view f) {
         return on_stored(f);
     case frame_type::fetched:
         return on_fetched(f);
+    case frame_type::presence:
+        return on_presence(f);
     case frame_type::term: {
         msg::term t;
         if (msg::decode(f, t))
@@ -378,6 +395,7 @@ void client_core::on_closing(error_code reason) {
     close_links(end_reason_);
     release_held(); // nothing more can be queued: held sends fail now
     end_mailbox_ops(end_reason_);
+    end_lookups(end_reason_);
 }
 
 asio::awaitable<std::pair<error_code, event>> client_core::receive(clock::time_point deadline) {

@@ -94,6 +94,7 @@ private:
     void push_event(event e);
     event pop_event();
     void apply_to_directory(const event& e);
+    void registered();
     void fail_registration(error_code ec);
     void abort_connect();
     boost::asio::awaitable<error_code> write(shared_frame f);
@@ -242,6 +243,22 @@ private:
         bool done = false;
     };
     std::deque<fetch_waiter*> fetches_; // answered in order
+
+    // Presence lookups (client_lookup.cpp).
+    struct lookup_waiter {
+        std::uint64_t ref = 0;
+        boost::asio::steady_timer* timer = nullptr;
+        std::optional<peer_info> found;
+        error_code ec;
+        bool done = false;
+    };
+    std::vector<lookup_waiter*> lookups_;
+    void on_presence(frame_view f);
+    bool on_lookup_error(const msg::error& e);
+    void end_lookups(error_code ec);
+
+public:
+    boost::asio::awaitable<std::pair<error_code, std::optional<peer_info>>> lookup(std::string id);
 };
 
 } // namespace libnet::detail

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -161,6 +162,16 @@ public:
                                                       std::forward<CompletionToken>(token));
     }
 
+    /// Asks the server whether client `id` is online: its directory entry if so, an empty
+    /// optional if not. Works with or without client_options::directory. Errors:
+    /// not_connected, unknown_type from a server without presence lookups, or the error
+    /// that ended the session. Handler: void(error_code, std::optional<peer_info>).
+    template <class CompletionToken>
+    auto async_lookup(std::string id, CompletionToken&& token) {
+        return detail::spawn_op<std::optional<peer_info>>(
+            get_executor(), lookup_op(core_, std::move(id)), std::forward<CompletionToken>(token));
+    }
+
     /// Sets up a direct link to client `id`: asks the server for an introduction, dials
     /// the endpoint `id` advertises and completes when both sides have proven who they
     /// are (docs/protocol.md §15). Completes at once when a link is already up; a link the
@@ -282,6 +293,8 @@ private:
     static boost::asio::awaitable<std::pair<error_code, std::vector<message>>>
     fetch_op(core_ptr core, std::size_t max);
     static boost::asio::awaitable<error_code> close_op(core_ptr core);
+    static boost::asio::awaitable<std::pair<error_code, std::optional<peer_info>>>
+    lookup_op(core_ptr core, std::string id);
 
     std::shared_ptr<detail::client_core> core_;
 };

@@ -32,6 +32,11 @@ struct client_options {
     /// Pull mode (docs/guide.md §10.4): the server keeps this client's messages in its
     /// mailbox until async_fetch asks for them.
     bool pull = false;
+    /// Receive the directory: the snapshot at registration and a peer_joined / peer_left
+    /// for every change. false opts out of presence (for large deployments): this client
+    /// is listed for the others and reachable as usual, but gets no snapshot and no
+    /// changes, so client::directory() stays empty; client::async_lookup asks about one id.
+    bool directory = true;
     /// Mailbox messages up to this id were already handed to the application by an earlier
     /// session (client::last_delivered() of it): the server forgets them and this client
     /// drops them if they come again.
