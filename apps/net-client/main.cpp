@@ -36,6 +36,8 @@ constexpr char const* commands = R"txt(Commands (one per line on stdin):
   /get [N]     with --pull: fetch up to N (default 100) messages from the mailbox
   /who         print the directory: "= id" per client, "(you)" marks this one and
                "(linked)" the peers with a direct link up
+  /who ID      ask the server whether ID is online: "= ID" or "ID is not online"
+               (works with --no-directory too)
   /wait ID [S] wait until ID is online (at most S seconds, default 10)
   /term [text] ask the server to terminate the session for everyone
   /quit        leave (BYE) once everything typed so far is sent; so does end of input
@@ -57,6 +59,7 @@ settings parse(int argc, char** argv) {
     settings s;
     unsigned timeout_s = 10;
     std::string secret, secret_file;
+    bool no_directory = false;
     d.add_options()("help,h", "show this help and exit")("server", po::value(&server)->required(),
                                                          "server address, HOST:PORT")(
         "id", po::value(&s.client.id), "id to register under (default: the server assigns one)")(
@@ -73,7 +76,10 @@ settings parse(int argc, char** argv) {
         "secret-file", po::value(&secret_file),
         "read the secret from the first line of FILE (keeps it out of the process list)")(
         "pull", po::bool_switch(&s.client.pull),
-        "pull mode: messages wait in the mailbox until /get fetches them");
+        "pull mode: messages wait in the mailbox until /get fetches them")(
+        "no-directory", po::bool_switch(&no_directory),
+        "don't receive the directory or its changes (for large deployments); others still "
+        "see this client, and /who ID asks about one id");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, d), vm);
@@ -86,6 +92,7 @@ settings parse(int argc, char** argv) {
         throw app::usage_error(e.what());
     }
     s.server = app::parse_host_port(server);
+    s.client.directory = !no_directory;
     if (vm.count("id") && !libnet::is_valid_client_id(s.client.id))
         throw app::usage_error("--id must be 1-64 bytes of UTF-8 without spaces or controls");
     if (!s.client.listen.empty()) {
@@ -237,28 +244,38 @@ asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
     }
 }
 
-asio::awaitable<void> wait_for(libnet::client& c, const std::string& id,
-                               std::chrono::seconds limit) {
+asio::awaitable<void> wait_for(libnet::client& c, const std::string& id, std::chrono::seconds limit,
+                               bool local) {
     asio::steady_timer poll(co_await asio::this_coro::executor);
     auto const deadline = std::chrono::steady_clock::now() + limit;
-    auto online = [&] {
+    auto listed = [&] {
         for (auto const& p : c.directory())
             if (p.id == id)
                 return true;
         return false;
     };
     // The directory is a snapshot the client keeps current; a short poll keeps this
-    // command independent of the event stream, which print_events owns.
-    while (!online() && std::chrono::steady_clock::now() < deadline && c.is_connected()) {
-        poll.expires_after(20ms);
+    // command independent of the event stream, which print_events owns. Without the
+    // directory, the poll asks the server.
+    bool online = false;
+    for (;;) {
+        if (local) {
+            online = listed();
+        } else {
+            auto [ec, found] = co_await c.async_lookup(id, use_tuple);
+            online = !ec && found.has_value();
+        }
+        if (online || std::chrono::steady_clock::now() >= deadline || !c.is_connected())
+            break;
+        poll.expires_after(local ? 20ms : 100ms);
         co_await poll.async_wait(use_tuple);
     }
-    if (!online())
+    if (!online)
         complain("/wait: " + id + " did not come online");
 }
 
 /// Runs the commands read from stdin until /quit, end of input or the session's end.
-asio::awaitable<void> run_commands(libnet::client& c, line_source& lines) {
+asio::awaitable<void> run_commands(libnet::client& c, line_source& lines, bool directory) {
     while (c.is_connected()) {
         auto line = co_await lines.next();
         if (!line || *line == "/quit")
@@ -309,6 +326,15 @@ asio::awaitable<void> run_commands(libnet::client& c, line_source& lines) {
                 bool const up = std::binary_search(linked.begin(), linked.end(), p.id);
                 say("= " + p.id + (p.id == me ? " (you)" : "") + (up ? " (linked)" : ""));
             }
+        } else if (l.rfind("/who ", 0) == 0) {
+            auto id = l.substr(5);
+            auto [wec, found] = co_await c.async_lookup(id, use_tuple);
+            if (wec)
+                complain("/who " + id + ": " + describe(wec));
+            else if (found)
+                say("= " + found->id + (found->endpoint.empty() ? "" : " at " + found->endpoint));
+            else
+                say(id + " is not online");
         } else if (l.rfind("/link ", 0) == 0) {
             auto id = l.substr(6);
             auto [lec] = co_await c.async_connect_peer(id, use_tuple);
@@ -319,7 +345,7 @@ asio::awaitable<void> run_commands(libnet::client& c, line_source& lines) {
             std::string id;
             unsigned secs = 10;
             in >> id >> secs;
-            co_await wait_for(c, id, std::chrono::seconds(secs));
+            co_await wait_for(c, id, std::chrono::seconds(secs), directory);
         } else if (l == "/term" || l.rfind("/term ", 0) == 0) {
             auto text = l.size() > 6 ? l.substr(6) : std::string();
             std::tie(ec) = co_await c.async_terminate(std::move(text), use_tuple);
@@ -365,7 +391,8 @@ int main(int argc, char** argv) {
                     say("+ " + p.id);
             using namespace asio::experimental::awaitable_operators;
             // Both end with the session: events stop, or the commands close it.
-            status = co_await (print_events(c, lines) && run_commands(c, lines));
+            status =
+                co_await (print_events(c, lines) && run_commands(c, lines, s.client.directory));
         }(c, lines, s, status),
         asio::detached);
     ioc.run();

@@ -34,6 +34,7 @@ struct store_settings {
     std::string sync = "full";
     std::size_t ttl_secs = 0;
     unsigned auth_delay_ms = 1000;
+    unsigned frame_timeout_secs = 30;
 };
 
 po::options_description describe(settings& s, std::string& log_level, unsigned& idle_secs,
@@ -63,6 +64,12 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "bytes queued for one client before it is cut off as a slow consumer")
         ("max-clients", po::value(&o.max_clients)->default_value(o.max_clients),
          "registered clients at most")
+        ("backlog", po::value(&o.backlog)->default_value(o.backlog),
+         "connections the kernel holds waiting to be accepted (capped by "
+         "net.core.somaxconn)")
+        ("frame-timeout", po::value(&st.frame_timeout_secs)->default_value(st.frame_timeout_secs),
+         "seconds a frame has to arrive whole once it has started; else ERROR "
+         "frame_timeout and the connection is closed (0: no limit)")
         ("heartbeat-ms", po::value(&hb_ms)->default_value(5000),
          "PING a client after this much silence; 0: off")
         ("heartbeat-misses", po::value(&o.heartbeat_misses)->default_value(o.heartbeat_misses),
@@ -136,6 +143,9 @@ settings parse(int argc, char** argv) {
     if (s.server.mailbox_max_messages < 1)
         throw app::usage_error("--mailbox-max must be at least 1");
     s.server.message_ttl = std::chrono::seconds(st.ttl_secs);
+    s.server.frame_timeout = std::chrono::seconds(st.frame_timeout_secs);
+    if (s.server.backlog < 1)
+        throw app::usage_error("--backlog must be at least 1");
     s.server.auth_failure_delay = std::chrono::milliseconds(st.auth_delay_ms);
     try {
         if (!st.allow_ids.empty())
