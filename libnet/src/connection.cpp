@@ -272,6 +272,9 @@ asio::awaitable<void> connection::writer() {
             break;
         }
     }
+    // The subclass hears of the close before the peer does: a server unregisters the
+    // client before the peer sees its end of stream, so the id is free when it reconnects.
+    begin_closing();
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
     writer_done_ = true;
