@@ -45,11 +45,19 @@ inline void run(std::function<asio::awaitable<void>(asio::io_context&)> body,
     REQUIRE(ioc.stopped());
 }
 
+/// Options for test servers: the defaults, but a short close_timeout, so that stopping a
+/// server whose raw test peers never close does not wait out the 2 s default.
+inline libnet::server_options test_options(libnet::server_options o) {
+    if (o.close_timeout == libnet::server_options{}.close_timeout)
+        o.close_timeout = 250ms;
+    return o;
+}
+
 /// A server running on the test's io_context; stop() and await finished() at the end.
 class server {
 public:
     server(asio::io_context& ioc, libnet::server_options o = {})
-        : srv_(ioc.get_executor(), std::move(o)),
+        : srv_(ioc.get_executor(), test_options(std::move(o))),
           done_(ioc, std::chrono::steady_clock::time_point::max()) {
         srv_.async_run([this](error_code ec) {
             result_ = ec;

@@ -203,3 +203,105 @@ TEST_CASE("lifecycle: closing without BYE is reported as closed, not bye") {
         co_await s.stop();
     });
 }
+
+TEST_CASE("robustness: before HELLO a frame may declare at most 64 KiB, refused unallocated") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        raw r(ioc);
+        co_await r.connect(s);
+        std::vector<std::uint8_t> header(libnet::frame_header_size);
+        libnet::write_header(header.data(), 0x0001, 64 * 1024 + 1);
+        co_await r.write(header);
+        co_await r.expect_error_and_close(libnet::error::frame_too_large);
+
+        // A HELLO that uses most of it is fine, and afterwards max_frame applies.
+        raw ok(ioc);
+        co_await ok.connect(s);
+        std::string const secret(60 * 1024, 's'); // credentials the server ignores
+        co_await ok.send(libnet::msg::hello{libnet::protocol_version, "big", {}, secret});
+        libnet::msg::welcome w;
+        std::vector<std::uint8_t> storage;
+        co_await ok.expect(w, storage);
+        std::string const body(200 * 1024, 'b');
+        co_await ok.send(libnet::msg::send{"big", body, 1});
+        libnet::msg::deliver d;
+        co_await ok.expect(d, storage);
+        CHECK(d.body.size() == body.size());
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("robustness: a frame that stalls or trickles is cut at the frame deadline") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.frame_timeout = 300ms;
+        server s(ioc, o);
+        auto a = co_await connect(ioc, s, "alice");
+        std::vector<std::uint8_t> header(libnet::frame_header_size);
+        libnet::write_header(header.data(), 0x0006, 1000);
+
+        raw stall(ioc); // a header and nothing more
+        co_await register_raw(stall, s, "stall");
+        co_await expect<libnet::peer_joined>(*a);
+        auto const started = std::chrono::steady_clock::now();
+        co_await stall.write(header);
+        co_await stall.expect_error_and_close(libnet::error::frame_timeout);
+        CHECK(std::chrono::steady_clock::now() - started >= 300ms);
+        auto left = co_await expect<libnet::peer_left>(*a);
+        CHECK(left.reason == libnet::msg::leave_reason::protocol_error);
+
+        raw trickle(ioc); // a byte every 50 ms keeps the connection alive, not the frame
+        co_await register_raw(trickle, s, "trickle");
+        co_await expect<libnet::peer_joined>(*a);
+        co_await trickle.write(header);
+        asio::steady_timer pace(ioc);
+        bool cut = false;
+        for (int i = 0; i < 40 && !cut; ++i) {
+            pace.expires_after(50ms);
+            co_await pace.async_wait(use_tuple);
+            std::vector<std::uint8_t> one{'x'};
+            auto [ec, n] =
+                co_await asio::async_write(trickle.socket(), asio::buffer(one), use_tuple);
+            cut = ec.failed();
+            if (auto [pec, ev] = co_await a->async_receive(0ms, use_tuple); !pec)
+                cut = cut || std::holds_alternative<libnet::peer_left>(ev);
+        }
+        CHECK(cut);
+        CHECK(s->stats().errors[libnet::error::frame_timeout] == 2);
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("robustness: a steady stream split mid-frame is never taken for a stalled frame") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.frame_timeout = 200ms;
+        server s(ioc, o);
+        auto a = co_await connect(ioc, s, "alice");
+        raw r(ioc);
+        co_await register_raw(r, s, "stream");
+        co_await expect<libnet::peer_joined>(*a);
+        // 40 SENDs, written 1.5 frames at a time every 25 ms: a frame is always partial
+        // between writes, for well past the deadline, yet each completes in time.
+        std::vector<std::uint8_t> stream;
+        for (int i = 0; i < 40; ++i)
+            libnet::msg::encode(libnet::msg::send{"alice", std::to_string(i), 0}, stream);
+        auto const chunk = stream.size() / 40 * 3 / 2;
+        asio::steady_timer pace(ioc);
+        for (std::size_t at = 0; at < stream.size(); at += chunk) {
+            auto const n = std::min(chunk, stream.size() - at);
+            co_await r.write(
+                std::vector<std::uint8_t>(stream.begin() + at, stream.begin() + at + n));
+            pace.expires_after(25ms);
+            co_await pace.async_wait(use_tuple);
+        }
+        for (int i = 0; i < 40; ++i) {
+            auto m = co_await expect<libnet::message>(*a);
+            CHECK(m.body == std::to_string(i));
+        }
+        CHECK(s->stats().errors.count(libnet::error::frame_timeout) == 0);
+        co_await close(*a);
+        co_await s.stop();
+    });
+}

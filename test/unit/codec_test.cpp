@@ -173,6 +173,76 @@ TEST_CASE("frame_reader: a hostile length never grows the buffer") {
     CHECK(reader.prepare().size() <= 64);
 }
 
+namespace {
+
+// Feeds `bytes` through `reader` as socket reads would, returning the frames' sizes.
+std::vector<std::size_t> feed(detail::frame_reader& reader, const bytes& in) {
+    std::vector<std::size_t> sizes;
+    for (std::size_t at = 0; at < in.size();) {
+        auto const buf = reader.prepare();
+        auto const n = std::min(buf.size(), in.size() - at);
+        std::memcpy(buf.data(), in.data() + at, n);
+        reader.commit(n);
+        at += n;
+        for (auto r = reader.next(); r.status == decode_status::ok; r = reader.next())
+            sizes.push_back(r.frame.value.size());
+    }
+    return sizes;
+}
+
+} // namespace
+
+TEST_CASE("frame_reader: nothing held before the first read, little for small frames") {
+    detail::frame_reader reader(default_max_frame_size, 16 * 1024, 1024);
+    CHECK(reader.capacity() == 0);
+    bytes hello(frame_header_size + 20, 0);
+    write_header(hello.data(), 1, 20);
+    CHECK(feed(reader, hello) == std::vector<std::size_t>{20});
+    CHECK(reader.capacity() <= 1024);
+}
+
+TEST_CASE("frame_reader: a buffer grown for one large frame is given back once drained") {
+    detail::frame_reader reader(default_max_frame_size, 16 * 1024, 1024);
+    bytes big(frame_header_size + 300'000, 'x');
+    write_header(big.data(), 6, 300'000);
+    CHECK(feed(reader, big) == std::vector<std::size_t>{300'000});
+    CHECK(reader.capacity() >= 300'000);
+    bytes small(frame_header_size + 10, 0);
+    write_header(small.data(), 6, 10);
+    CHECK(feed(reader, small) == std::vector<std::size_t>{10});
+    CHECK(reader.capacity() <= 2 * 16 * 1024);
+}
+
+TEST_CASE("frame_reader: reads grow while they fill the space and shrink when they don't") {
+    detail::frame_reader reader(default_max_frame_size, 16 * 1024, 1024);
+    bytes stream;
+    for (int i = 0; i < 2000; ++i) { // 140 kB of small frames, read in one go
+        bytes f(frame_header_size + 64, 'y');
+        write_header(f.data(), 6, 64);
+        stream.insert(stream.end(), f.begin(), f.end());
+    }
+    CHECK(feed(reader, stream).size() == 2000);
+    CHECK(reader.prepare().size() >= 16 * 1024); // reads reached the most asked
+    bytes one(frame_header_size + 4, 0);
+    write_header(one.data(), 6, 4);
+    for (int i = 0; i < 200; ++i) // a trickle of tiny reads: the buffer is given back
+        CHECK(feed(reader, one).size() == 1);
+    CHECK(reader.capacity() <= 4 * 1024);
+}
+
+TEST_CASE("frame_reader: the limit can be raised, e.g. once a connection has registered") {
+    detail::frame_reader reader(1024, 64);
+    bytes f(frame_header_size + 2048, 'z');
+    write_header(f.data(), 6, 2048);
+    auto buf = reader.prepare();
+    std::memcpy(buf.data(), f.data(), frame_header_size);
+    reader.commit(frame_header_size);
+    CHECK(reader.next().ec == error::frame_too_large);
+    detail::frame_reader raised(1024, 64);
+    raised.set_max_value(4096);
+    CHECK(feed(raised, f) == std::vector<std::size_t>{2048});
+}
+
 TEST_CASE("field_reader: malformed nested lengths are errors, not reads past the end") {
     bytes body;
     bytes field_header(field_header_size);

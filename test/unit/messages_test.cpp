@@ -261,3 +261,34 @@ TEST_CASE("messages: application frames keep their type and decode only in their
     auto const core = encoded(msg::ping{1});
     CHECK(msg::decode(view_of(core), out) == error::unexpected_frame);
 }
+
+TEST_CASE("messages: LOOKUP and PRESENCE round-trip and encode as docs/protocol.md shows") {
+    bytes storage;
+    auto l = round_trip(msg::lookup{"bob", 7}, storage);
+    CHECK(l.id == "bob");
+    CHECK(l.ref == 7);
+    CHECK(encoded(msg::lookup{"bob", 7}) == bytes{0x00, 0x14, 0x00, 0x00, 0x00, 0x17, 0x00, 0x02,
+                                                  0x00, 0x00, 0x00, 0x03, 0x62, 0x6f, 0x62, 0x00,
+                                                  0x11, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00,
+                                                  0x00, 0x00, 0x00, 0x00, 0x07});
+
+    auto p = round_trip(msg::presence{"bob", 2, "10.0.0.2:7001", 7}, storage);
+    CHECK(p.id == "bob");
+    CHECK(p.join_seq == 2);
+    CHECK(p.endpoint == "10.0.0.2:7001");
+    CHECK(p.ref == 7);
+    // Not online: join_seq 0 is still written; the endpoint is not.
+    auto const offline = encoded(msg::presence{"bob", 0, {}, 7});
+    CHECK(offline == bytes{0x00, 0x15, 0x00, 0x00, 0x00, 0x25, 0x00, 0x02, 0x00, 0x00, 0x00,
+                           0x03, 0x62, 0x6f, 0x62, 0x00, 0x09, 0x00, 0x00, 0x00, 0x08, 0x00,
+                           0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x11, 0x00, 0x00,
+                           0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07});
+    msg::presence none;
+    REQUIRE_FALSE(msg::decode(view_of(offline), none));
+    CHECK(none.join_seq == 0);
+    CHECK(none.endpoint.empty());
+    // A LOOKUP without the id it asks about is refused.
+    msg::lookup missing;
+    CHECK(msg::decode(view_of(bytes{0x00, 0x14, 0x00, 0x00, 0x00, 0x00}), missing) ==
+          error::missing_field);
+}
