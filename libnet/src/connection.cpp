@@ -50,6 +50,10 @@ std::size_t connection::queued_bytes() const {
 
 std::uint64_t connection::enqueue_tracked(shared_frame f) {
     std::lock_guard lock(mutex_);
+    return push_locked(std::move(f));
+}
+
+std::uint64_t connection::push_locked(shared_frame f) {
     if (closing_)
         return 0;
     if (limits_.max_queue_bytes - std::min(queued_bytes_, limits_.max_queue_bytes) < f.size) {

@@ -189,6 +189,7 @@ void server_core::start_session(tcp::socket socket) {
 
 void server_core::session_ended(const std::shared_ptr<server_session>& s) {
     unregister(*s, msg::leave_reason::closed); // no-op when on_closing did it
+    s->route_cache_ = {}; // two sessions remembering each other must not keep both alive
     std::lock_guard lock(mutex_);
     sessions_.erase(s);
     if (sessions_.empty() && stopping_)

@@ -116,6 +116,9 @@ private:
         std::uint64_t link, link_seq;
     };
     void route_one(server_session& from, const outgoing& m);
+    std::shared_ptr<server_session> recipient(server_session& from, std::string_view id);
+    void deliver_live(server_session& from, server_session& to, const outgoing& m,
+                      std::uint16_t mark, bool confirm_wanted);
     error_code store_mail(mailbox& mb, std::string_view from, const outgoing& m,
                           std::uint16_t flags, std::int64_t now);
     void ack_upto(mailbox& mb, std::uint64_t seq);
@@ -143,7 +146,13 @@ private:
     std::unordered_set<std::shared_ptr<server_session>> sessions_;
     directory directory_;
     std::vector<std::shared_ptr<server_session>> welcomed_; // announce()'s scratch
-    std::uint64_t next_msg_seq_ = 1;
+    // DELIVER.seq; taken under each recipient's queue lock (connection::enqueue_numbered).
+    std::atomic<std::uint64_t> next_msg_seq_{1};
+    // Bumped under mutex_ by every leave: a sender's remembered recipient is still online
+    // while this is unchanged.
+    std::atomic<std::uint64_t> leaves_{0};
+    // Set before the server runs: any id may have a mailbox, so routing looks under the lock.
+    bool has_mailboxes_ = false;
     std::uint64_t registrations_ = 0;
 
     std::map<std::string, std::string> secret_digests_; // id -> SHA-256 of its secret

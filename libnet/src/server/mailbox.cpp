@@ -42,6 +42,8 @@ void server_core::load_store() {
     options_.secrets.clear(); // only the digests stay in memory
     store_ = options_.store ? options_.store : make_memory_store();
     durable_ = store_->durable();
+    // With a durable store any named client may get a mailbox; otherwise only listed ids.
+    has_mailboxes_ = durable_ || !options_.allow_ids.empty();
     auto open = [this](const std::string& id) -> mailbox& {
         auto& mb = mailboxes_[id];
         mb.id = id;

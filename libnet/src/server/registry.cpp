@@ -1,5 +1,5 @@
-// Registration and routing: HELLO, SEND, BROADCAST, LOOKUP, client TERM, leaving, and the
-// termination policies that follow from them. All of it under server_core::mutex_.
+// Registration: HELLO, LOOKUP, client TERM, leaving, and the termination policies that
+// follow from them. All of it under server_core::mutex_.
 
 #include "../peer_token.hpp"
 #include "core.hpp"
@@ -95,127 +95,6 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     return {};
 }
 
-bool server_core::deliverable(server_session& from, std::size_t size, std::uint16_t type,
-                              std::uint64_t ref) {
-    // What is delivered is larger than what was sent; what fit may no longer fit.
-    if (size - frame_header_size <= options_.max_frame)
-        return true;
-    from.send_error(error::frame_too_large, type, ref);
-    return false;
-}
-
-bool server_core::allowed(server_session& from, const routed_message& m, std::uint64_t ref) {
-    if (!options_.on_route)
-        return true;
-    auto why = options_.on_route(m);
-    if (!why)
-        return true;
-    count_error(error::not_permitted);
-    from.enqueue(make_frame(
-        msg::error{static_cast<std::uint16_t>(error::not_permitted), *why, ref, m.type, m.to}));
-    return false;
-}
-
-void server_core::route(server_session& from, const msg::send& m) {
-    route_one(from, {0, m.to, m.body, m.ref, m.flags, m.ttl_ms, m.link, m.link_seq});
-}
-
-void server_core::route_one(server_session& from, const outgoing& m) {
-    auto const type = m.type != 0 ? m.type : static_cast<std::uint16_t>(frame_type::send);
-    // Peer-link fields pass through; the link switch marker is the clients' business only.
-    bool const sync = m.type == 0 && m.body.empty() && (m.flags & msg::flag_link_sync) != 0;
-    bool const confirm_wanted = !sync && (m.flags & msg::flag_confirm) != 0;
-    auto const mark = static_cast<std::uint16_t>(sync ? msg::flag_link_sync : 0);
-    // The largest form it can be delivered in: from a mailbox.
-    std::size_t size;
-    if (m.type == 0)
-        size = msg::encoded_size(
-            msg::deliver{from.id_, m.body, 1, msg::flag_mailbox, m.link, m.link_seq});
-    else
-        size = msg::encoded_size(
-            msg::app{m.type, {}, from.id_, m.body, 0, 1, m.link, m.link_seq, msg::flag_mailbox, 0});
-    if (!deliverable(from, size, type, m.ref))
-        return;
-    if (!sync && !allowed(from, {from.id_, m.to, type, m.body}, m.ref))
-        return;
-    std::unique_lock lock(mutex_);
-    announce(); // JOINED(sender) reaches every client before its messages do
-    auto box = mailboxes_.empty() ? mailboxes_.end() : mailboxes_.find(m.to);
-    if (box != mailboxes_.end()) {
-        auto& mb = box->second;
-        if (sync && !mb.session)
-            return; // a marker matters only to a peer that is online
-        bool const offline = !mb.session;
-        if (auto ec = store_mail(mb, from.id_, m, mark, unix_now_ms())) {
-            commit();
-            lock.unlock();
-            return from.send_error(static_cast<error>(ec.value()), type, m.ref, m.to);
-        }
-        if (!sync) {
-            routed_.fetch_add(1, std::memory_order_relaxed);
-            if (confirm_wanted || offline)
-                confirm(from, m.ref, type, m.to, offline ? 1 : 0);
-        }
-        commit();
-        return;
-    }
-    if (auto* to = directory_.find(m.to)) {
-        // Encoded under the lock so sequence numbers increase along every recipient's stream.
-        shared_frame f;
-        if (m.type == 0)
-            f = make_frame(
-                msg::deliver{from.id_, m.body, next_msg_seq_++, mark, m.link, m.link_seq});
-        else
-            f = make_frame(msg::app{
-                m.type, {}, from.id_, m.body, 0, next_msg_seq_++, m.link, m.link_seq, 0, 0});
-        if (to->enqueue(std::move(f)) && !sync)
-            routed_.fetch_add(1, std::memory_order_relaxed);
-        if (confirm_wanted)
-            from.enqueue(make_frame(msg::stored{m.ref, m.to, 0, 0}));
-        return;
-    }
-    lock.unlock();
-    if (!sync)
-        from.send_error(error::no_such_client, type, m.ref, m.to);
-}
-
-void server_core::broadcast(server_session& from, const msg::broadcast& m) {
-    auto const type = static_cast<std::uint16_t>(frame_type::broadcast);
-    msg::deliver probe{from.id_, m.body, 1, msg::flag_broadcast | msg::flag_mailbox};
-    if (!deliverable(from, msg::encoded_size(probe), type, m.ref))
-        return;
-    if (!allowed(from, {from.id_, {}, type, m.body}, m.ref))
-        return;
-    std::lock_guard lock(mutex_);
-    announce();
-    auto const f = make_frame(msg::deliver{from.id_, m.body, next_msg_seq_++, msg::flag_broadcast});
-    for (auto const& member : directory_.members())
-        if (member.get() != &from && !member->mailbox_)
-            member->enqueue(f);
-    // Every mailbox gets its copy, online or not: everyone gets every message they missed.
-    outgoing const o{0, {}, m.body, m.ref, 0, m.ttl_ms, 0, 0};
-    auto const now = unix_now_ms();
-    std::uint32_t stored = 0, offline = 0;
-    for (auto& [id, mb] : mailboxes_) {
-        if (id == from.id_)
-            continue;
-        if (auto ec = store_mail(mb, from.id_, o, msg::flag_broadcast, now)) {
-            from.send_error(static_cast<error>(ec.value()), type, m.ref, id);
-            continue;
-        }
-        ++stored;
-        offline += mb.session ? 0 : 1;
-    }
-    broadcasts_.fetch_add(1, std::memory_order_relaxed);
-    if ((m.flags & msg::flag_confirm) != 0 || offline != 0) {
-        if (stored != 0)
-            confirm(from, m.ref, type, {}, offline);
-        else
-            from.enqueue(make_frame(msg::stored{m.ref, {}, 0, 0}));
-    }
-    commit();
-}
-
 void server_core::lookup(server_session& from, const msg::lookup& m) {
     std::unique_lock lock(mutex_);
     msg::presence p{m.id, 0, {}, m.ref};
@@ -248,6 +127,7 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
         s.mailbox_->session.reset();
     if (directory_.remove(s, reason, stopping_))
         announce_soon();
+    leaves_.fetch_add(1, std::memory_order_release); // senders look it up again
     if (directory_.size() == 0)
         idle_since_ = std::chrono::steady_clock::now();
     bool const stopping = stopping_;

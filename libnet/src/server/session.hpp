@@ -48,6 +48,12 @@ private:
     std::shared_ptr<server_session> self();
 
     server_core* core_;
+    // Strand: the last recipient routed to, valid while server_core::leaves_ == epoch.
+    struct route_cache {
+        std::string id;
+        std::shared_ptr<server_session> to;
+        std::uint64_t epoch = 0;
+    } route_cache_;
     bool hello_done_ = false; // strand
     bool said_bye_ = false;   // strand
     bool refused_ = false;    // strand: a failed secret; waiting out the delay, frames ignored

@@ -59,6 +59,36 @@ public:
     /// on_written's argument), or 0 when the frame was not queued.
     std::uint64_t enqueue_tracked(shared_frame f);
 
+    /// Queues the frame `make(seq)` builds, with `seq` taken from `counter` under the queue's
+    /// lock, so the numbers strictly increase along this connection whichever threads
+    /// enqueue (any thread). Returns as enqueue().
+    template <class Make>
+    bool enqueue_numbered(std::atomic<std::uint64_t>& counter, Make&& make) {
+        std::lock_guard lock(mutex_);
+        if (closing_)
+            return false;
+        auto const seq = counter.fetch_add(1, std::memory_order_relaxed);
+        last_seq_ = seq;
+        return push_locked(make(seq)) != 0;
+    }
+
+    /// Queues `f`, numbered `seq` from `counter` (a frame shared by many connections): if a
+    /// later number already went out here, the frame `renumber(n)` builds, with a new n from
+    /// `counter`, goes instead (any thread).
+    template <class Renumber>
+    bool enqueue_numbered(const shared_frame& f, std::uint64_t seq,
+                          std::atomic<std::uint64_t>& counter, Renumber&& renumber) {
+        std::lock_guard lock(mutex_);
+        if (closing_)
+            return false;
+        if (seq > last_seq_) {
+            last_seq_ = seq;
+            return push_locked(f) != 0;
+        }
+        last_seq_ = counter.fetch_add(1, std::memory_order_relaxed);
+        return push_locked(renumber(last_seq_)) != 0;
+    }
+
     /// Bytes queued or being written (any thread).
     std::size_t queued_bytes() const;
 
@@ -106,6 +136,7 @@ private:
     boost::asio::awaitable<void> watchdog();
     clock::time_point heartbeat(clock::time_point now);
     bool handle_frame(frame_view f);
+    std::uint64_t push_locked(shared_frame f); // mutex_ held
     void watch_partial_frame(bool progressed);
     void wake_strand();
     void begin_closing();
@@ -121,6 +152,7 @@ private:
     std::vector<shared_frame> queue_;
     std::size_t queued_bytes_ = 0; // queued + in flight
     std::uint64_t enqueued_total_ = 0;
+    std::uint64_t last_seq_ = 0; // the last number enqueue_numbered() queued
     bool writer_idle_ = false;
     bool closing_ = false;
     // Mirrors closing_ for closing(), which the reader asks once per frame: no lock there.

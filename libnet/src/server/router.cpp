@@ -1,0 +1,167 @@
+// Routing: SEND, BROADCAST and routed application frames, to live recipients and to
+// mailboxes.
+
+#include "core.hpp"
+
+namespace libnet::detail {
+
+bool server_core::deliverable(server_session& from, std::size_t size, std::uint16_t type,
+                              std::uint64_t ref) {
+    // What is delivered is larger than what was sent; what fit may no longer fit.
+    if (size - frame_header_size <= options_.max_frame)
+        return true;
+    from.send_error(error::frame_too_large, type, ref);
+    return false;
+}
+
+bool server_core::allowed(server_session& from, const routed_message& m, std::uint64_t ref) {
+    if (!options_.on_route)
+        return true;
+    auto why = options_.on_route(m);
+    if (!why)
+        return true;
+    count_error(error::not_permitted);
+    from.enqueue(make_frame(
+        msg::error{static_cast<std::uint16_t>(error::not_permitted), *why, ref, m.type, m.to}));
+    return false;
+}
+
+void server_core::route(server_session& from, const msg::send& m) {
+    route_one(from, {0, m.to, m.body, m.ref, m.flags, m.ttl_ms, m.link, m.link_seq});
+}
+
+void server_core::route_one(server_session& from, const outgoing& m) {
+    auto const type = m.type != 0 ? m.type : static_cast<std::uint16_t>(frame_type::send);
+    // Peer-link fields pass through; the link switch marker is the clients' business only.
+    bool const sync = m.type == 0 && m.body.empty() && (m.flags & msg::flag_link_sync) != 0;
+    bool const confirm_wanted = !sync && (m.flags & msg::flag_confirm) != 0;
+    auto const mark = static_cast<std::uint16_t>(sync ? msg::flag_link_sync : 0);
+    // The largest form it can be delivered in: from a mailbox.
+    std::size_t size;
+    if (m.type == 0)
+        size = msg::encoded_size(
+            msg::deliver{from.id_, m.body, 1, msg::flag_mailbox, m.link, m.link_seq});
+    else
+        size = msg::encoded_size(
+            msg::app{m.type, {}, from.id_, m.body, 0, 1, m.link, m.link_seq, msg::flag_mailbox, 0});
+    if (!deliverable(from, size, type, m.ref))
+        return;
+    if (!sync && !allowed(from, {from.id_, m.to, type, m.body}, m.ref))
+        return;
+    if (!has_mailboxes_) {
+        if (auto to = recipient(from, m.to))
+            return deliver_live(from, *to, m, mark, confirm_wanted);
+        if (!sync)
+            from.send_error(error::no_such_client, type, m.ref, m.to);
+        return;
+    }
+    std::unique_lock lock(mutex_);
+    announce(); // JOINED(sender) reaches every client before its messages do
+    if (auto box = mailboxes_.find(m.to); box != mailboxes_.end()) {
+        auto& mb = box->second;
+        if (sync && !mb.session)
+            return; // a marker matters only to a peer that is online
+        bool const offline = !mb.session;
+        if (auto ec = store_mail(mb, from.id_, m, mark, unix_now_ms())) {
+            commit();
+            lock.unlock();
+            return from.send_error(static_cast<error>(ec.value()), type, m.ref, m.to);
+        }
+        if (!sync) {
+            routed_.fetch_add(1, std::memory_order_relaxed);
+            if (confirm_wanted || offline)
+                confirm(from, m.ref, type, m.to, offline ? 1 : 0);
+        }
+        commit();
+        return;
+    }
+    if (auto* to = directory_.find(m.to)) {
+        auto const hold = to->self(); // a recipient without a mailbox: as above
+        lock.unlock();
+        return deliver_live(from, *hold, m, mark, confirm_wanted);
+    }
+    lock.unlock();
+    if (!sync)
+        from.send_error(error::no_such_client, type, m.ref, m.to);
+}
+
+void server_core::broadcast(server_session& from, const msg::broadcast& m) {
+    auto const type = static_cast<std::uint16_t>(frame_type::broadcast);
+    msg::deliver probe{from.id_, m.body, 1, msg::flag_broadcast | msg::flag_mailbox};
+    if (!deliverable(from, msg::encoded_size(probe), type, m.ref))
+        return;
+    if (!allowed(from, {from.id_, {}, type, m.body}, m.ref))
+        return;
+    std::lock_guard lock(mutex_);
+    announce();
+    // One encoding for everyone; a recipient whose stream already carries a later number
+    // (a SEND routed to it meanwhile without this lock) gets a renumbered copy.
+    auto const seq = next_msg_seq_.fetch_add(1, std::memory_order_relaxed);
+    auto const f = make_frame(msg::deliver{from.id_, m.body, seq, msg::flag_broadcast});
+    auto renumber = [&](std::uint64_t n) {
+        return make_frame(msg::deliver{from.id_, m.body, n, msg::flag_broadcast});
+    };
+    for (auto const& member : directory_.members())
+        if (member.get() != &from && !member->mailbox_)
+            member->enqueue_numbered(f, seq, next_msg_seq_, renumber);
+    // Every mailbox gets its copy, online or not: everyone gets every message they missed.
+    outgoing const o{0, {}, m.body, m.ref, 0, m.ttl_ms, 0, 0};
+    auto const now = unix_now_ms();
+    std::uint32_t stored = 0, offline = 0;
+    for (auto& [id, mb] : mailboxes_) {
+        if (id == from.id_)
+            continue;
+        if (auto ec = store_mail(mb, from.id_, o, msg::flag_broadcast, now)) {
+            from.send_error(static_cast<error>(ec.value()), type, m.ref, id);
+            continue;
+        }
+        ++stored;
+        offline += mb.session ? 0 : 1;
+    }
+    broadcasts_.fetch_add(1, std::memory_order_relaxed);
+    if ((m.flags & msg::flag_confirm) != 0 || offline != 0) {
+        if (stored != 0)
+            confirm(from, m.ref, type, {}, offline);
+        else
+            from.enqueue(make_frame(msg::stored{m.ref, {}, 0, 0}));
+    }
+    commit();
+}
+
+// The session of online client `id`, or null. A sender remembers its last recipient, and
+// while no client has left since (leaves_ unchanged) it needs neither the server's lock nor
+// a hash: a one-thread server routes a message with one lock pair (the recipient's queue).
+std::shared_ptr<server_session> server_core::recipient(server_session& from, std::string_view id) {
+    auto& cache = from.route_cache_;
+    auto const epoch = leaves_.load(std::memory_order_acquire);
+    if (cache.to && cache.epoch == epoch && cache.id == id)
+        return cache.to;
+    std::lock_guard lock(mutex_);
+    announce(); // JOINED(sender) reaches every client before its messages do
+    auto* to = directory_.find(id);
+    if (!to)
+        return nullptr;
+    cache.id = id;
+    cache.to = to->self();
+    cache.epoch = leaves_.load(std::memory_order_relaxed); // stable: leaves take the lock
+    return cache.to;
+}
+
+// Routes to a recipient without a mailbox. Its sequence number is taken under the
+// recipient's queue lock, so the numbers strictly increase along its stream whichever
+// threads route to it; FIFO per sender holds because a sender's frames are handled in order
+// on its strand.
+void server_core::deliver_live(server_session& from, server_session& to, const outgoing& m,
+                               std::uint16_t mark, bool confirm_wanted) {
+    bool const queued = to.enqueue_numbered(next_msg_seq_, [&](std::uint64_t seq) {
+        if (m.type == 0)
+            return make_frame(msg::deliver{from.id_, m.body, seq, mark, m.link, m.link_seq});
+        return make_frame(msg::app{m.type, {}, from.id_, m.body, 0, seq, m.link, m.link_seq, 0, 0});
+    });
+    if (queued && mark == 0)
+        routed_.fetch_add(1, std::memory_order_relaxed);
+    if (confirm_wanted)
+        from.enqueue(make_frame(msg::stored{m.ref, m.to, 0, 0}));
+}
+
+} // namespace libnet::detail
