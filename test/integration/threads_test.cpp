@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -146,4 +147,95 @@ TEST_CASE("threads: a server and clients on a 4-thread io_context keep order and
     auto const stats = srv.stats();
     CHECK(stats.routed == static_cast<std::uint64_t>(clients * (clients - 1) * per_peer));
     CHECK(stats.broadcasts == static_cast<std::uint64_t>(clients));
+}
+
+namespace {
+
+// Sends `count` messages to "sink", a broadcast after every tenth, then "done".
+asio::awaitable<void> send_and_broadcast(libnet::client& c, int count, std::shared_ptr<tally> t) {
+    for (int i = 0; i < count; ++i) {
+        auto [ec] = co_await c.async_send("sink", std::to_string(i), use_tuple);
+        if (ec)
+            t->problem(c.id() + ": send: " + ec.message());
+        if (i % 10 == 9) {
+            auto [bec] = co_await c.async_broadcast("b" + std::to_string(i), use_tuple);
+            if (bec)
+                t->problem(c.id() + ": broadcast: " + bec.message());
+        }
+    }
+}
+
+// Receives `expected` messages, checking that seq strictly increases along the stream and
+// that each sender's messages come in order.
+asio::awaitable<void> check_sequence(libnet::client& c, int expected, std::shared_ptr<tally> t) {
+    std::uint64_t last = 0;
+    std::map<std::string, int> next;
+    for (int got = 0; got < expected;) {
+        auto [ec, ev] = co_await c.async_receive(10s, use_tuple);
+        if (ec) {
+            t->problem(c.id() + ": " + ec.message());
+            co_return;
+        }
+        auto* m = std::get_if<libnet::message>(&ev);
+        if (!m)
+            continue;
+        ++got;
+        if (m->seq <= last)
+            t->problem(c.id() + ": seq " + std::to_string(m->seq) + " after " +
+                       std::to_string(last));
+        last = m->seq;
+        if (!m->broadcast && std::stoi(m->body) != next[m->from]++)
+            t->problem(c.id() + ": out of order from " + m->from);
+    }
+}
+
+} // namespace
+
+TEST_CASE("threads: seq strictly increases along a stream fed by concurrent sends and "
+          "broadcasts") {
+    asio::io_context ioc;
+    libnet::server_options o;
+    o.max_queue_bytes = 64u << 20;
+    libnet::server srv(ioc.get_executor(), o);
+    auto stopped = srv.async_run(asio::use_future);
+    auto const port = std::to_string(srv.local_endpoint().port());
+    auto t = std::make_shared<tally>();
+    constexpr int senders = 4, count = 400;
+    {
+        pool threads(ioc, 2);
+        std::vector<std::unique_ptr<libnet::client>> cs;
+        // Quiet members between the senders and the sink in join order, so a broadcast
+        // reaches the sink late and SENDs routed meanwhile carry later numbers.
+        constexpr int quiet = 200;
+        for (int i = 0; i <= senders + quiet; ++i) {
+            auto o = with_id(i == senders + quiet ? std::string("sink")
+                             : i < senders        ? name(i)
+                                                  : "q" + std::to_string(i));
+            o.directory = i < senders || i == senders + quiet;
+            cs.push_back(std::make_unique<libnet::client>(ioc.get_executor(), o));
+            auto f = cs.back()->async_connect("127.0.0.1", port, asio::use_future);
+            ready(f, "connect");
+            f.get();
+        }
+        auto& sink = *cs.back();
+        int const broadcasts = count / 10;
+        auto checked = asio::co_spawn(ioc, check_sequence(sink, senders * (count + broadcasts), t),
+                                      asio::use_future);
+        std::vector<std::future<void>> work;
+        for (int i = 0; i < senders; ++i) // each sender also hears the others' broadcasts
+            work.push_back(
+                asio::co_spawn(ioc, send_and_broadcast(*cs[i], count, t), asio::use_future));
+        for (auto& f : work) {
+            ready(f, "send");
+            f.get();
+        }
+        ready(checked, "receive");
+        checked.get();
+        srv.stop();
+        ready(stopped, "server stop");
+        stopped.get();
+    }
+    INFO(t->problems.size() << " problems, first: "
+                            << (t->problems.empty() ? "" : t->problems.front()));
+    CHECK(t->problems.empty());
 }
