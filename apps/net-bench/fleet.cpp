@@ -43,6 +43,10 @@ void fleet::on_connected(raw_client&) {
         connect_seconds = since_start();
 }
 
+void fleet::on_registered(raw_client&) {
+    ++registered;
+}
+
 void fleet::on_ready(raw_client&) {
     ++ready;
     check_settled();
@@ -137,7 +141,7 @@ std::uint64_t fleet::frames_in() const {
 
 std::string fleet::progress() const {
     auto text = std::to_string(connected) + "/" + std::to_string(size()) + " connected, " +
-                std::to_string(ready) + " ready";
+                std::to_string(registered) + " registered, " + std::to_string(ready) + " complete";
     if (failures() > 0)
         text += ", " + std::to_string(failures()) + " failed (first: " + first_failure + ")";
     return text;

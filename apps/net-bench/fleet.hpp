@@ -38,7 +38,7 @@ public:
     /// client can see every id any more).
     std::function<void(const std::string&)> failure_handler;
 
-    std::size_t connected = 0, ready = 0;
+    std::size_t connected = 0, registered = 0, ready = 0;
     std::size_t connect_failed = 0, resets = 0, errors = 0, protocol_errors = 0;
     double connect_seconds = 0; ///< Until every connect had completed or failed.
     double ready_seconds = 0;   ///< Until every client was ready (or failed).
@@ -49,11 +49,12 @@ public:
     }
     std::uint64_t bytes_in() const;
     std::uint64_t frames_in() const;
-    /// "812/1000 connected, 700 ready" and the failures, if any.
+    /// "1000/1000 connected, 812 registered, 700 complete" and the failures, if any.
     std::string progress() const;
 
 private:
     void on_connected(raw_client& c) override;
+    void on_registered(raw_client& c) override;
     void on_ready(raw_client& c) override;
     void on_messages(raw_client& c, std::size_t n) override;
     void on_failure(raw_client& c, failure kind, std::string_view what) override;

@@ -197,6 +197,7 @@ bool libnet_client::on_frame(std::uint16_t type, std::span<const std::uint8_t> v
     switch (static_cast<frame_type>(type)) {
     case frame_type::welcome:
         welcomed_ = true;
+        mark_registered();
         break;
     case frame_type::directory:
         directory_.feed(value); // all of it, or nothing when skip_value saw it pass

@@ -86,6 +86,7 @@ bool nats_client::on_line(std::string_view line) {
         append(output(), "PONG\r\n");
         schedule_flush();
     } else if (line == "PONG") {
+        mark_registered();
         mark_ready();
     } else if (line.starts_with("-ERR")) {
         fail(failure::error, std::string(line));

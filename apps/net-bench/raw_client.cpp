@@ -136,6 +136,13 @@ void raw_client::on_readable() {
     });
 }
 
+void raw_client::mark_registered() {
+    if (registered_)
+        return;
+    registered_ = true;
+    events_.on_registered(*this);
+}
+
 void raw_client::mark_ready() {
     if (ready_)
         return;

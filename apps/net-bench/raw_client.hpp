@@ -36,6 +36,8 @@ enum class failure {
 class client_events {
 public:
     virtual void on_connected(raw_client& c) = 0;
+    /// The server accepted the client (libnet: WELCOME; NATS: the first PONG).
+    virtual void on_registered(raw_client& c) = 0;
     /// Registered, and with a tracked directory, holding all the ids it waits for.
     virtual void on_ready(raw_client& c) = 0;
     /// `n` messages (DELIVER or MSG) arrived in one read.
@@ -91,6 +93,7 @@ protected:
     /// Queues raw bytes (a PONG, say) to go out at the end of this turn.
     std::vector<std::uint8_t>& output() noexcept;
     void schedule_flush();
+    void mark_registered();
     void mark_ready();
     /// Reports a failure once and closes the socket.
     void fail(failure kind, std::string_view what);
@@ -112,6 +115,7 @@ private:
     bool writing_ = false;
     bool flush_posted_ = false;
     bool connected_ = false;
+    bool registered_ = false;
     bool ready_ = false;
     bool closing_ = false;
     bool failed_ = false;

@@ -21,6 +21,7 @@ void print(const target& t, const storm_options& o, bool directory, double secon
         .add("seconds", seconds)
         .add("connect_seconds", clients.connect_seconds)
         .add("connected", std::uint64_t{clients.connected})
+        .add("registered", std::uint64_t{clients.registered})
         .add("complete", std::uint64_t{clients.ready})
         .add("connect_failed", std::uint64_t{clients.connect_failed})
         .add("resets", std::uint64_t{clients.resets})
