@@ -14,8 +14,8 @@ SERVER = BENCH = None
 DEADLINE = 20.0
 
 STORM_KEYS = ("bench", "server", "clients", "directory", "seconds", "connect_seconds",
-              "connected", "registered", "complete", "connect_failed", "resets", "errors", "bytes_in",
-              "frames_in")
+              "connected", "registered", "complete", "connect_failed", "resets", "errors",
+              "bytes_in", "frames_in")
 ROUTE_KEYS = ("bench", "server", "clients", "window", "size", "seconds", "msgs", "msg_per_s",
               "bytes_in", "mb_per_s", "frames_in", "setup_seconds", "resets", "errors")
 PINGPONG_KEYS = ("bench", "server", "size", "count", "seconds", "rtt_p50_us", "rtt_p99_us",
