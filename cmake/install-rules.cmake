@@ -19,6 +19,6 @@ install(FILES "${PROJECT_BINARY_DIR}/libnetConfig.cmake"
         DESTINATION ${LIBNET_CMAKE_DIR} COMPONENT libnet_Development)
 
 if(LIBNET_BUILD_APPS)
-    install(TARGETS net-server net-client RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    install(TARGETS net-server net-client net-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
             COMPONENT libnet_Runtime)
 endif()
