@@ -1,7 +1,7 @@
 #include <libnet/detail/connection.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -12,7 +12,6 @@ namespace libnet::detail {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -22,7 +21,8 @@ connection::connection(tcp::socket socket, connection_limits limits, io_counters
     : socket_(std::move(socket)), limits_(limits), counters_(counters),
       reader_(limits.max_frame, limits.read_size, limits.min_read_size),
       writer_wake_(socket_.get_executor()), watchdog_timer_(socket_.get_executor()),
-      read_gate_(socket_.get_executor()), last_rx_(clock::now()) {
+      read_gate_(socket_.get_executor()), parts_done_(socket_.get_executor()),
+      last_rx_(clock::now()) {
     boost::system::error_code ignored;
     remote_ = socket_.remote_endpoint(ignored);
     socket_.set_option(tcp::no_delay(true), ignored);
@@ -33,8 +33,31 @@ connection::~connection() = default;
 asio::awaitable<void> connection::run() {
     writer_wake_.expires_at(clock::time_point::max());
     read_gate_.expires_at(clock::time_point::max());
-    // Each part ends by returning, never by throwing: the session is over when all three are.
-    co_await (reader() && writer() && watchdog());
+    parts_done_.expires_at(clock::time_point::max());
+    // The writer and the watchdog run beside the reader, spawned plainly rather than joined
+    // with awaitable operators, whose parallel groups would cost every idle connection a
+    // few more coroutine frames. Each part ends by returning; one that throws (bad_alloc)
+    // closes the connection. The session is over when all three are.
+    auto ex = co_await asio::this_coro::executor;
+    auto self = shared_from_this();
+    auto part_done = [self](std::exception_ptr e) {
+        if (e)
+            self->close(error::connection_closed);
+        if (--self->parts_running_ == 0)
+            self->parts_done_.cancel();
+    };
+    parts_running_ = 2;
+    asio::co_spawn(ex, writer(), part_done);
+    asio::co_spawn(ex, watchdog(), part_done);
+    try {
+        co_await reader();
+    } catch (const std::exception&) {
+        close(error::connection_closed);
+        reader_done_ = true;
+        watchdog_timer_.cancel();
+    }
+    while (parts_running_ != 0)
+        co_await parts_done_.async_wait(use_tuple);
     boost::system::error_code ignored;
     socket_.close(ignored);
 }

@@ -22,7 +22,7 @@ struct connection_limits {
     std::size_t max_queue_bytes = 8u << 20;
     std::chrono::milliseconds close_timeout{2000};
     std::size_t read_size = 16 * 1024; ///< Most bytes asked of one socket read.
-    std::size_t min_read_size = 1024;  ///< Bytes asked of the first read (reads grow as needed).
+    std::size_t min_read_size = 512;   ///< Bytes asked of the first read (reads grow as needed).
     /// Time a frame has, once its first byte arrived, to arrive whole; 0: no limit.
     std::chrono::milliseconds frame_timeout{0};
 };
@@ -163,6 +163,8 @@ private:
     boost::asio::steady_timer writer_wake_;
     boost::asio::steady_timer watchdog_timer_;
     boost::asio::steady_timer read_gate_;
+    boost::asio::steady_timer parts_done_; // the writer and the watchdog have ended
+    int parts_running_ = 0;
     std::uint64_t written_total_ = 0;
     bool closing_seen_ = false;
     bool keep_reading_ = false;   // finish(): frames are still handled while closing
