@@ -44,6 +44,8 @@ struct command_line {
     bench::target target;
     long long clients = 0, window = 64, size = 64, count = 10000;
     double seconds = 5;
+    double hold = 0;
+    long long server_pid = 0;
 };
 
 po::options_description describe(command_line& c) {
@@ -67,6 +69,13 @@ po::options_description describe(command_line& c) {
              "messages in flight per sender-receiver pair")
             ("seconds", po::value(&c.seconds)->default_value(c.seconds),
              "how long to send, once every client is ready");
+    if (c.command == "storm")
+        d.add_options()
+            ("hold", po::value(&c.hold)->default_value(c.hold),
+             "seconds every client stays connected and idle once all are complete")
+            ("server-pid", po::value(&c.server_pid)->default_value(0),
+             "the server's process id: report its resident memory before the storm and at "
+             "the end of --hold, and per client (same machine only)");
     if (c.command != "storm")
         d.add_options()("size", po::value(&c.size)->default_value(c.size), "message body bytes");
     if (c.command == "pingpong")
@@ -105,8 +114,12 @@ void check_prefix(const command_line& c) {
 void validate(command_line& c) {
     check_range("port", c.port, 1, 65535);
     check_seconds("timeout", c.target.timeout);
-    if (c.command == "storm")
+    if (c.command == "storm") {
         check_range("clients", c.clients, 1, 1000000);
+        if (!std::isfinite(c.hold) || c.hold < 0 || c.hold + 1 >= c.target.timeout)
+            throw app::usage_error("--hold must be 0 or more seconds, less than --timeout");
+        check_range("server-pid", c.server_pid, 0, 1 << 30);
+    }
     if (c.command == "route") {
         check_range("clients", c.clients, 1, 100000);
         check_range("window", c.window, 1, 1000000);
@@ -185,7 +198,9 @@ int run(command_line& c) {
     auto const n = static_cast<std::size_t>(c.clients);
     auto const size = static_cast<std::size_t>(c.size);
     if (c.command == "storm")
-        return bench::run_storm(c.target, {.clients = n});
+        return bench::run_storm(
+            c.target,
+            {.clients = n, .hold = c.hold, .server_pid = static_cast<long>(c.server_pid)});
     if (c.command == "route")
         return bench::run_route(c.target, {.clients = n,
                                            .window = static_cast<std::size_t>(c.window),

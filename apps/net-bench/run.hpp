@@ -27,6 +27,8 @@ struct target {
 
 struct storm_options {
     std::size_t clients = 1000;
+    double hold = 0;     ///< Seconds to stay connected, idle, once every client is complete.
+    long server_pid = 0; ///< Reports this process's RSS per client (same machine); 0: not.
 };
 
 struct route_options {

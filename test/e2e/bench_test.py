@@ -75,8 +75,18 @@ class AgainstNetServer(unittest.TestCase):
         r = self.run_ok("storm", "--clients", "50", "--id-prefix", "s", keys=STORM_KEYS)
         self.assertEqual((r["complete"], r["connected"], r["resets"], r["errors"]),
                          ("50", "50", "0", "0"))
-        # Each client: WELCOME, DIRECTORY, then a JOINED for each client after it.
-        self.assertEqual(int(r["frames_in"]), 50 + 50 + 50 * 49 // 2)
+        # Each client: WELCOME, DIRECTORY, then a JOINED for each client after it that
+        # was not already in its snapshot (joins are announced in batches).
+        frames = int(r["frames_in"])
+        self.assertGreaterEqual(frames, 50 + 50)
+        self.assertLessEqual(frames, 50 + 50 + 50 * 49 // 2)
+
+    def test_storm_reports_the_servers_memory(self):
+        r = self.run_ok("storm", "--clients", "20", "--id-prefix", "m", "--hold", "0.2",
+                        "--server-pid", str(self.server.pid),
+                        keys=STORM_KEYS + ("server_rss_before_kb", "server_rss_kb",
+                                           "server_rss_per_client_b"))
+        self.assertGreater(int(r["server_rss_kb"]), 0)
 
     def test_storm_without_the_directory(self):
         r = self.run_ok("storm", "--clients", "50", "--no-directory", "--id-prefix", "n",
@@ -102,7 +112,7 @@ class Failures(unittest.TestCase):
         code, out, err = bench("storm", "--clients", "5", "--port", port)
         self.assertEqual(code, 1)
         self.assertIn("refused", err)
-        self.assertEqual(parse_result(self, out)["connect_failed"], "1")
+        self.assertGreaterEqual(int(parse_result(self, out)["connect_failed"]), 1)
 
     def test_a_full_server_fails_the_storm(self):
         server, port = start_server("--max-clients", "10")
@@ -120,7 +130,7 @@ class Failures(unittest.TestCase):
                  ["route", "--seconds", "0"], ["route", "--seconds", "9", "--timeout", "5"],
                  ["pingpong", "--count", "0"], ["storm", "--port", "70000"],
                  ["storm", "--id-prefix", "a b"], ["storm", "--nats", "--no-directory"],
-                 ["storm", "stray"]]
+                 ["storm", "stray"], ["storm", "--hold", "-1"], ["route", "--hold", "1"]]
         for args in cases:
             with self.subTest(args=args):
                 code, out, err = bench(*args)
