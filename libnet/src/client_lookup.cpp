@@ -47,12 +47,14 @@ void client_core::on_presence(frame_view f) {
     w.timer->cancel();
 }
 
-// A server that does not know LOOKUP answers it with ERROR(unknown_type).
+// A server that does not know LOOKUP answers it with ERROR(unknown_type), without the ref:
+// LOOKUPs are answered in order, so that is the oldest one's answer.
 bool client_core::on_lookup_error(const msg::error& e) {
     if (e.ref_type != static_cast<std::uint16_t>(frame_type::lookup))
         return false;
-    auto it = std::find_if(lookups_.begin(), lookups_.end(),
-                           [&e](const lookup_waiter* w) { return w->ref == e.ref; });
+    auto it = e.ref == 0 ? lookups_.begin()
+                         : std::find_if(lookups_.begin(), lookups_.end(),
+                                        [&e](const lookup_waiter* w) { return w->ref == e.ref; });
     if (it == lookups_.end())
         return true;
     auto& w = **it;

@@ -8,6 +8,11 @@
 
 #include <algorithm>
 
+#ifdef __linux__
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#endif
+
 namespace libnet::detail {
 
 namespace asio = boost::asio;
@@ -236,8 +241,10 @@ bool connection::handle_frame(frame_view f) {
     switch (f.core_type()) {
     case frame_type::ping: {
         msg::ping p;
-        if (!msg::decode(f, p))
+        if (!msg::decode(f, p)) {
+            before_reply();
             enqueue(make_frame(msg::pong{p.nonce}));
+        }
         return true;
     }
     case frame_type::pong:
@@ -324,7 +331,20 @@ connection::clock::time_point connection::heartbeat(clock::time_point now) {
         }
         return last_keepalive_ + heartbeat_;
     }
-    auto const due = last_rx_ + heartbeat_ * (pings_unanswered_ + 1);
+    auto due = last_rx_ + heartbeat_ * (pings_unanswered_ + 1);
+    if (now >= due && pings_unanswered_ != 0) {
+        // Our PING may still wait behind what we send, in our queue or the kernel's. While
+        // the peer has not even received it but keeps acknowledging what comes before, it
+        // is alive, only busy reading a backlog (a join storm's directory): as good as
+        // hearing from it. Once it has the PING, it has its usual time to answer.
+        auto const delivered = written_total_ - std::min(written_total_, unacknowledged());
+        if (delivered < ping_end_ && delivered != delivered_seen_) {
+            delivered_seen_ = delivered;
+            last_rx_ = now;
+            pings_unanswered_ = 0;
+            due = now + heartbeat_;
+        }
+    }
     if (now < due)
         return due;
     if (pings_unanswered_ >= heartbeat_misses_) {
@@ -333,8 +353,20 @@ connection::clock::time_point connection::heartbeat(clock::time_point now) {
         return now;
     }
     ++pings_unanswered_;
-    enqueue(make_frame(msg::ping{++ping_nonce_}));
+    if (auto end = enqueue_tracked(make_frame(msg::ping{++ping_nonce_})))
+        ping_end_ = end;
     return last_rx_ + heartbeat_ * (pings_unanswered_ + 1);
+}
+
+// Bytes written to the socket that the peer has not acknowledged yet (Linux: SIOCOUTQ);
+// 0 where that can't be known.
+std::uint64_t connection::unacknowledged() {
+#ifdef __linux__
+    int n = 0;
+    if (::ioctl(socket_.native_handle(), SIOCOUTQ, &n) == 0 && n > 0)
+        return static_cast<std::uint64_t>(n);
+#endif
+    return 0;
 }
 
 asio::awaitable<void> connection::watchdog() {

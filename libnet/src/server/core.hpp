@@ -98,7 +98,7 @@ private:
     std::string assign_id(const server_session& s) const;
     error_code check_access(std::string_view id, const msg::hello& h) const;
 
-    // Mailboxes (server_mailbox.cpp); all under mutex_.
+    // Mailboxes (mailbox.cpp); all under mutex_.
     struct route_result {
         bool found = false;
         bool offline = false;

@@ -37,8 +37,7 @@ void server_session::on_frame(frame_view f) {
         return;
     if (!hello_done_)
         return on_hello(f);
-    if (!announced_.load(std::memory_order_acquire))
-        core_->announce_now(); // nothing this client causes may overtake its snapshot
+    before_reply(); // nothing this client causes may overtake its snapshot
     switch (f.core_type()) {
     case frame_type::send: {
         msg::send m;
@@ -106,6 +105,11 @@ void server_session::on_frame(frame_view f) {
             return core_->app_frame(*this, f);
         return send_error(error::unknown_type, f.type);
     }
+}
+
+void server_session::before_reply() {
+    if (!announced_.load(std::memory_order_acquire))
+        core_->announce_now();
 }
 
 void server_session::on_hello(frame_view f) {

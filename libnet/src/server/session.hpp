@@ -41,6 +41,7 @@ private:
     static connection_limits limits(const server_options& o);
     void on_frame(frame_view f) override;
     void on_closing(error_code reason) override;
+    void before_reply() override;
     void on_written(std::uint64_t written) override;
     void on_hello(frame_view f);
     void send_error(error code, std::uint16_t ref_type, std::uint64_t ref = 0,

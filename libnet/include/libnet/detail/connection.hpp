@@ -113,6 +113,8 @@ protected:
     virtual void on_frame(frame_view f) = 0;
     /// The connection started closing, for `reason` (strand, once).
     virtual void on_closing(error_code) {}
+    /// About to answer a PING itself (strand): a subclass may queue what must come first.
+    virtual void before_reply() {}
     /// Everything up to stream offset `written` went to the socket (strand).
     virtual void on_written(std::uint64_t /*written*/) {}
     /// False pauses reading (backpressure) until resume_reading() (strand).
@@ -137,6 +139,7 @@ private:
     clock::time_point heartbeat(clock::time_point now);
     bool handle_frame(frame_view f);
     std::uint64_t push_locked(shared_frame f); // mutex_ held
+    std::uint64_t unacknowledged();
     void watch_partial_frame(bool progressed);
     void wake_strand();
     void begin_closing();
@@ -166,6 +169,8 @@ private:
     boost::asio::steady_timer parts_done_; // the writer and the watchdog have ended
     int parts_running_ = 0;
     std::uint64_t written_total_ = 0;
+    std::uint64_t delivered_seen_ = 0; // bytes the peer had acknowledged at the last look
+    std::uint64_t ping_end_ = 0;       // stream offset just past our last PING
     bool closing_seen_ = false;
     bool keep_reading_ = false;   // finish(): frames are still handled while closing
     bool reading_paused_ = false; // want_read() said no: not the peer's silence
