@@ -354,3 +354,87 @@ TEST_CASE("directory: a join storm completes while hostile connections get bound
         co_await s.stop();
     });
 }
+
+TEST_CASE("directory: a PING right behind HELLO is answered after the snapshot") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        raw r(ioc);
+        co_await r.connect(s);
+        std::vector<std::uint8_t> both;
+        libnet::msg::encode(libnet::msg::hello{libnet::protocol_version, "eager", {}, {}}, both);
+        libnet::msg::encode(libnet::msg::ping{7}, both);
+        co_await r.write(both); // one read on the server: registered, then the PING
+        std::vector<std::uint16_t> types;
+        for (int i = 0; i < 3; ++i) {
+            auto f = co_await r.read();
+            REQUIRE(f.has_value());
+            types.push_back(f->first);
+        }
+        using libnet::frame_type;
+        auto t = [](frame_type ft) {
+            return static_cast<std::uint16_t>(ft);
+        };
+        CHECK(types == std::vector<std::uint16_t>{t(frame_type::welcome), t(frame_type::directory),
+                                                  t(frame_type::pong)});
+        r.socket().close();
+        co_await s.stop();
+    });
+}
+
+namespace {
+
+// A server from before lookups, by hand: WELCOME and DIRECTORY for one client, then
+// ERROR(unknown_type) without a ref for LOOKUP, and a close once the client says BYE.
+asio::awaitable<void> old_server(tcp::acceptor& acceptor) {
+    auto [aec, sock] = co_await acceptor.async_accept(use_tuple);
+    if (aec)
+        co_return;
+    std::vector<std::uint8_t> out;
+    libnet::msg::welcome w;
+    w.id = "asker";
+    libnet::msg::encode(w, out);
+    libnet::msg::directory d;
+    d.entries.push_back({"asker", 1, {}});
+    libnet::msg::encode(d, out);
+    co_await asio::async_write(sock, asio::buffer(out), use_tuple);
+    libnet::detail::frame_reader reader(libnet::default_max_frame_size);
+    for (;;) {
+        auto [ec, n] = co_await sock.async_read_some(reader.prepare(), use_tuple);
+        if (ec)
+            co_return;
+        reader.commit(n);
+        for (auto r = reader.next(); r.status == libnet::decode_status::ok; r = reader.next()) {
+            if (r.frame.core_type() == libnet::frame_type::bye)
+                co_return; // closes the socket
+            if (r.frame.core_type() != libnet::frame_type::lookup)
+                continue;
+            libnet::msg::error e{static_cast<std::uint16_t>(libnet::error::unknown_type),
+                                 "unknown frame type",
+                                 0,
+                                 r.frame.type,
+                                 {}};
+            std::vector<std::uint8_t> answer;
+            libnet::msg::encode(e, answer);
+            co_await asio::async_write(sock, asio::buffer(answer), use_tuple);
+        }
+    }
+}
+
+} // namespace
+
+TEST_CASE("directory: async_lookup against a server without LOOKUP fails with unknown_type") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        // A hand-written server of the version before lookups: WELCOME, DIRECTORY, and
+        // ERROR(unknown_type) without a ref for a type it does not know.
+        tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+        auto const port = std::to_string(acceptor.local_endpoint().port());
+        asio::co_spawn(ioc, old_server(acceptor), asio::detached);
+        libnet::client c(ioc.get_executor(), with_id("asker"));
+        auto [cec] = co_await c.async_connect("127.0.0.1", port, use_tuple);
+        REQUIRE_FALSE(cec);
+        auto [lec, found] = co_await c.async_lookup("bob", use_tuple);
+        CHECK(lec == libnet::error::unknown_type);
+        CHECK_FALSE(found.has_value());
+        co_await close(c);
+    });
+}

@@ -305,3 +305,55 @@ TEST_CASE("robustness: a steady stream split mid-frame is never taken for a stal
         co_await s.stop();
     });
 }
+
+TEST_CASE("robustness: a peer reading a long backlog is alive, one that stops reading is lost") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.heartbeat_interval = 40ms; // lost after 80 ms without a sign of life
+        o.heartbeat_misses = 1;
+        o.max_queue_bytes = 64u << 20;
+        server s(ioc, o);
+        auto a = co_await connect(ioc, s, "alice");
+        raw r(ioc); // a small window: what it has not read stays in the server's queue
+        r.socket().open(tcp::v4());
+        r.socket().set_option(asio::socket_base::receive_buffer_size(4096));
+        co_await register_raw(r, s, "busy");
+        co_await expect<libnet::peer_joined>(*a);
+        constexpr int count = 100;
+        asio::co_spawn( // alice sends while busy reads
+            ioc,
+            [](libnet::client& c) -> asio::awaitable<void> {
+                std::string const body(32 * 1024, 'x');
+                for (int i = 0; i < count; ++i)
+                    co_await c.async_send("busy", body, use_tuple);
+            }(*a),
+            asio::detached);
+        // It reads the 3.2 MB backlog slowly (several heartbeat intervals) and answers each
+        // PING once it gets to it, behind the backlog: taking our data is sign of life.
+        asio::steady_timer pace(ioc);
+        int got = 0;
+        while (got < count) {
+            auto f = co_await r.read();
+            INFO("cut after " << got << " messages");
+            REQUIRE(f.has_value());
+            if (f->first == static_cast<std::uint16_t>(libnet::frame_type::ping)) {
+                libnet::msg::ping p;
+                REQUIRE_FALSE(libnet::msg::decode(libnet::frame_view{f->first, f->second}, p));
+                co_await r.send(libnet::msg::pong{p.nonce});
+            }
+            if (f->first != static_cast<std::uint16_t>(libnet::frame_type::deliver))
+                continue;
+            if (++got % 2 == 0) {
+                pace.expires_after(2ms);
+                co_await pace.async_wait(use_tuple);
+            }
+        }
+        CHECK(s->stats().lost == 0);
+        // Once it stops reading and answering, it is declared lost.
+        auto left = co_await expect<libnet::peer_left>(*a);
+        CHECK(left.id == "busy");
+        CHECK(left.reason == libnet::msg::leave_reason::lost);
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
