@@ -152,6 +152,12 @@ auto fields(const msg::fetched& m) {
 auto fields(const msg::stored& m) {
     return std::tie(m.ref, m.to, m.count, m.flags);
 }
+auto fields(const msg::lookup& m) {
+    return std::tie(m.id, m.ref);
+}
+auto fields(const msg::presence& m) {
+    return std::tie(m.id, m.join_seq, m.endpoint, m.ref);
+}
 auto fields(const msg::intro_request& m) {
     return std::tie(m.to, m.ref);
 }
@@ -260,7 +266,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_messages<msg::hello, msg::welcome, msg::directory, msg::joined, msg::left, msg::send,
                        msg::deliver, msg::broadcast, msg::error, msg::term, msg::bye, msg::ping,
                        msg::pong, msg::app, msg::ack, msg::get, msg::fetched, msg::stored,
-                       msg::intro_request, msg::introduction, msg::peer_hello, msg::peer_welcome>(
+                       msg::lookup, msg::presence, msg::intro_request, msg::introduction, msg::peer_hello, msg::peer_welcome>(
             f);
     return 0;
 }
