@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -76,7 +77,7 @@ asio::awaitable<error_code> server_core::run() {
 
 asio::awaitable<void> server_core::accept_loop() {
     for (;;) {
-        auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ex_), use_tuple);
+        auto [ec, socket] = co_await acceptor_.async_accept(session_strand(), use_tuple);
         if (!ec) {
             start_session(std::move(socket)); // refused with shutting_down when stopping
             accept_ready();
@@ -111,11 +112,20 @@ asio::awaitable<void> server_core::idle_watch() {
     }
 }
 
+// A new session's strand. On an io_context, the strand wraps its executor directly: then it
+// fits inside any_io_executor's own storage, and the copies Asio makes for every
+// operation's completion cost no allocation (a strand over any_io_executor does not fit).
+asio::any_io_executor server_core::session_strand() const {
+    if (auto const* io = ex_.target<asio::io_context::executor_type>())
+        return asio::make_strand(*io);
+    return asio::make_strand(ex_);
+}
+
 // Takes every connection already waiting, so that a join storm's backlog is emptied each
 // time the acceptor gets its turn, not one connection per trip through the run queue.
 void server_core::accept_ready() {
     for (std::size_t n = 0; n < 1024; ++n) {
-        tcp::socket socket(asio::make_strand(ex_));
+        tcp::socket socket(session_strand());
         boost::system::error_code ec;
         acceptor_.accept(socket, ec);
         if (ec)

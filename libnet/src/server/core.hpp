@@ -92,6 +92,7 @@ private:
     bool allowed(server_session& from, const routed_message& m, std::uint64_t ref);
     void session_ended(const std::shared_ptr<server_session>& s);
     void accept_ready();
+    boost::asio::any_io_executor session_strand() const;
     // The directory's batch of changes goes out: now (mutex_ held), or soon.
     void announce();
     void announce_soon();
