@@ -104,6 +104,9 @@ settings parse(int argc, char** argv) {
         app::parse_host_port(s.client.advertise);
     if (s.client.mesh && s.client.listen.empty())
         throw app::usage_error("--mesh needs --listen");
+    if (!s.client.directory && !s.client.listen.empty())
+        throw app::usage_error("--no-directory and --listen don't go together: direct links "
+                               "follow the directory");
     if (!s.client.advertise.empty() && s.client.listen.empty())
         throw app::usage_error("--advertise needs --listen");
     if (!secret.empty() && !secret_file.empty())

@@ -178,6 +178,8 @@ asio::awaitable<error_code> client_core::connect_peer(std::string id) {
 }
 
 asio::awaitable<error_code> client_core::dial(std::string id, clock::time_point deadline) {
+    if (!options_.directory) // links live and die with the peer's directory entry
+        co_return error::no_peer_link;
     auto entry = live_.find(id);
     if (entry == live_.end())
         co_return error::no_such_client;

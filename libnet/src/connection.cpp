@@ -353,7 +353,9 @@ connection::clock::time_point connection::heartbeat(clock::time_point now) {
         return now;
     }
     ++pings_unanswered_;
-    if (auto end = enqueue_tracked(make_frame(msg::ping{++ping_nonce_})))
+    // The first unanswered PING is the one that counts: a later one's delayed ACK must not
+    // pass for the peer reading older data.
+    if (auto end = enqueue_tracked(make_frame(msg::ping{++ping_nonce_})); pings_unanswered_ == 1)
         ping_end_ = end;
     return last_rx_ + heartbeat_ * (pings_unanswered_ + 1);
 }

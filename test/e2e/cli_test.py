@@ -118,12 +118,12 @@ class Arguments(unittest.TestCase):
         self.assertEqual(code, 0)
         for opt in ("--host", "--port", "--threads", "--expect", "--teardown-at",
                     "--exit-on-disconnect", "--idle-timeout", "--no-client-term",
-                    "--max-frame", "--log-level"):
+                    "--max-frame", "--log-level", "--backlog", "--frame-timeout"):
             self.assertIn(opt, out)
         code, out, _ = self.run_exit([CLIENT, "--help"])
         self.assertEqual(code, 0)
         for word in ("--server", "--id", "--listen", "--mesh", "@ID text", "/link ID", "/who",
-                     "/term", "/quit"):
+                     "/who ID", "--no-directory", "/term", "/quit"):
             self.assertIn(word, out)
 
     def test_bad_arguments_exit_2_with_a_message(self):
@@ -135,6 +135,8 @@ class Arguments(unittest.TestCase):
             [CLIENT, "--server", "127.0.0.1:1", "--mesh"],
             [CLIENT, "--server", "127.0.0.1:1", "--listen", "x:y"],
             [CLIENT, "--server", "127.0.0.1:1", "--listen", "70000"],
+            [CLIENT, "--server", "127.0.0.1:1", "--no-directory", "--listen", "0"],
+            [SERVER, "--backlog", "0"], [SERVER, "--frame-timeout", "x"],
         ]
         for args in cases:
             with self.subTest(args=args[1:]):
@@ -222,6 +224,29 @@ class Session(unittest.TestCase):
         self.assertTrue(any("already online" in l for l in err), err)
         first.send("/quit\n")
         self.assertEqual(first.finish()[0], 0)
+        srv.p.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.finish()[0], 0)
+
+    def test_without_the_directory_who_asks_the_server(self):
+        srv, addr = start_server()
+        self.track(srv)
+        quiet = self.track(Proc([CLIENT, "--server", addr, "--id", "quiet", "--no-directory"]))
+        joined(srv, "quiet")
+        bob = self.track(client(addr, "bob"))
+        joined(srv, "bob")
+        # bob sees quiet in its directory; quiet hears of nobody but can ask.
+        bob.stdout_line(lambda l: l == "+ quiet", "'+ quiet'")
+        quiet.send("/who bob\n/who nobody\n@bob hi\n")
+        quiet.stdout_line(lambda l: l == "= bob", "'= bob'")
+        quiet.stdout_line(lambda l: l == "nobody is not online", "'nobody is not online'")
+        bob.stdout_line(lambda l: l == "[quiet] hi", "'[quiet] hi'")
+        quiet.send("/quit\n")
+        code, out, err = quiet.finish()
+        self.assertEqual(code, 0, err)
+        self.assertFalse([l for l in out if l.startswith(("+ ", "- "))], out)  # told nothing
+        bob.stdout_line(lambda l: l == "- quiet", "'- quiet'")
+        bob.send("/quit\n")
+        self.assertEqual(bob.finish()[0], 0)
         srv.p.send_signal(signal.SIGTERM)
         self.assertEqual(srv.finish()[0], 0)
 

@@ -45,7 +45,7 @@ public:
     executor_type get_executor() const noexcept;
 
     /// Connects to `host`:`port` and registers. Completes after WELCOME and the directory
-    /// snapshot, or with the server's error (id_taken, invalid_client_id, ...), a network
+    /// snapshot (WELCOME alone with client_options::directory false), or with the server's error (id_taken, invalid_client_id, ...), a network
     /// error, or asio::error::timed_out after options.connect_timeout.
     /// Handler: void(error_code).
     template <class CompletionToken>

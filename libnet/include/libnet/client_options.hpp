@@ -36,6 +36,8 @@ struct client_options {
     /// for every change. false opts out of presence (for large deployments): this client
     /// is listed for the others and reachable as usual, but gets no snapshot and no
     /// changes, so client::directory() stays empty; client::async_lookup asks about one id.
+    /// Direct links follow the directory, so such a client does not dial them
+    /// (async_connect_peer fails with no_peer_link) and should not listen for them.
     bool directory = true;
     /// Mailbox messages up to this id were already handed to the application by an earlier
     /// session (client::last_delivered() of it): the server forgets them and this client
