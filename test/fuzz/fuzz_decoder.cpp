@@ -266,7 +266,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_messages<msg::hello, msg::welcome, msg::directory, msg::joined, msg::left, msg::send,
                        msg::deliver, msg::broadcast, msg::error, msg::term, msg::bye, msg::ping,
                        msg::pong, msg::app, msg::ack, msg::get, msg::fetched, msg::stored,
-                       msg::lookup, msg::presence, msg::intro_request, msg::introduction, msg::peer_hello, msg::peer_welcome>(
-            f);
+                       msg::lookup, msg::presence, msg::intro_request, msg::introduction,
+                       msg::peer_hello, msg::peer_welcome>(f);
     return 0;
 }

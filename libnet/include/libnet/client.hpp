@@ -45,9 +45,9 @@ public:
     executor_type get_executor() const noexcept;
 
     /// Connects to `host`:`port` and registers. Completes after WELCOME and the directory
-    /// snapshot (WELCOME alone with client_options::directory false), or with the server's error (id_taken, invalid_client_id, ...), a network
-    /// error, or asio::error::timed_out after options.connect_timeout.
-    /// Handler: void(error_code).
+    /// snapshot (WELCOME alone with client_options::directory false), or with the server's error
+    /// (id_taken, invalid_client_id, ...), a network error, or asio::error::timed_out after
+    /// options.connect_timeout. Handler: void(error_code).
     template <class CompletionToken>
     auto async_connect(std::string host, std::string port, CompletionToken&& token) {
         return detail::spawn_op(get_executor(), connect_op(core_, std::move(host), std::move(port)),
