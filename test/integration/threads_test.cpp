@@ -101,6 +101,26 @@ void ready(Future& f, const char* what) {
     REQUIRE(f.wait_for(20s) == std::future_status::ready);
 }
 
+// Waits for every future (each within the deadline) and rethrows what they hold.
+void ready_all(std::vector<std::future<void>>& fs, const char* what) {
+    for (auto& f : fs) {
+        ready(f, what);
+        f.get();
+    }
+}
+
+void stop_server(libnet::server& srv, std::future<void>& stopped) {
+    srv.stop();
+    ready(stopped, "server stop");
+    stopped.get();
+}
+
+void check_no_problems(const tally& t) {
+    INFO(t.problems.size() << " problems, first: "
+                           << (t.problems.empty() ? "" : t.problems.front()));
+    CHECK(t.problems.empty());
+}
+
 } // namespace
 
 TEST_CASE("threads: a server and clients on a 4-thread io_context keep order and lose nothing") {
@@ -126,22 +146,15 @@ TEST_CASE("threads: a server and clients on a 4-thread io_context keep order and
             work.push_back(asio::co_spawn(ioc, receive_all(*cs[i], expected, t), asio::use_future));
             work.push_back(asio::co_spawn(ioc, send_all(*cs[i], i, t), asio::use_future));
         }
-        for (auto& f : work) {
-            ready(f, "send/receive");
-            f.get();
-        }
+        ready_all(work, "send/receive");
         for (auto& c : cs) {
             auto f = c->async_close(asio::use_future);
             ready(f, "close");
             f.get();
         }
-        srv.stop();
-        ready(stopped, "server stop");
-        stopped.get();
+        stop_server(srv, stopped);
     }
-    INFO(t->problems.size() << " problems, first: "
-                            << (t->problems.empty() ? "" : t->problems.front()));
-    CHECK(t->problems.empty());
+    check_no_problems(*t);
     CHECK(t->received == clients * (clients - 1) * per_peer);
     CHECK(t->broadcasts == clients * (clients - 1));
     auto const stats = srv.stats();
@@ -225,17 +238,10 @@ TEST_CASE("threads: seq strictly increases along a stream fed by concurrent send
         for (int i = 0; i < senders; ++i) // each sender also hears the others' broadcasts
             work.push_back(
                 asio::co_spawn(ioc, send_and_broadcast(*cs[i], count, t), asio::use_future));
-        for (auto& f : work) {
-            ready(f, "send");
-            f.get();
-        }
+        ready_all(work, "send");
         ready(checked, "receive");
         checked.get();
-        srv.stop();
-        ready(stopped, "server stop");
-        stopped.get();
+        stop_server(srv, stopped);
     }
-    INFO(t->problems.size() << " problems, first: "
-                            << (t->problems.empty() ? "" : t->problems.front()));
-    CHECK(t->problems.empty());
+    check_no_problems(*t);
 }
