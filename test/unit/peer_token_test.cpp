@@ -1,4 +1,4 @@
-#include "../../libnet/src/peer_token.hpp"
+#include "../../libnet/src/wire/peer_token.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // Introductions for direct links and application-defined frames.
 
-#include "../peer_token.hpp"
+#include "../wire/peer_token.hpp"
 #include "core.hpp"
 
 namespace libnet {

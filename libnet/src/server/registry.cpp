@@ -1,7 +1,7 @@
 // Registration: HELLO, LOOKUP, client TERM, leaving, and the termination policies that
 // follow from them. All of it under server_core::mutex_.
 
-#include "../peer_token.hpp"
+#include "../wire/peer_token.hpp"
 #include "core.hpp"
 
 #include <libnet/client_id.hpp>

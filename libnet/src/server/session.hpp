@@ -1,7 +1,7 @@
 #ifndef LIBNET_SRC_SERVER_SESSION_HPP
 #define LIBNET_SRC_SERVER_SESSION_HPP
 
-#include <libnet/detail/connection.hpp>
+#include "../wire/connection.hpp"
 #include <libnet/messages.hpp>
 #include <libnet/server_options.hpp>
 

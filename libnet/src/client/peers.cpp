@@ -3,8 +3,8 @@
 // acknowledgements, so that a link that drops loses nothing: what it did not confirm is
 // re-sent through the server, and the receiver drops what it had already seen.
 
-#include "client_core.hpp"
-#include "peer_token.hpp"
+#include "core.hpp"
+#include "../wire/peer_token.hpp"
 
 #include <libnet/client_id.hpp>
 

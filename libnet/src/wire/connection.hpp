@@ -1,5 +1,5 @@
-#ifndef LIBNET_DETAIL_CONNECTION_HPP
-#define LIBNET_DETAIL_CONNECTION_HPP
+#ifndef LIBNET_SRC_WIRE_CONNECTION_HPP
+#define LIBNET_SRC_WIRE_CONNECTION_HPP
 
 #include <libnet/detail/frame_reader.hpp>
 #include <libnet/detail/shared_frame.hpp>

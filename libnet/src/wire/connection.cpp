@@ -1,4 +1,4 @@
-#include <libnet/detail/connection.hpp>
+#include "connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -1,4 +1,4 @@
-#include "client_core.hpp"
+#include "core.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -1,4 +1,4 @@
-#include "client_core.hpp"
+#include "core.hpp"
 
 #include <libnet/client.hpp>
 

@@ -1,7 +1,7 @@
 // The client's way out: sends held in order until there is room, write tickets, and
 // the BYE that ends a session.
 
-#include "client_core.hpp"
+#include "core.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

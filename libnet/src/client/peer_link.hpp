@@ -1,8 +1,8 @@
-#ifndef LIBNET_SRC_PEER_LINK_HPP
-#define LIBNET_SRC_PEER_LINK_HPP
+#ifndef LIBNET_SRC_CLIENT_PEER_LINK_HPP
+#define LIBNET_SRC_CLIENT_PEER_LINK_HPP
 
 #include <libnet/client_options.hpp>
-#include <libnet/detail/connection.hpp>
+#include "../wire/connection.hpp"
 #include <libnet/event.hpp>
 
 #include <deque>

@@ -1,6 +1,6 @@
 // Presence lookups (docs/protocol.md §6.7): LOOKUP and its PRESENCE answer, matched by ref.
 
-#include "client_core.hpp"
+#include "core.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -4,7 +4,7 @@
 #include "peer_link.hpp"
 
 #include <libnet/client_options.hpp>
-#include <libnet/detail/connection.hpp>
+#include "../wire/connection.hpp"
 #include <libnet/event.hpp>
 
 #include <boost/asio/strand.hpp>

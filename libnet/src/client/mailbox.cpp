@@ -1,7 +1,7 @@
 // The client's side of mailboxes: acknowledgements, confirmed sends, STORED and pull mode
 // (docs/protocol.md §16).
 
-#include "client_core.hpp"
+#include "core.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>

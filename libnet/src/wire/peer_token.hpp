@@ -1,5 +1,5 @@
-#ifndef LIBNET_SRC_PEER_TOKEN_HPP
-#define LIBNET_SRC_PEER_TOKEN_HPP
+#ifndef LIBNET_SRC_WIRE_PEER_TOKEN_HPP
+#define LIBNET_SRC_WIRE_PEER_TOKEN_HPP
 
 #include <libnet/error.hpp>
 
