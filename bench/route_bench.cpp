@@ -109,7 +109,7 @@ asio::awaitable<libnet::message> next_message(libnet::client& c) {
     }
 }
 
-// Keeps up to `window` sends in flight: each completion (a callback on the client's strand, like
+// With a window of 1, co_awaits each send. Otherwise keeps up to `window` sends in flight: each completion (a callback on the client's strand, like
 // this coroutine) frees a slot and wakes the loop. Sends are started in sequence order on one
 // strand, and the client completes and delivers them in the order they were started.
 asio::awaitable<void> send_all(libnet::client& c, const std::vector<std::string>& ids,
@@ -126,13 +126,23 @@ asio::awaitable<void> send_all(libnet::client& c, const std::vector<std::string>
             failed = ec;
         slot.cancel();
     };
-    for (std::size_t k = 0; k < s.messages && !failed; ++k) {
-        while (in_flight == s.window)
-            co_await slot.async_wait(use_tuple);
+    auto stamp = [&](std::size_t k) { // the k-th message's recipient; its number goes in body
         auto const to = (self + 1 + k % (n - 1)) % n;
         std::memcpy(body.data(), &self, sizeof self);
         std::memcpy(body.data() + sizeof self, &seq[to], sizeof seq[to]);
         ++seq[to];
+        return to;
+    };
+    for (std::size_t k = 0; k < s.messages && !failed; ++k) {
+        if (s.window == 1) { // one at a time, as most applications write it
+            auto const to = stamp(k);
+            auto [ec] = co_await c.async_send(ids[to], body, use_tuple);
+            check(ec, c.id() + ": send");
+            continue;
+        }
+        while (in_flight == s.window)
+            co_await slot.async_wait(use_tuple);
+        auto const to = stamp(k);
         ++in_flight;
         c.async_send(ids[to], body, done);
     }

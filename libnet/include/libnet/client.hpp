@@ -2,7 +2,6 @@
 #define LIBNET_CLIENT_HPP
 
 #include <libnet/client_options.hpp>
-#include <libnet/detail/async.hpp>
 #include <libnet/event.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -24,10 +23,23 @@ class client_core;
 /// A libnet client: registers with a server, keeps the directory up to date, sends and
 /// broadcasts messages and receives events.
 ///
-/// Every operation runs on the client's strand and may be started from any thread; many
-/// sends may be outstanding at once and complete in order. Operations cannot be
-/// cancelled one by one: close() ends them all (pending ones complete with
-/// operation_aborted or the connection's error).
+/// Every asynchronous operation takes a completion token (use_awaitable, deferred,
+/// use_future, a callback, ...) and may be started from any thread. Operations start on the
+/// client's strand in the order they were called and sends complete in that order. The
+/// handler runs on its associated executor (the client's strand if it has none), never
+/// inside the initiating call.
+///
+/// A client object serves one session: once the session has ended (close, TERM, a lost
+/// connection), async_connect fails with asio::error::already_started; make a new client
+/// to connect again.
+///
+/// @par Cancellation
+/// async_receive, async_receive_batch, async_connect, async_fetch and the confirmed sends
+/// support per-operation cancellation through the handler's cancellation slot (for example
+/// asio::bind_cancellation_slot, or `||` of awaitable operators): each completes with
+/// asio::error::operation_aborted, with the effects described at the operation. Every
+/// cancellation type is honoured. Other operations complete quickly or are bounded by a
+/// timeout, and async_close (or destroying the client) ends them all.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: safe.
@@ -37,6 +49,7 @@ public:
 
     explicit client(executor_type ex, client_options options = {});
     /// Aborts the connection if it is still open (use async_close for a clean leave).
+    /// Operations still waiting complete with the session's error.
     ~client();
 
     client(const client&) = delete;
@@ -47,24 +60,27 @@ public:
     /// Connects to `host`:`port` and registers. Completes after WELCOME and the directory
     /// snapshot (WELCOME alone with client_options::directory false), or with the server's error
     /// (id_taken, invalid_client_id, ...), a network error, or asio::error::timed_out after
-    /// options.connect_timeout. Handler: void(error_code).
-    template <class CompletionToken>
+    /// options.connect_timeout; asio::error::already_started when called twice.
+    /// Handler: void(error_code).
+    /// @par Cancellation
+    /// Abandons the attempt: the connection, if made, is closed and the client is finished.
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_connect(std::string host, std::string port, CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), connect_op(core_, std::move(host), std::move(port)),
-                                std::forward<CompletionToken>(token));
+        return initiate<void(error_code)>(&start_connect, std::forward<CompletionToken>(token),
+                                          std::move(host), std::move(port));
     }
 
     /// Sends `body` to client `to`, over a direct link when one is up, else through the
-    /// server (route::automatic). Completes when the message is on its way: written to the
-    /// server connection, or taken into the link's window (waiting for room when the
-    /// outbound queue or the window is full). Sends to one peer complete, and arrive, in
-    /// the order they were started, whichever way each goes; when a link drops, what it
-    /// had not confirmed is re-sent through the server and the receiver drops what it had
-    /// already seen, so each message arrives once. A recipient with a mailbox that is
-    /// offline gets it at its next login (a `stored` event says so); an unknown recipient is
-    /// reported afterwards as a server_error event (code no_such_client, id == to).
-    /// Handler: void(error_code).
-    template <class CompletionToken>
+    /// server (route::automatic). Completes when the message is on its way: in the server
+    /// connection's outbound queue, or in the link's window; it waits while the queue holds
+    /// client_options::max_queue_bytes or the window is full. Sends one after another go
+    /// out in one write. Sends to one peer complete, and arrive, in the order they were
+    /// started, whichever way each goes; when a link drops, what it had not confirmed is
+    /// re-sent through the server and the receiver drops what it had already seen, so each
+    /// message arrives once. A recipient with a mailbox that is offline gets it at its next
+    /// login (a `stored` event says so); an unknown recipient is reported afterwards as a
+    /// server_error event (code no_such_client, id == to). Handler: void(error_code).
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_send(std::string to, std::string body, CompletionToken&& token) {
         return async_send(std::move(to), std::move(body), route::automatic,
                           std::forward<CompletionToken>(token));
@@ -73,60 +89,40 @@ public:
     /// As above, choosing the route: route::direct fails with error::no_peer_link when no
     /// link to `to` is up; route::server always goes through the server. Order is kept
     /// along each route; mixing explicit routes gives no order between them.
-    template <class CompletionToken>
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_send(std::string to, std::string body, route how, CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [core = core_, ex = get_executor()](auto handler, std::string to, std::string body,
-                                                route how) {
-                auto hex = boost::asio::get_associated_executor(handler, ex);
-                start_send(core, 0, std::move(to), std::move(body), how, std::move(hex),
-                           send_handler(std::move(handler)));
-            },
-            token, std::move(to), std::move(body), how);
+        return initiate<void(error_code)>(&start_send, std::forward<CompletionToken>(token),
+                                          std::uint16_t{0}, std::move(to), std::move(body), how);
     }
 
     /// Sends every body in `bodies` to `to`, in order, as async_send would one by one, in
-    /// one operation: the cheap way to send many messages. Completes when all are on
-    /// their way, or with the first error (later bodies are then not sent). It starts after
-    /// the sends started before it; sends started while it runs may come between its
-    /// bodies.
+    /// one operation: the cheap way to send many messages. Completes when all are on their
+    /// way, or with the first error. frame_too_large for any body sends none of them.
     /// Handler: void(error_code).
-    template <class CompletionToken>
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_send_batch(std::string to, std::vector<std::string> bodies, route how,
                           CompletionToken&& token) {
-        // Started like a waiting async_send, so a single send issued after it can't overtake.
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [core = core_](auto handler, std::string to, std::vector<std::string> bodies,
-                           route how) {
-                start_send_batch(core, std::move(to), std::move(bodies), how,
-                                 send_handler(std::move(handler)));
-            },
-            token, std::move(to), std::move(bodies), how);
+        return initiate<void(error_code)>(&start_send_batch, std::forward<CompletionToken>(token),
+                                          std::move(to), std::move(bodies), how);
     }
 
     /// Sends an application-defined frame of `type` (0x8000-0xFFFF) to client `to`, or to
     /// the server's handler for the type when `to` is empty. Routing and completion as
     /// async_send; the receiver gets a message with message::type == type.
     /// Handler: void(error_code); error::unknown_type for a type outside the range.
-    template <class CompletionToken>
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_send_app(std::uint16_t type, std::string to, std::string body, route how,
                         CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [core = core_, ex = get_executor()](auto handler, std::uint16_t type, std::string to,
-                                                std::string body, route how) {
-                auto hex = boost::asio::get_associated_executor(handler, ex);
-                start_send(core, type, std::move(to), std::move(body), how, std::move(hex),
-                           send_handler(std::move(handler)));
-            },
-            token, type, std::move(to), std::move(body), how);
+        return initiate<void(error_code)>(&start_send, std::forward<CompletionToken>(token), type,
+                                          std::move(to), std::move(body), how);
     }
 
-    /// Sends `body` to every other registered client, through the server.
-    /// Handler: void(error_code).
-    template <class CompletionToken>
+    /// Sends `body` to every other registered client, through the server; completes as
+    /// async_send. Handler: void(error_code).
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_broadcast(std::string body, CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), broadcast_op(core_, std::move(body)),
-                                std::forward<CompletionToken>(token));
+        return initiate<void(error_code)>(&start_broadcast, std::forward<CompletionToken>(token),
+                                          std::move(body));
     }
 
     /// Sends `body` to client `to` through the server and completes when the server has
@@ -135,41 +131,50 @@ public:
     /// mailbox), queue_full (its mailbox is over quota), store_failed, not_permitted, or
     /// the connection's error; then the message was not accepted.
     /// Handler: void(error_code, receipt).
-    template <class CompletionToken>
+    /// @par Cancellation
+    /// Stops waiting for the server's answer, not the message: it may still be accepted,
+    /// and the answer then arrives as an event (`stored`, or a server_error with the ref).
+    template <boost::asio::completion_token_for<void(error_code, receipt)> CompletionToken>
     auto async_send_confirmed(std::string to, std::string body, CompletionToken&& token) {
-        return detail::spawn_op<receipt>(get_executor(),
-                                         confirmed_op(core_, 0, std::move(to), std::move(body)),
-                                         std::forward<CompletionToken>(token));
+        return initiate<void(error_code, receipt)>(&start_confirmed,
+                                                   std::forward<CompletionToken>(token),
+                                                   std::uint32_t{0}, std::move(to),
+                                                   std::move(body));
     }
 
     /// As async_send_confirmed, for a broadcast: completes once every mailbox that can take
-    /// it has it; receipt::refused lists those over quota.
-    /// Handler: void(error_code, receipt).
-    template <class CompletionToken>
+    /// it has it; receipt::refused lists those over quota. Cancellation as
+    /// async_send_confirmed. Handler: void(error_code, receipt).
+    template <boost::asio::completion_token_for<void(error_code, receipt)> CompletionToken>
     auto async_broadcast_confirmed(std::string body, CompletionToken&& token) {
-        return detail::spawn_op<receipt>(
-            get_executor(), confirmed_op(core_, broadcast_tag, std::string(), std::move(body)),
-            std::forward<CompletionToken>(token));
+        return initiate<void(error_code, receipt)>(&start_confirmed,
+                                                   std::forward<CompletionToken>(token),
+                                                   broadcast_tag, std::string(), std::move(body));
     }
 
     /// Pull mode (client_options::pull): fetches up to `max` messages from this client's
     /// mailbox, oldest first; an empty vector when none wait. They are acknowledged once
     /// handed over. Errors: not_permitted when not in pull mode or the server gave this
     /// client no mailbox. Handler: void(error_code, std::vector<message>).
-    template <class CompletionToken>
+    /// @par Cancellation
+    /// The messages the server hands over for it are not lost: they become events, for
+    /// async_receive, and are acknowledged as those are received.
+    template <boost::asio::completion_token_for<void(error_code, std::vector<message>)>
+                  CompletionToken>
     auto async_fetch(std::size_t max, CompletionToken&& token) {
-        return detail::spawn_op<std::vector<message>>(get_executor(), fetch_op(core_, max),
-                                                      std::forward<CompletionToken>(token));
+        return initiate<void(error_code, std::vector<message>)>(
+            &start_fetch, std::forward<CompletionToken>(token), max);
     }
 
     /// Asks the server whether client `id` is online: its directory entry if so, an empty
     /// optional if not. Works with or without client_options::directory. Errors:
     /// not_connected, unknown_type from a server without presence lookups, or the error
     /// that ended the session. Handler: void(error_code, std::optional<peer_info>).
-    template <class CompletionToken>
+    template <boost::asio::completion_token_for<void(error_code, std::optional<peer_info>)>
+                  CompletionToken>
     auto async_lookup(std::string id, CompletionToken&& token) {
-        return detail::spawn_op<std::optional<peer_info>>(
-            get_executor(), lookup_op(core_, std::move(id)), std::forward<CompletionToken>(token));
+        return initiate<void(error_code, std::optional<peer_info>)>(
+            &start_lookup, std::forward<CompletionToken>(token), std::move(id));
     }
 
     /// Sets up a direct link to client `id`: asks the server for an introduction, dials
@@ -179,65 +184,61 @@ public:
     /// not listen), auth_failed, a network error, or asio::error::timed_out after
     /// options.connect_timeout. A `link_up` event follows success.
     /// Handler: void(error_code).
-    template <class CompletionToken>
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_connect_peer(std::string id, CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), connect_peer_op(core_, std::move(id)),
-                                std::forward<CompletionToken>(token));
+        return initiate<void(error_code)>(&start_connect_peer,
+                                          std::forward<CompletionToken>(token), std::move(id));
     }
 
     /// Waits for the next event. After the last one it completes with why the session
     /// ended: error::terminated after TERM, error::connection_closed, heartbeat_timeout,
-    /// or not_connected. Handler: void(error_code, event).
-    template <class CompletionToken>
+    /// hook_failed, or not_connected. Receives are answered in the order they were started.
+    /// Handler: void(error_code, event).
+    /// @par Cancellation
+    /// Completes with operation_aborted; no event is lost (it stays for the next receive).
+    template <boost::asio::completion_token_for<void(error_code, event)> CompletionToken>
     auto async_receive(CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, event)>(
-            [core = core_, ex = get_executor()](auto handler) {
-                auto hex = boost::asio::get_associated_executor(handler, ex);
-                start_receive(core, std::chrono::steady_clock::time_point::max(), std::move(hex),
-                              receive_handler(std::move(handler)));
-            },
-            token);
+        return initiate<void(error_code, event)>(&start_receive,
+                                                 std::forward<CompletionToken>(token),
+                                                 std::chrono::steady_clock::time_point::max());
     }
 
     /// As async_receive, but completes with asio::error::timed_out after `timeout`
     /// (no event is lost: it stays queued for the next receive).
-    template <class CompletionToken>
+    template <boost::asio::completion_token_for<void(error_code, event)> CompletionToken>
     auto async_receive(std::chrono::steady_clock::duration timeout, CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, event)>(
-            [core = core_, ex = get_executor()](auto handler,
-                                                std::chrono::steady_clock::time_point deadline) {
-                auto hex = boost::asio::get_associated_executor(handler, ex);
-                start_receive(core, deadline, std::move(hex), receive_handler(std::move(handler)));
-            },
-            token, std::chrono::steady_clock::now() + timeout);
+        return initiate<void(error_code, event)>(&start_receive,
+                                                 std::forward<CompletionToken>(token),
+                                                 std::chrono::steady_clock::now() + timeout);
     }
 
     /// As async_receive, but hands over every queued event (at most `max`, at least one)
-    /// at once: the cheap way to consume a stream of messages.
-    /// Handler: void(error_code, std::vector<event>).
-    template <class CompletionToken>
+    /// at once: the cheap way to consume a stream of messages. Cancellation as
+    /// async_receive. Handler: void(error_code, std::vector<event>).
+    template <boost::asio::completion_token_for<void(error_code, std::vector<event>)>
+                  CompletionToken>
     auto async_receive_batch(std::size_t max, CompletionToken&& token) {
-        return detail::spawn_op<std::vector<event>>(get_executor(), receive_batch_op(core_, max),
-                                                    std::forward<CompletionToken>(token));
+        return initiate<void(error_code, std::vector<event>)>(
+            &start_receive_batch, std::forward<CompletionToken>(token), max);
     }
 
     /// Asks the server to terminate the session for everyone (TERM). Completes when
-    /// written; the TERM then comes back as a `terminated` event. Handler: void(error_code).
-    template <class CompletionToken>
+    /// queued; the TERM then comes back as a `terminated` event. Handler: void(error_code).
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_terminate(std::string text, CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), terminate_op(core_, std::move(text)),
-                                std::forward<CompletionToken>(token));
+        return initiate<void(error_code)>(&start_terminate, std::forward<CompletionToken>(token),
+                                          std::move(text));
     }
 
     /// Leaves cleanly: BYE after everything queued, then waits (up to close_timeout) for
     /// the server to close. With a mailbox, every message received so far is acknowledged
     /// before BYE, including those still queued for async_receive (receive them after the
     /// close); mailbox messages arriving after BYE are left for the next session.
+    /// Always completes, within about close_timeout (twice that with direct links up).
     /// Handler: void(error_code).
-    template <class CompletionToken>
+    template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_close(CompletionToken&& token) {
-        return detail::spawn_op(get_executor(), close_op(core_),
-                                std::forward<CompletionToken>(token));
+        return initiate<void(error_code)>(&start_close, std::forward<CompletionToken>(token));
     }
 
     /// The registered id (empty until registered).
@@ -261,40 +262,41 @@ public:
     bool has_mailbox() const;
 
 private:
-    // Static, taking the core by value: a coroutine starts later and must not reach
-    // through `this`, which may be gone by then.
     using core_ptr = std::shared_ptr<detail::client_core>;
-    using send_handler = boost::asio::any_completion_handler<void(error_code)>;
-    using receive_handler = boost::asio::any_completion_handler<void(error_code, event)>;
-    // Complete at once, without a coroutine, when nothing has to wait (a link with room, a
-    // queued event); otherwise start the coroutine behind the ones already started.
+    template <class... T>
+    using handler = boost::asio::any_completion_handler<void(error_code, T...)>;
+
+    // Every operation: the token is turned into a type-erased handler and handed, with
+    // the core by value (the operation may outlive *this), to a compiled start_ function.
+    template <class Signature, class Token, class Start, class... Args>
+    auto initiate(Start start, Token&& token, Args&&... args) {
+        return boost::asio::async_initiate<Token, Signature>(
+            [](auto h, Start start, core_ptr core, auto... args) {
+                start(std::move(core), std::move(args)...,
+                      boost::asio::any_completion_handler<Signature>(std::move(h)));
+            },
+            token, start, core_, std::forward<Args>(args)...);
+    }
+
+    static void start_connect(core_ptr core, std::string host, std::string port, handler<> h);
     static void start_send(core_ptr core, std::uint16_t type, std::string to, std::string body,
-                           route how, executor_type handler_ex, send_handler handler);
+                           route how, handler<> h);
     static void start_send_batch(core_ptr core, std::string to, std::vector<std::string> bodies,
-                                 route how, send_handler handler);
+                                 route how, handler<> h);
+    static void start_broadcast(core_ptr core, std::string body, handler<> h);
+    static void start_confirmed(core_ptr core, std::uint32_t type, std::string to,
+                                std::string body, handler<receipt> h);
+    static void start_fetch(core_ptr core, std::size_t max, handler<std::vector<message>> h);
+    static void start_lookup(core_ptr core, std::string id,
+                             handler<std::optional<peer_info>> h);
+    static void start_connect_peer(core_ptr core, std::string id, handler<> h);
     static void start_receive(core_ptr core, std::chrono::steady_clock::time_point deadline,
-                              executor_type handler_ex, receive_handler handler);
-    static boost::asio::awaitable<error_code> connect_op(core_ptr core, std::string host,
-                                                         std::string port);
-    static boost::asio::awaitable<error_code> send_op(core_ptr core, std::uint16_t type,
-                                                      std::string to, std::string body, route how);
-    static boost::asio::awaitable<error_code>
-    send_batch_op(core_ptr core, std::string to, std::vector<std::string> bodies, route how);
-    static boost::asio::awaitable<std::pair<error_code, std::vector<event>>>
-    receive_batch_op(core_ptr core, std::size_t max);
-    static boost::asio::awaitable<error_code> broadcast_op(core_ptr core, std::string body);
-    static boost::asio::awaitable<error_code> connect_peer_op(core_ptr core, std::string id);
-    static boost::asio::awaitable<std::pair<error_code, event>>
-    receive_op(core_ptr core, std::chrono::steady_clock::time_point deadline);
-    static boost::asio::awaitable<error_code> terminate_op(core_ptr core, std::string text);
+                              handler<event> h);
+    static void start_receive_batch(core_ptr core, std::size_t max,
+                                    handler<std::vector<event>> h);
+    static void start_terminate(core_ptr core, std::string text, handler<> h);
+    static void start_close(core_ptr core, handler<> h);
     static constexpr std::uint32_t broadcast_tag = 0x1'0000; // above every frame type
-    static boost::asio::awaitable<std::pair<error_code, receipt>>
-    confirmed_op(core_ptr core, std::uint32_t type, std::string to, std::string body);
-    static boost::asio::awaitable<std::pair<error_code, std::vector<message>>>
-    fetch_op(core_ptr core, std::size_t max);
-    static boost::asio::awaitable<error_code> close_op(core_ptr core);
-    static boost::asio::awaitable<std::pair<error_code, std::optional<peer_info>>>
-    lookup_op(core_ptr core, std::string id);
 
     std::shared_ptr<detail::client_core> core_;
 };

@@ -46,6 +46,7 @@ enum class error : std::uint16_t {
     connection_closed = 98, ///< The peer closed the connection.
     not_connected = 99,     ///< The operation needs a registered connection.
     shutting_down = 100,    ///< The server is stopping.
+    hook_failed = 101,      ///< A hook of the application threw: the client ended the session.
 };
 
 /// libnet reports errors as Boost.System codes, like Asio itself: they hold Asio's

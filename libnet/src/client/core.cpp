@@ -29,16 +29,28 @@ std::uint16_t hello_flags(const client_options& o) {
     return f;
 }
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+connection_limits limits_for(const client_options& o) {
+    connection_limits l;
+    l.max_frame = o.max_frame;
+    // No bound at this level: the outbound part holds sends back until there is room.
+    l.max_queue_bytes = std::numeric_limits<std::size_t>::max();
+    l.close_timeout = o.close_timeout;
+    l.coalesce_turns = 8;
+    return l;
+}
 } // namespace
 
 client_connection::client_connection(tcp::socket socket, const client_options& o, client_core* core)
-    // No bound at this level: client_core holds sends back until there is room instead.
-    : connection(std::move(socket),
-                 {o.max_frame, std::numeric_limits<std::size_t>::max(), o.close_timeout}),
+    : connection(std::move(socket), limits_for(o)),
       core_(core) {}
 
 void client_connection::on_frame(frame_view f) {
-    core_->on_frame(f);
+    try {
+        core_->on_frame(f);
+    } catch (...) { // from a hook
+        core_->hook_failed(std::current_exception());
+    }
 }
 void client_connection::on_closing(error_code reason) {
     core_->on_closing(reason);
@@ -50,9 +62,87 @@ bool client_connection::want_read() {
     return core_->want_read();
 }
 
+namespace {
+asio::any_io_executor make_client_strand(const asio::any_io_executor& ex) {
+    if (auto const* io = ex.target<asio::io_context::executor_type>())
+        return asio::make_strand(*io);
+    return asio::make_strand(ex);
+}
+} // namespace
+
 client_core::client_core(asio::any_io_executor ex, client_options options)
-    : strand_(asio::make_strand(ex)), ex_(strand_), options_(std::move(options)),
-      state_signal_(ex_), finished_signal_(ex_), connect_timer_(ex_) {}
+    : ex_(make_client_strand(ex)), options_(std::move(options)),
+      events_(ex_, options_.max_events, [this](const event& e, bool was_full) { taken(e, was_full); }),
+      out_(ex_, options_.max_queue_bytes), state_signal_(ex_), finished_signal_(ex_),
+      connect_timer_(ex_) {}
+
+bool client_core::on_strand() const {
+    using io_strand = asio::strand<asio::io_context::executor_type>;
+    if (auto const* s = ex_.target<io_strand>())
+        return s->running_in_this_thread();
+    return ex_.target<asio::strand<asio::any_io_executor>>()->running_in_this_thread();
+}
+
+void client_core::spawn(asio::awaitable<error_code> op, pending<> done) {
+    asio::co_spawn(ex_, std::move(op),
+                   [self = shared_from_this(), done = std::move(done)](std::exception_ptr e,
+                                                                       error_code ec) mutable {
+                       if (e) {
+                           self->hook_failed(e);
+                           ec = error::hook_failed;
+                       }
+                       done.complete(self->ex_, ec);
+                   });
+}
+
+void client_core::spawn(asio::awaitable<void> task) {
+    asio::co_spawn(ex_, std::move(task), [self = shared_from_this()](std::exception_ptr e) {
+        if (e)
+            self->hook_failed(e);
+    });
+}
+
+// A hook threw (or, defensively, one of the client's own coroutines): the session ends with
+// hook_failed, so nothing claims to be connected and async_close still completes.
+void client_core::hook_failed(std::exception_ptr) {
+    if (!end_reason_)
+        end_reason_ = error::hook_failed;
+    if (state_ == state::connecting)
+        return fail_registration(error::hook_failed);
+    if (conn_)
+        conn_->close(error::hook_failed);
+}
+
+void client_core::on_cancel(asio::cancellation_slot slot, op_kind kind, std::uint64_t key) {
+    if (!slot.is_connected())
+        return;
+    slot.assign([weak = weak_from_this(), kind, key](asio::cancellation_type) {
+        if (auto self = weak.lock()) {
+            auto ex = self->ex_;
+            asio::post(ex, [self = std::move(self), kind, key] { self->cancel(kind, key); });
+        }
+    });
+}
+
+void client_core::cancel(op_kind kind, std::uint64_t key) {
+    switch (kind) {
+    case op_kind::receive:
+        return events_.cancel(key);
+    case op_kind::connect:
+        if (state_ == state::connecting)
+            abort_connect();
+        return;
+    case op_kind::confirm:
+        // The message may already be on its way: its STORED or ERROR becomes an event.
+        if (auto it = confirms_.find(key); it != confirms_.end()) {
+            it->second.op.complete(ex_, asio::error::operation_aborted, receipt{});
+            confirms_.erase(it);
+        }
+        return;
+    case op_kind::fetch:
+        return cancel_fetch(key);
+    }
+}
 
 error_code client_core::not_open() const {
     if (state_ == state::idle || state_ == state::connecting || !end_reason_)
@@ -60,10 +150,15 @@ error_code client_core::not_open() const {
     return end_reason_;
 }
 
-asio::awaitable<error_code> client_core::connect(std::string host, std::string port) {
+void client_core::connect(std::string host, std::string port, pending<> op) {
     if (state_ != state::idle)
-        co_return asio::error::already_started;
+        return op.complete(ex_, asio::error::already_started);
     state_ = state::connecting;
+    on_cancel(op.slot(), op_kind::connect, 0);
+    spawn(connect_session(std::move(host), std::move(port)), std::move(op));
+}
+
+asio::awaitable<error_code> client_core::connect_session(std::string host, std::string port) {
     auto const deadline = clock::now() + options_.connect_timeout;
     auto& timer = connect_timer_;
     timer.expires_at(deadline);
@@ -103,14 +198,12 @@ asio::awaitable<error_code> client_core::connect(std::string host, std::string p
     }
 
     conn_ = std::make_shared<client_connection>(std::move(socket), options_, this);
-    asio::co_spawn(
-        ex_,
-        [](std::shared_ptr<client_core> self,
-           std::shared_ptr<client_connection> c) -> asio::awaitable<void> {
-            co_await c->run();
-            self->on_finished();
-        }(shared_from_this(), conn_),
-        asio::detached);
+    out_.attach(conn_);
+    spawn([](std::shared_ptr<client_core> self,
+             std::shared_ptr<client_connection> c) -> asio::awaitable<void> {
+        co_await c->run();
+        self->on_finished();
+    }(shared_from_this(), conn_));
     highest_seq_ = acked_ = options_.resume_after;
     last_delivered_ = options_.resume_after;
     conn_->enqueue(
@@ -132,6 +225,7 @@ void client_core::registered() {
     state_ = state::registered;
     registered_once_ = true;
     connected_ = true;
+    events_.open();
     state_signal_.cancel();
 }
 
@@ -317,9 +411,9 @@ void client_core::deliver(message m) {
             consumed();
         return;
     }
-    if (m.mailbox && !fetches_.empty()) { // pull mode: the answer to the oldest GET
-        unconsumed_.push_back(m.seq);
-        fetches_.front()->got.push_back(std::move(m));
+    if (m.mailbox && !fetches_.empty() && !fetches_.front().abandoned) {
+        unconsumed_.push_back(m.seq); // pull mode: the answer to the oldest GET
+        fetches_.front().got.push_back(std::move(m));
         return;
     }
     push_event(std::move(m));
@@ -328,22 +422,22 @@ void client_core::deliver(message m) {
 void client_core::push_event(event e) {
     if (auto* m = std::get_if<message>(&e); m && m->mailbox)
         unconsumed_.push_back(m->seq);
-    events_.push_back(std::move(e));
-    for (auto* t : receivers_)
-        t->cancel();
+    events_.push(std::move(e));
 }
 
-std::optional<event> client_core::try_receive_now() {
-    // A receiver woken for the front event but not yet resumed has it first.
-    if (events_.empty() || slow_ops_pending_ != 0 || !receivers_.empty())
-        return std::nullopt;
-    return pop_event();
+void client_core::receive(clock::time_point deadline, pending<event> op) {
+    auto const key = next_key_++;
+    on_cancel(op.slot(), op_kind::receive, key);
+    events_.receive(std::move(op), deadline, key);
 }
 
-event client_core::pop_event() {
-    auto e = std::move(events_.front());
-    bool const was_full = !want_read();
-    events_.pop_front();
+void client_core::receive_batch(std::size_t max, pending<std::vector<event>> op) {
+    auto const key = next_key_++;
+    on_cancel(op.slot(), op_kind::receive, key);
+    events_.receive_batch(std::move(op), max, key);
+}
+
+void client_core::taken(const event& e, bool was_full) {
     apply_to_directory(e);
     if (auto* m = std::get_if<message>(&e); m && m->mailbox) {
         if (!unconsumed_.empty() && unconsumed_.front() == m->seq)
@@ -358,19 +452,6 @@ event client_core::pop_event() {
         for (auto& l : accepting_)
             l->resume_reading();
     }
-    return e;
-}
-
-asio::awaitable<std::pair<error_code, std::vector<event>>>
-client_core::receive_batch(std::size_t max) {
-    auto first = co_await receive(clock::time_point::max());
-    std::vector<event> out;
-    if (first.first)
-        co_return std::pair{first.first, std::move(out)};
-    out.push_back(std::move(first.second));
-    while (out.size() < std::max<std::size_t>(max, 1) && !events_.empty())
-        out.push_back(pop_event());
-    co_return std::pair{error_code{}, std::move(out)};
 }
 
 void client_core::apply_to_directory(const event& e) {
@@ -389,29 +470,14 @@ void client_core::on_closing(error_code reason) {
     connected_ = false;
     if (state_ != state::finished)
         state_ = state::closing;
-    for (auto* t : receivers_)
-        t->cancel();
+    if (!leaving_) // after BYE, what the server still sends is delivered until the end
+        events_.close(end_reason_);
     state_signal_.cancel();
     close_links(end_reason_);
-    release_held(); // nothing more can be queued: held sends fail now
+    out_.set_closed_reason(end_reason_);
+    out_.release(); // nothing more can be queued: held sends fail now
     end_mailbox_ops(end_reason_);
     end_lookups(end_reason_);
-}
-
-asio::awaitable<std::pair<error_code, event>> client_core::receive(clock::time_point deadline) {
-    asio::steady_timer timer(ex_, deadline);
-    for (;;) {
-        if (!events_.empty())
-            co_return std::pair{error_code{}, pop_event()};
-        // While a graceful close (BYE) is under way, events may still come.
-        if (state_ != state::registered && !(state_ == state::closing && leaving_))
-            co_return std::pair{not_open(), event{}};
-        receivers_.push_back(&timer);
-        auto [ec] = co_await timer.async_wait(use_tuple);
-        std::erase(receivers_, &timer);
-        if (!ec)
-            co_return std::pair{error_code(asio::error::timed_out), event{}};
-    }
 }
 
 void client_core::abort_connect() {

@@ -1,12 +1,14 @@
 #ifndef LIBNET_SRC_CLIENT_CORE_HPP
 #define LIBNET_SRC_CLIENT_CORE_HPP
 
+#include "events.hpp"
+#include "outbound.hpp"
 #include "peer_link.hpp"
 
 #include <libnet/client_options.hpp>
-#include "../wire/connection.hpp"
 #include <libnet/event.hpp>
 
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
@@ -38,39 +40,43 @@ private:
     client_core* core_; // outlives the connection's run (the run holds the core)
 };
 
-/// The client's state; everything runs on strand_.
+/// The client's state; everything runs on its strand. The operations below are the
+/// public ones (client.hpp), started on the strand in the order the application started
+/// them; each completes its `pending` exactly once.
 class client_core : public std::enable_shared_from_this<client_core> {
 public:
     client_core(boost::asio::any_io_executor ex, client_options options);
 
-    boost::asio::awaitable<error_code> connect(std::string host, std::string port);
-    boost::asio::awaitable<error_code> send(std::uint16_t type, std::string to, std::string body,
-                                            route how);
-    boost::asio::awaitable<error_code> broadcast(std::string body);
-    boost::asio::awaitable<error_code> connect_peer(std::string id);
-    // The fast paths (strand): a result when the operation is done at once, nothing when
-    // it has to wait (the caller then starts a coroutine, counted by slow_op_queued()).
-    std::optional<error_code> try_send_now(std::uint16_t type, const std::string& to,
-                                           std::string& body, route how);
-    std::optional<event> try_receive_now();
-    void slow_op_queued() { ++slow_ops_pending_; }
-    void slow_op_started() {
-        if (slow_ops_pending_ != 0)
-            --slow_ops_pending_;
+    /// Runs `f` on the strand: at once when called there and nothing started earlier is
+    /// still on its way to the strand, else posted (any thread).
+    template <class F>
+    void run(F&& f) {
+        if (on_strand() && posted_.load(std::memory_order_acquire) == 0)
+            return std::forward<F>(f)();
+        posted_.fetch_add(1, std::memory_order_acq_rel);
+        boost::asio::post(ex_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
+            self->posted_.fetch_sub(1, std::memory_order_acq_rel);
+            std::move(f)();
+        });
     }
-    boost::asio::awaitable<std::pair<error_code, event>>
-    receive(std::chrono::steady_clock::time_point deadline);
-    boost::asio::awaitable<std::pair<error_code, std::vector<event>>>
-    receive_batch(std::size_t max);
-    boost::asio::awaitable<error_code> terminate(std::string text);
-    boost::asio::awaitable<std::pair<error_code, receipt>>
-    send_confirmed(std::uint32_t type, std::string to, std::string body);
-    boost::asio::awaitable<std::pair<error_code, std::vector<message>>> fetch(std::size_t max);
-    std::uint64_t last_delivered() const { return last_delivered_.load(); }
-    bool has_mailbox() const { return has_mailbox_.load(); }
-    boost::asio::awaitable<error_code> close();
+
+    void connect(std::string host, std::string port, pending<> op);
+    void send(std::uint16_t type, std::string to, std::string body, route how, pending<> op);
+    void send_batch(std::string to, std::vector<std::string> bodies, route how, pending<> op);
+    void broadcast(std::string body, pending<> op);
+    void connect_peer(std::string id, pending<> op);
+    void receive(std::chrono::steady_clock::time_point deadline, pending<event> op);
+    void receive_batch(std::size_t max, pending<std::vector<event>> op);
+    void terminate(std::string text, pending<> op);
+    void send_confirmed(std::uint32_t type, std::string to, std::string body,
+                        pending<receipt> op);
+    void fetch(std::size_t max, pending<std::vector<message>> op);
+    void lookup(std::string id, pending<std::optional<peer_info>> op);
+    void close(pending<> op);
     void abort(); // any thread
 
+    std::uint64_t last_delivered() const { return last_delivered_.load(); }
+    bool has_mailbox() const { return has_mailbox_.load(); }
     std::string id() const;
     std::vector<peer_info> directory() const;
     std::vector<std::string> linked_peers() const;
@@ -88,18 +94,29 @@ private:
     void on_closing(error_code reason);
     void on_written(std::uint64_t written);
     void on_finished();
-    bool want_read() const {
-        return events_.size() < std::max<std::size_t>(options_.max_events, 1);
-    }
+    bool want_read() const { return !events_.full(); }
     void push_event(event e);
-    event pop_event();
+    void taken(const event& e, bool was_full); // the application has it
     void apply_to_directory(const event& e);
     void registered();
     void fail_registration(error_code ec);
     void abort_connect();
-    boost::asio::awaitable<error_code> write(shared_frame f);
-    void write_silent(shared_frame f); // in order with write(); errors come back as events
+    boost::asio::awaitable<error_code> connect_session(std::string host, std::string port);
+    boost::asio::awaitable<error_code> close_session();
+    boost::asio::awaitable<error_code> link_to(std::string id);
+    // Runs a coroutine of the client's; an exception from it ends the session (hook_failed).
+    void spawn(boost::asio::awaitable<error_code> op, pending<> done);
+    void spawn(boost::asio::awaitable<void> task);
+    void hook_failed(std::exception_ptr e);
+    void write_silent(shared_frame f); // in order with sends; errors come back as events
     error_code not_open() const;
+    bool can_send() const { return state_ == state::registered && !leaving_; }
+    // Cancellation: `kind` and `key` name the waiting operation to complete with
+    // operation_aborted when the application's slot fires.
+    enum class op_kind { receive, connect, confirm, fetch };
+    void on_cancel(boost::asio::cancellation_slot slot, op_kind kind, std::uint64_t key);
+    void cancel(op_kind kind, std::uint64_t key);
+    bool on_strand() const;
     void deliver(message m);
     void on_server_message(message m, std::uint64_t link, std::uint64_t link_seq,
                            std::uint16_t flags);
@@ -120,6 +137,8 @@ private:
     void reroute(peer_link& link);
     boost::asio::awaitable<void> leave_links();
     void close_links_gracefully();
+    void send_direct(peer_link& link, std::uint16_t type, std::string body, route how,
+                     pending<> op);
     void push_direct(peer_link& link, std::uint16_t type, std::string body);
     void link_verified(peer_link& link);
     void release_link(peer_link& link);
@@ -140,23 +159,12 @@ private:
     bool on_mailbox_error(const msg::error& e);
     void end_mailbox_ops(error_code ec);
 
-    // A frame on its way out. Held (in order) while the outbound queue has no room, then
-    // queued with a ticket until written. A null timer marks the final BYE.
-    struct write_waiter {
-        shared_frame frame;
-        std::uint64_t ticket = 0;
-        boost::asio::steady_timer* timer = nullptr; // null: nobody waits
-        error_code* ec = nullptr;
-        bool* done = nullptr;
-        bool bye = false;
-    };
-    void release_held();
-    static void complete(write_waiter& w, error_code ec);
+    void cancel_fetch(std::uint64_t ref);
 
-    boost::asio::strand<boost::asio::any_io_executor> strand_;
-    // The strand wrapped once: converting it anew allocates, and every operation and
-    // timer needs an any_io_executor.
+    // The strand, wrapped once (converting it anew allocates): over the io_context's own
+    // executor when there is one, so posting to it does not go through a second erasure.
     boost::asio::any_io_executor ex_;
+    std::atomic<std::size_t> posted_{0}; // run() calls on their way to the strand
     client_options options_;
     std::shared_ptr<client_connection> conn_;
     state state_ = state::idle;
@@ -167,14 +175,10 @@ private:
     bool aborting_ = false;        // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once
     bool leaving_links_ = false;   // close(): links are being closed; no new ones
-    // Operations whose coroutine has been spawned but not started: a fast path taken now
-    // would overtake them.
-    std::size_t slow_ops_pending_ = 0;
+    std::uint64_t next_key_ = 1;   // names waiting receives for cancellation
 
-    std::deque<event> events_;
-    std::vector<boost::asio::steady_timer*> receivers_;
-    std::deque<write_waiter> held_;             // waiting for room, in send order
-    std::deque<write_waiter> writers_;          // queued, waiting to be written
+    event_queue events_;
+    outbound out_;
     boost::asio::steady_timer state_signal_;    // registration progress
     boost::asio::steady_timer finished_signal_; // the connection ended
     boost::asio::steady_timer connect_timer_;   // connect's deadline; close() cuts it short
@@ -228,37 +232,30 @@ private:
     bool ack_posted_ = false;
     std::atomic<std::uint64_t> last_delivered_{0};
     struct confirm_waiter {
-        boost::asio::steady_timer* timer = nullptr;
+        pending<receipt> op;
         bool broadcast = false;
-        error_code ec;
         receipt r;
-        bool done = false;
     };
-    std::unordered_map<std::uint64_t, confirm_waiter*> confirms_; // by ref
+    std::unordered_map<std::uint64_t, confirm_waiter> confirms_; // by ref
+    // A GET's answer: the DELIVERs, then FETCHED. A cancelled fetch stays listed (abandoned)
+    // until FETCHED, and its messages become events.
     struct fetch_waiter {
         std::uint64_t ref = 0;
-        boost::asio::steady_timer* timer = nullptr;
+        pending<std::vector<message>> op;
         std::vector<message> got;
-        error_code ec;
-        bool done = false;
+        bool abandoned = false;
     };
-    std::deque<fetch_waiter*> fetches_; // answered in order
+    std::deque<fetch_waiter> fetches_; // answered in order
 
-    // Presence lookups (client_lookup.cpp).
+    // Presence lookups (lookup.cpp).
     struct lookup_waiter {
         std::uint64_t ref = 0;
-        boost::asio::steady_timer* timer = nullptr;
-        std::optional<peer_info> found;
-        error_code ec;
-        bool done = false;
+        pending<std::optional<peer_info>> op;
     };
-    std::vector<lookup_waiter*> lookups_;
+    std::deque<lookup_waiter> lookups_; // answered in order
     void on_presence(frame_view f);
     bool on_lookup_error(const msg::error& e);
     void end_lookups(error_code ec);
-
-public:
-    boost::asio::awaitable<std::pair<error_code, std::optional<peer_info>>> lookup(std::string id);
 };
 
 } // namespace libnet::detail

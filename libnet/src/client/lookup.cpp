@@ -2,33 +2,19 @@
 
 #include "core.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <algorithm>
 
 namespace libnet::detail {
 
 namespace asio = boost::asio;
 
-asio::awaitable<std::pair<error_code, std::optional<peer_info>>>
-client_core::lookup(std::string id) {
-    std::optional<peer_info> none;
-    if (state_ != state::registered || leaving_)
-        co_return std::pair{not_open(), none};
-    lookup_waiter w;
-    w.ref = next_ref_++;
-    asio::steady_timer timer(ex_, std::chrono::steady_clock::time_point::max());
-    w.timer = &timer;
-    lookups_.push_back(&w);
-    auto ec = co_await write(make_frame(msg::lookup{id, w.ref}));
-    if (ec && !w.done) {
-        std::erase(lookups_, &w);
-        co_return std::pair{ec, none};
-    }
-    while (!w.done)
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    co_return std::pair{w.ec, std::move(w.found)};
+void client_core::lookup(std::string id, pending<std::optional<peer_info>> op) {
+    if (!can_send())
+        return op.complete(ex_, not_open(), std::nullopt);
+    auto const ref = next_ref_++;
+    op.keep_work(ex_);
+    lookups_.push_back({ref, std::move(op)});
+    write_silent(make_frame(msg::lookup{id, ref}));
 }
 
 void client_core::on_presence(frame_view f) {
@@ -36,15 +22,14 @@ void client_core::on_presence(frame_view f) {
     if (msg::decode(f, p))
         return;
     auto it = std::find_if(lookups_.begin(), lookups_.end(),
-                           [&p](const lookup_waiter* w) { return w->ref == p.ref; });
+                           [&p](const lookup_waiter& w) { return w.ref == p.ref; });
     if (it == lookups_.end())
         return;
-    auto& w = **it;
-    lookups_.erase(it);
+    std::optional<peer_info> found;
     if (p.join_seq != 0)
-        w.found = peer_info{std::string(p.id), p.join_seq, std::string(p.endpoint)};
-    w.done = true;
-    w.timer->cancel();
+        found = peer_info{std::string(p.id), p.join_seq, std::string(p.endpoint)};
+    it->op.complete(ex_, {}, std::move(found));
+    lookups_.erase(it);
 }
 
 // A server that does not know LOOKUP answers it with ERROR(unknown_type), without the ref:
@@ -54,23 +39,17 @@ bool client_core::on_lookup_error(const msg::error& e) {
         return false;
     auto it = e.ref == 0 ? lookups_.begin()
                          : std::find_if(lookups_.begin(), lookups_.end(),
-                                        [&e](const lookup_waiter* w) { return w->ref == e.ref; });
+                                        [&e](const lookup_waiter& w) { return w.ref == e.ref; });
     if (it == lookups_.end())
         return true;
-    auto& w = **it;
+    it->op.complete(ex_, static_cast<error>(e.code), std::nullopt);
     lookups_.erase(it);
-    w.ec = static_cast<error>(e.code);
-    w.done = true;
-    w.timer->cancel();
     return true;
 }
 
 void client_core::end_lookups(error_code ec) {
-    for (auto* w : lookups_) {
-        w->ec = ec;
-        w->done = true;
-        w->timer->cancel();
-    }
+    for (auto& w : lookups_)
+        w.op.complete(ex_, ec, std::nullopt);
     lookups_.clear();
 }
 

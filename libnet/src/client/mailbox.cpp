@@ -3,18 +3,13 @@
 
 #include "core.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
 
 namespace libnet::detail {
 
 namespace asio = boost::asio;
-using clock = std::chrono::steady_clock;
-
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}
 
 // One ACK per turn of the strand, however many messages were taken in it.
 void client_core::consumed() {
@@ -45,11 +40,10 @@ void client_core::on_stored(frame_view f) {
     if (msg::decode(f, s))
         return;
     if (auto it = confirms_.find(s.ref); it != confirms_.end()) {
-        auto& w = *it->second;
+        auto& w = it->second;
         w.r.offline = s.count;
         w.r.durable = (s.flags & msg::stored_durable) != 0;
-        w.done = true;
-        w.timer->cancel();
+        w.op.complete(ex_, {}, std::move(w.r));
         confirms_.erase(it);
         return;
     }
@@ -60,65 +54,69 @@ void client_core::on_fetched(frame_view f) {
     msg::fetched m;
     if (msg::decode(f, m) || fetches_.empty())
         return;
-    auto& w = *fetches_.front();
+    auto w = std::move(fetches_.front());
     fetches_.pop_front();
     for (std::size_t i = 0; i < w.got.size() && !unconsumed_.empty(); ++i)
         unconsumed_.pop_front();
     if (!w.got.empty())
         consumed();
-    w.done = true;
-    w.timer->cancel();
+    w.op.complete(ex_, {}, std::move(w.got));
+}
+
+// The fetch's messages so far become events (they are this client's now), and so do
+// those still on their way for it.
+void client_core::cancel_fetch(std::uint64_t ref) {
+    auto it = std::find_if(fetches_.begin(), fetches_.end(),
+                           [ref](const fetch_waiter& w) { return w.ref == ref; });
+    if (it == fetches_.end() || it->abandoned)
+        return;
+    it->abandoned = true;
+    it->op.complete(ex_, asio::error::operation_aborted, {});
+    auto got = std::move(it->got);
+    it->got.clear();
+    for (std::size_t i = 0; i < got.size() && !unconsumed_.empty(); ++i)
+        unconsumed_.pop_front(); // push_event lists them again
+    for (auto& m : got)
+        push_event(std::move(m));
 }
 
 bool client_core::on_mailbox_error(const msg::error& e) {
     if (e.ref == 0)
         return false;
     if (auto it = confirms_.find(e.ref); it != confirms_.end()) {
-        auto& w = *it->second;
+        auto& w = it->second;
         if (w.broadcast && e.code == static_cast<std::uint16_t>(error::queue_full)) {
             w.r.refused.emplace_back(e.id); // STORED follows for the rest
             return true;
         }
-        w.ec = static_cast<error>(e.code);
-        w.done = true;
-        w.timer->cancel();
+        w.op.complete(ex_, static_cast<error>(e.code), receipt{});
         confirms_.erase(it);
         return true;
     }
-    for (auto it = fetches_.begin(); it != fetches_.end(); ++it) {
-        if ((*it)->ref != e.ref)
-            continue;
-        auto& w = **it;
-        for (std::size_t i = 0; i < w.got.size(); ++i) // none: the server refuses GET whole
-            unconsumed_.pop_back();
-        w.ec = static_cast<error>(e.code);
-        w.done = true;
-        w.timer->cancel();
-        fetches_.erase(it);
-        return true;
-    }
-    return false;
+    auto it = std::find_if(fetches_.begin(), fetches_.end(),
+                           [&e](const fetch_waiter& w) { return w.ref == e.ref; });
+    if (it == fetches_.end())
+        return false;
+    for (std::size_t i = 0; i < it->got.size(); ++i) // none: the server refuses GET whole
+        unconsumed_.pop_back();
+    it->op.complete(ex_, static_cast<error>(e.code), {});
+    fetches_.erase(it);
+    return true;
 }
 
 void client_core::end_mailbox_ops(error_code ec) {
-    for (auto& [ref, w] : confirms_) {
-        w->ec = ec;
-        w->done = true;
-        w->timer->cancel();
-    }
+    for (auto& [ref, w] : confirms_)
+        w.op.complete(ex_, ec, receipt{});
     confirms_.clear();
-    for (auto* w : fetches_) {
-        w->ec = ec;
-        w->done = true;
-        w->timer->cancel();
-    }
+    for (auto& w : fetches_)
+        w.op.complete(ex_, ec, {});
     fetches_.clear();
 }
 
-asio::awaitable<std::pair<error_code, receipt>>
-client_core::send_confirmed(std::uint32_t type, std::string to, std::string body) {
-    if (state_ != state::registered || leaving_)
-        co_return std::pair{not_open(), receipt{}};
+void client_core::send_confirmed(std::uint32_t type, std::string to, std::string body,
+                                 pending<receipt> op) {
+    if (!can_send())
+        return op.complete(ex_, not_open(), receipt{});
     bool const bcast = type > 0xFFFF;
     auto const ref = next_ref_++;
     shared_frame f;
@@ -130,44 +128,26 @@ client_core::send_confirmed(std::uint32_t type, std::string to, std::string body
         f = make_frame(msg::app{
             static_cast<std::uint16_t>(type), to, {}, body, ref, 0, 0, 0, msg::flag_confirm, 0});
     if (f.size - frame_header_size > server_max_frame_)
-        co_return std::pair{error_code(error::frame_too_large), receipt{}};
-    asio::steady_timer timer(ex_, clock::time_point::max());
-    confirm_waiter w; // no braced initialisers in coroutines (GCC 12)
-    w.timer = &timer;
+        return op.complete(ex_, error::frame_too_large, receipt{});
+    on_cancel(op.slot(), op_kind::confirm, ref);
+    op.keep_work(ex_);
+    auto& w = confirms_[ref];
+    w.op = std::move(op);
     w.broadcast = bcast;
-    confirms_[ref] = &w;
-    auto ec = co_await write(std::move(f));
-    if (ec && !w.done) {
-        confirms_.erase(ref);
-        co_return std::pair{ec, receipt{}};
-    }
-    while (!w.done)
-        co_await timer.async_wait(use_tuple);
-    co_return std::pair{w.ec, std::move(w.r)};
+    write_silent(std::move(f)); // a failure to send ends the session, and end_mailbox_ops
 }
 
-asio::awaitable<std::pair<error_code, std::vector<message>>> client_core::fetch(std::size_t max) {
-    std::vector<message> none;
-    if (state_ != state::registered || leaving_)
-        co_return std::pair{not_open(), std::move(none)};
+void client_core::fetch(std::size_t max, pending<std::vector<message>> op) {
+    if (!can_send())
+        return op.complete(ex_, not_open(), {});
     if (!options_.pull || !has_mailbox_)
-        co_return std::pair{error_code(error::not_permitted), std::move(none)};
+        return op.complete(ex_, error::not_permitted, {});
     auto const ref = next_ref_++;
-    asio::steady_timer timer(ex_, clock::time_point::max());
-    fetch_waiter w;
-    w.ref = ref;
-    w.timer = &timer;
-    fetches_.push_back(&w);
+    on_cancel(op.slot(), op_kind::fetch, ref);
+    op.keep_work(ex_);
+    fetches_.push_back({ref, std::move(op), {}, false});
     auto const count = static_cast<std::uint32_t>(std::min<std::size_t>(max, 0xFFFF'FFFF));
-    auto f = make_frame(msg::get{count, ref});
-    auto ec = co_await write(std::move(f));
-    if (ec && !w.done) {
-        std::erase(fetches_, &w);
-        co_return std::pair{ec, std::move(none)};
-    }
-    while (!w.done)
-        co_await timer.async_wait(use_tuple);
-    co_return std::pair{w.ec, std::move(w.got)};
+    write_silent(make_frame(msg::get{count, ref}));
 }
 
 } // namespace libnet::detail

@@ -15,7 +15,11 @@ peer_link::peer_link(boost::asio::ip::tcp::socket socket, const client_options& 
       dialer(dialer), core_(core) {}
 
 void peer_link::on_frame(frame_view f) {
-    core_->on_link_frame(*this, f);
+    try {
+        core_->on_link_frame(*this, f);
+    } catch (...) { // from a hook
+        core_->hook_failed(std::current_exception());
+    }
 }
 
 void peer_link::on_closing(error_code reason) {

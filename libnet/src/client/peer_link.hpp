@@ -1,8 +1,10 @@
 #ifndef LIBNET_SRC_CLIENT_PEER_LINK_HPP
 #define LIBNET_SRC_CLIENT_PEER_LINK_HPP
 
-#include <libnet/client_options.hpp>
 #include "../wire/connection.hpp"
+#include "pending.hpp"
+
+#include <libnet/client_options.hpp>
 #include <libnet/event.hpp>
 
 #include <deque>
@@ -35,9 +37,7 @@ public:
         std::uint16_t type;
         std::string body;
         route how;
-        boost::asio::steady_timer* timer;
-        error_code* ec;
-        bool* done;
+        pending<> op;
     };
 
     peer_link(boost::asio::ip::tcp::socket socket, const client_options& o, client_core* core,

@@ -11,7 +11,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -103,12 +102,7 @@ error_code client_core::start_listening(const tcp::endpoint& local) {
         std::lock_guard lock(info_mutex_);
         listen_endpoint_ = to_string(bound);
     }
-    asio::co_spawn(
-        ex_,
-        [](std::shared_ptr<client_core> self) {
-            return self->accept_loop();
-        }(shared_from_this()),
-        asio::detached);
+    spawn(accept_loop());
     return {};
 }
 
@@ -132,19 +126,20 @@ asio::awaitable<void> client_core::accept_loop() {
 }
 
 void client_core::spawn_link(std::shared_ptr<peer_link> link) {
-    asio::co_spawn(
-        ex_,
-        [](std::shared_ptr<client_core> self,
-           std::shared_ptr<peer_link> l) -> asio::awaitable<void> {
-            co_await l->run();
-            self->on_link_finished(l);
-        }(shared_from_this(), std::move(link)),
-        asio::detached);
+    spawn([](std::shared_ptr<client_core> self,
+             std::shared_ptr<peer_link> l) -> asio::awaitable<void> {
+        co_await l->run();
+        self->on_link_finished(l);
+    }(shared_from_this(), std::move(link)));
 }
 
 // --- dialing -----------------------------------------------------------------------------
 
-asio::awaitable<error_code> client_core::connect_peer(std::string id) {
+void client_core::connect_peer(std::string id, pending<> op) {
+    spawn(link_to(std::move(id)), std::move(op));
+}
+
+asio::awaitable<error_code> client_core::link_to(std::string id) {
     if (state_ != state::registered || leaving_links_)
         co_return not_open();
     if (id == id_)
@@ -399,65 +394,19 @@ void client_core::link_verified(peer_link& link) {
 
 // --- traffic -----------------------------------------------------------------------------
 
-asio::awaitable<error_code> client_core::send(std::uint16_t type, std::string to, std::string body,
-                                              route how) {
-    if (state_ != state::registered)
-        co_return not_open();
-    if (type != 0 && !is_app_type(type))
-        co_return error::unknown_type;
-    if (how != route::server && !to.empty()) {
-        auto it = links_.find(to);
-        if (it != links_.end() && it->second->verified() &&
-            !(it->second->gone && how == route::direct)) {
-            auto link = it->second;
-            if (body.size() + 128 > server_max_frame_) // it may have to go through the server
-                co_return error::frame_too_large;
-            auto const room = link->unacked_bytes == 0 ||
-                              link->unacked_bytes + body.size() <= options_.max_queue_bytes;
-            if (link->st == peer_link::state::up && !link->gone && link->waiting.empty() && room) {
-                push_direct(*link, type, std::move(body));
-                co_return error_code{};
-            }
-            asio::steady_timer timer(ex_, clock::time_point::max());
-            error_code ec;
-            bool done = false;
-            link->waiting.push_back({type, std::move(body), how, &timer, &ec, &done});
-            release_link(*link);
-            while (!done)
-                co_await timer.async_wait(use_tuple);
-            co_return ec;
-        }
-        if (how == route::direct)
-            co_return error::no_peer_link;
-    }
-    auto const ref = next_ref_++;
-    auto f = type == 0 ? make_frame(msg::send{to, body, ref})
-                       : make_frame(msg::app{type, to, {}, body, ref});
-    if (f.size - frame_header_size > server_max_frame_)
-        co_return error::frame_too_large; // the server would refuse it
-    co_return co_await write(std::move(f));
-}
-
-std::optional<error_code> client_core::try_send_now(std::uint16_t type, const std::string& to,
-                                                    std::string& body, route how) {
-    if (state_ != state::registered)
-        return not_open();
-    if (type != 0 && !is_app_type(type))
-        return error::unknown_type;
-    if (slow_ops_pending_ != 0 || how == route::server || to.empty())
-        return std::nullopt;
-    auto it = links_.find(to);
-    if (it == links_.end() || !it->second->verified())
-        return how == route::direct ? std::optional<error_code>(error::no_peer_link) : std::nullopt;
-    auto& link = *it->second;
-    if (body.size() + 128 > server_max_frame_)
-        return error::frame_too_large;
+// Over the link, in order behind the sends still waiting for it (its switch marker, or
+// room in its window).
+void client_core::send_direct(peer_link& link, std::uint16_t type, std::string body, route how,
+                              pending<> op) {
     bool const room =
         link.unacked_bytes == 0 || link.unacked_bytes + body.size() <= options_.max_queue_bytes;
-    if (link.st != peer_link::state::up || link.gone || !link.waiting.empty() || !room)
-        return std::nullopt;
-    push_direct(link, type, std::move(body));
-    return error_code{};
+    if (link.st == peer_link::state::up && !link.gone && link.waiting.empty() && room) {
+        push_direct(link, type, std::move(body));
+        return op.complete(ex_, {});
+    }
+    op.keep_work(ex_);
+    link.waiting.push_back({type, std::move(body), how, std::move(op)});
+    release_link(link);
 }
 
 void client_core::push_direct(peer_link& link, std::uint16_t type, std::string body) {
@@ -479,9 +428,7 @@ void client_core::release_link(peer_link& link) {
             link.unacked_bytes + w.body.size() > options_.max_queue_bytes)
             return;
         push_direct(link, w.type, std::move(w.body));
-        *w.ec = {};
-        *w.done = true;
-        w.timer->cancel();
+        w.op.complete(ex_, {});
         link.waiting.pop_front();
     }
 }
@@ -587,17 +534,12 @@ void client_core::reroute(peer_link& link) {
     link.unacked.clear();
     link.unacked_bytes = 0;
     for (auto& w : link.waiting) {
-        if (w.how == route::direct) {
-            *w.ec = error::no_peer_link;
-            *w.done = true;
-            w.timer->cancel();
-            continue;
-        }
-        held_.push_back(
-            {resend_frame(link.peer, w.type, w.body, next_ref_++, 0, 0), 0, w.timer, w.ec, w.done});
+        if (w.how == route::direct)
+            w.op.complete(ex_, error::no_peer_link);
+        else
+            out_.send(resend_frame(link.peer, w.type, w.body, next_ref_++, 0, 0), std::move(w.op));
     }
     link.waiting.clear();
-    release_held();
 }
 
 void client_core::close_links(error_code reason) {
@@ -664,14 +606,11 @@ void client_core::on_joined_frame(const peer_info& p) {
     // The mesh rule: dial those who joined after us, so every pair gets exactly one link.
     if (!options_.mesh || p.join_seq <= join_seq_ || p.endpoint.empty() || leaving_links_)
         return;
-    asio::co_spawn(
-        ex_,
-        [](std::shared_ptr<client_core> self, std::string id) -> asio::awaitable<void> {
-            auto ec = co_await self->connect_peer(id);
-            if (ec && self->state_ == state::registered && self->live_.contains(id))
-                self->push_event(link_down{id, ec});
-        }(shared_from_this(), p.id),
-        asio::detached);
+    spawn([](std::shared_ptr<client_core> self, std::string id) -> asio::awaitable<void> {
+        auto ec = co_await self->link_to(id);
+        if (ec && self->state_ == state::registered && self->live_.contains(id))
+            self->push_event(link_down{id, ec});
+    }(shared_from_this(), p.id));
 }
 
 void client_core::on_left_frame(const std::string& id) {

@@ -1,5 +1,6 @@
-// The client's way out: sends held in order until there is room, write tickets, and
-// the BYE that ends a session.
+// The client's way out: sends, broadcasts, TERM and the BYE that ends a session. A send
+// goes over a direct link when one is up (peers.cpp), else to the server through the
+// outbound queue (outbound.cpp).
 
 #include "core.hpp"
 
@@ -11,101 +12,89 @@ namespace libnet::detail {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}
-
-void client_core::complete(write_waiter& w, error_code ec) {
-    if (!w.timer)
-        return;
-    *w.ec = ec;
-    *w.done = true;
-    w.timer->cancel();
-}
-
-void client_core::on_written(std::uint64_t written) {
-    while (!writers_.empty() && writers_.front().ticket <= written) {
-        complete(writers_.front(), {});
-        writers_.pop_front();
-    }
-    release_held();
-}
-
-void client_core::release_held() {
-    while (!held_.empty()) {
-        auto& w = held_.front();
-        if (conn_->closing()) { // nothing more can be sent
-            complete(w, not_open());
-            held_.pop_front();
-            continue;
-        }
-        auto const queued = conn_->queued_bytes();
-        // A frame larger than the bound still goes, alone.
-        if (queued != 0 && queued + w.frame.size > options_.max_queue_bytes)
+void client_core::send(std::uint16_t type, std::string to, std::string body, route how,
+                       pending<> op) {
+    if (state_ != state::registered)
+        return op.complete(ex_, not_open());
+    if (type != 0 && !is_app_type(type))
+        return op.complete(ex_, error::unknown_type);
+    if (how != route::server && !to.empty()) {
+        auto it = links_.find(to);
+        if (it != links_.end() && it->second->verified() &&
+            !(it->second->gone && how == route::direct)) {
+            if (body.size() + 128 > server_max_frame_) // it may have to go through the server
+                return op.complete(ex_, error::frame_too_large);
+            send_direct(*it->second, type, std::move(body), how, std::move(op));
             return;
-        if (w.bye) { // after everything sent before it
-            conn_->finish(error::not_connected, std::move(w.frame));
-        } else if (auto ticket = conn_->enqueue_tracked(std::move(w.frame))) {
-            w.ticket = ticket;
-            writers_.push_back(w);
-        } else {
-            complete(w, not_open());
         }
-        held_.pop_front();
+        if (how == route::direct)
+            return op.complete(ex_, error::no_peer_link);
     }
+    auto const ref = next_ref_++;
+    auto f = type == 0 ? make_frame(msg::send{to, body, ref})
+                       : make_frame(msg::app{type, to, {}, body, ref});
+    if (f.size - frame_header_size > server_max_frame_)
+        return op.complete(ex_, error::frame_too_large); // the server would refuse it
+    if (leaving_)
+        return op.complete(ex_, not_open());
+    out_.send(std::move(f), std::move(op));
+}
+
+// One operation for many bodies: each goes as a send of its own, and only the last one
+// carries the application's handler (a frame too large stops the batch before anything of
+// it is sent; any later failure reaches the last send too).
+void client_core::send_batch(std::string to, std::vector<std::string> bodies, route how,
+                             pending<> op) {
+    for (auto const& body : bodies)
+        if (body.size() + 128 > server_max_frame_)
+            return op.complete(ex_, error::frame_too_large);
+    if (bodies.empty())
+        return op.complete(ex_, can_send() ? error_code{} : not_open());
+    for (std::size_t i = 0; i + 1 < bodies.size(); ++i)
+        send(0, to, std::move(bodies[i]), how, pending<>());
+    send(0, std::move(to), std::move(bodies.back()), how, std::move(op));
+}
+
+void client_core::on_written(std::uint64_t) {
+    out_.release();
+}
+
+void client_core::write_silent(shared_frame f) {
+    out_.send(std::move(f), pending<>());
 }
 
 void client_core::on_finished() {
     state_ = state::finished;
     connected_ = false;
     auto const reason = end_reason_ ? end_reason_ : error_code(error::not_connected);
-    for (auto* q : {&writers_, &held_}) {
-        for (auto& w : *q)
-            complete(w, reason);
-        q->clear();
-    }
-    for (auto* t : receivers_)
-        t->cancel();
+    out_.fail(reason);
+    events_.close(reason);
+    end_mailbox_ops(reason);
+    end_lookups(reason);
     state_signal_.cancel();
     finished_signal_.cancel();
 }
 
-asio::awaitable<error_code> client_core::write(shared_frame f) {
-    if (state_ != state::registered || leaving_)
-        co_return not_open();
-    asio::steady_timer timer(ex_, clock::time_point::max());
-    error_code ec;
-    bool done = false;
-    held_.push_back({std::move(f), 0, &timer, &ec, &done});
-    release_held();
-    while (!done)
-        co_await timer.async_wait(use_tuple);
-    co_return ec;
-}
-
-void client_core::write_silent(shared_frame f) {
-    held_.push_back({std::move(f)});
-    release_held();
-}
-
-asio::awaitable<error_code> client_core::broadcast(std::string body) {
-    if (state_ != state::registered)
-        co_return not_open();
+void client_core::broadcast(std::string body, pending<> op) {
+    if (!can_send())
+        return op.complete(ex_, not_open());
     auto f = make_frame(msg::broadcast{body, next_ref_++});
     if (f.size - frame_header_size > server_max_frame_)
-        co_return error::frame_too_large; // the server would refuse it
-    co_return co_await write(std::move(f));
+        return op.complete(ex_, error::frame_too_large); // the server would refuse it
+    out_.send(std::move(f), std::move(op));
 }
 
-asio::awaitable<error_code> client_core::terminate(std::string text) {
-    if (state_ != state::registered)
-        co_return not_open();
-    // Built in a named local: GCC 12 miscompiles braced temporaries inside co_await.
-    auto f = make_frame(msg::term{msg::term_reason::requested, text, {}});
-    co_return co_await write(std::move(f));
+void client_core::terminate(std::string text, pending<> op) {
+    if (!can_send())
+        return op.complete(ex_, not_open());
+    out_.send(make_frame(msg::term{msg::term_reason::requested, text, {}}), std::move(op));
 }
 
-asio::awaitable<error_code> client_core::close() {
+void client_core::close(pending<> op) {
+    spawn(close_session(), std::move(op));
+}
+
+asio::awaitable<error_code> client_core::close_session() {
     if (state_ == state::idle)
         co_return error_code{};
     if (state_ == state::connecting) {
@@ -120,15 +109,15 @@ asio::awaitable<error_code> client_core::close() {
         unconsumed_.clear();
         send_ack();
         end_reason_ = error::not_connected;
+        out_.set_closed_reason(end_reason_);
         leaving_ = true;
         // BYE goes after everything sent before it; frames still on their way (an ERROR
         // about the last SEND) are delivered as events until the server closes.
-        held_.push_back({make_frame(msg::bye{}), 0, nullptr, nullptr, nullptr, true});
-        release_held();
+        out_.send_last(make_frame(msg::bye{}));
     }
     finished_signal_.expires_at(clock::time_point::max());
     while (state_ != state::finished && state_ != state::idle)
-        co_await finished_signal_.async_wait(use_tuple);
+        co_await finished_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
     co_return error_code{};
 }
 

@@ -259,6 +259,8 @@ asio::awaitable<void> connection::writer() {
     std::vector<shared_frame> batch;
     std::vector<asio::const_buffer> buffers;
     for (;;) {
+        if (limits_.coalesce_turns != 0)
+            co_await let_senders_add();
         bool closing_now = false;
         {
             std::lock_guard lock(mutex_);
@@ -313,6 +315,21 @@ asio::awaitable<void> connection::writer() {
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
     writer_done_ = true;
     watchdog_timer_.cancel();
+}
+
+asio::awaitable<void> connection::let_senders_add() {
+    auto queued = [this] {
+        std::lock_guard lock(mutex_);
+        return closing_ || queue_.empty() ? 0 : enqueued_total_; // 0: nothing to wait for
+    };
+    auto before = queued();
+    for (unsigned turn = 0; turn < limits_.coalesce_turns && before != 0; ++turn) {
+        co_await asio::post(socket_.get_executor(), use_tuple);
+        auto const now = queued();
+        if (now == before)
+            break;
+        before = now;
+    }
 }
 
 // One heartbeat step: PINGs when due and declares the peer lost after too many unanswered

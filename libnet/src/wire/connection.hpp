@@ -25,6 +25,10 @@ struct connection_limits {
     std::size_t min_read_size = 512;   ///< Bytes asked of the first read (reads grow as needed).
     /// Time a frame has, once its first byte arrived, to arrive whole; 0: no limit.
     std::chrono::milliseconds frame_timeout{0};
+    /// Turns of the executor the writer lets pass, while frames keep being queued, before it
+    /// writes them together (0: writes at once). Senders that complete and send again in
+    /// the next turn then share one write; a lone frame waits one turn.
+    unsigned coalesce_turns = 0;
 };
 
 /// Byte and frame counters a connection adds to (shared by all of a server's sessions).
@@ -135,6 +139,7 @@ protected:
 private:
     boost::asio::awaitable<void> reader();
     boost::asio::awaitable<void> writer();
+    boost::asio::awaitable<void> let_senders_add();
     boost::asio::awaitable<void> watchdog();
     clock::time_point heartbeat(clock::time_point now);
     bool handle_frame(frame_view f);

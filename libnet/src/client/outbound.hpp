@@ -1,0 +1,56 @@
+#ifndef LIBNET_SRC_CLIENT_OUTBOUND_HPP
+#define LIBNET_SRC_CLIENT_OUTBOUND_HPP
+
+#include "pending.hpp"
+
+#include <libnet/detail/shared_frame.hpp>
+
+#include <deque>
+#include <memory>
+
+namespace libnet::detail {
+
+class client_connection;
+
+/// The client's way out to the server. A send completes as soon as its frame is in the
+/// connection's outbound queue, so sends issued one after another leave in one write; while
+/// the queue is over its bound, frames are held here in order, with their operations, until
+/// the writer has made room. Strand only.
+class outbound {
+public:
+    outbound(boost::asio::any_io_executor ex, std::size_t max_queue_bytes)
+        : ex_(std::move(ex)), max_queue_bytes_(max_queue_bytes) {}
+
+    void attach(std::shared_ptr<client_connection> conn) { conn_ = std::move(conn); }
+
+    /// Queues `f` after everything sent before it; `op` (possibly inactive) completes once
+    /// it is queued, or with `closed` if the connection closes first.
+    void send(shared_frame f, pending<> op);
+    /// Sends `bye` after everything else and closes gracefully (docs/protocol.md §5.11).
+    void send_last(shared_frame bye);
+    /// The writer made room (or the connection is closing): moves held frames on.
+    void release();
+    /// Completes every held send with `reason` (the connection has ended).
+    void fail(error_code reason);
+
+    /// What a send on a closed connection completes with.
+    void set_closed_reason(error_code reason) { closed_ = reason; }
+
+private:
+    struct held {
+        shared_frame frame;
+        pending<> op;
+        bool last = false;
+    };
+    bool has_room(std::size_t bytes) const;
+
+    boost::asio::any_io_executor ex_;
+    std::size_t max_queue_bytes_;
+    std::shared_ptr<client_connection> conn_;
+    std::deque<held> held_;
+    error_code closed_ = error::not_connected;
+};
+
+} // namespace libnet::detail
+
+#endif
