@@ -89,9 +89,11 @@ private:
     std::optional<error_code> result_;
 };
 
+/// Options for test clients: the id, and a short close_timeout (as test_options).
 inline libnet::client_options with_id(std::string id) {
     libnet::client_options o;
     o.id = std::move(id);
+    o.close_timeout = 250ms;
     return o;
 }
 

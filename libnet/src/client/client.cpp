@@ -22,6 +22,7 @@ client::executor_type client::get_executor() const noexcept {
 
 void client::start_connect(core_ptr core, std::string host, std::string port, handler<> h) {
     auto& c = *core;
+    c.on_cancel(h.get_cancellation_slot(), detail::client_core::op_kind::connect, 0);
     c.run([core = std::move(core), host = std::move(host), port = std::move(port),
            h = std::move(h)]() mutable {
         core->connect(std::move(host), std::move(port), pending<>(std::move(h)));
@@ -56,16 +57,21 @@ void client::start_broadcast(core_ptr core, std::string body, handler<> h) {
 void client::start_confirmed(core_ptr core, std::uint32_t type, std::string to, std::string body,
                              handler<receipt> h) {
     auto& c = *core;
-    c.run([core = std::move(core), type, to = std::move(to), body = std::move(body),
+    auto const key = c.next_key();
+    c.on_cancel(h.get_cancellation_slot(), detail::client_core::op_kind::confirm, key);
+    c.run([core = std::move(core), type, to = std::move(to), body = std::move(body), key,
            h = std::move(h)]() mutable {
-        core->send_confirmed(type, std::move(to), std::move(body), pending<receipt>(std::move(h)));
+        core->send_confirmed(type, std::move(to), std::move(body), key,
+                             pending<receipt>(std::move(h)));
     });
 }
 
 void client::start_fetch(core_ptr core, std::size_t max, handler<std::vector<message>> h) {
     auto& c = *core;
-    c.run([core = std::move(core), max, h = std::move(h)]() mutable {
-        core->fetch(max, pending<std::vector<message>>(std::move(h)));
+    auto const key = c.next_key();
+    c.on_cancel(h.get_cancellation_slot(), detail::client_core::op_kind::fetch, key);
+    c.run([core = std::move(core), max, key, h = std::move(h)]() mutable {
+        core->fetch(max, key, pending<std::vector<message>>(std::move(h)));
     });
 }
 
@@ -86,15 +92,19 @@ void client::start_connect_peer(core_ptr core, std::string id, handler<> h) {
 void client::start_receive(core_ptr core, std::chrono::steady_clock::time_point deadline,
                            handler<event> h) {
     auto& c = *core;
-    c.run([core = std::move(core), deadline, h = std::move(h)]() mutable {
-        core->receive(deadline, pending<event>(std::move(h)));
+    auto const key = c.next_key();
+    c.on_cancel(h.get_cancellation_slot(), detail::client_core::op_kind::receive, key);
+    c.run([core = std::move(core), deadline, key, h = std::move(h)]() mutable {
+        core->receive(deadline, key, pending<event>(std::move(h)));
     });
 }
 
 void client::start_receive_batch(core_ptr core, std::size_t max, handler<std::vector<event>> h) {
     auto& c = *core;
-    c.run([core = std::move(core), max, h = std::move(h)]() mutable {
-        core->receive_batch(max, pending<std::vector<event>>(std::move(h)));
+    auto const key = c.next_key();
+    c.on_cancel(h.get_cancellation_slot(), detail::client_core::op_kind::receive, key);
+    c.run([core = std::move(core), max, key, h = std::move(h)]() mutable {
+        core->receive_batch(max, key, pending<std::vector<event>>(std::move(h)));
     });
 }
 

@@ -134,9 +134,12 @@ void client_core::cancel(op_kind kind, std::uint64_t key) {
         return;
     case op_kind::confirm:
         // The message may already be on its way: its STORED or ERROR becomes an event.
-        if (auto it = confirms_.find(key); it != confirms_.end()) {
-            it->second.op.complete(ex_, asio::error::operation_aborted, receipt{});
-            confirms_.erase(it);
+        for (auto it = confirms_.begin(); it != confirms_.end(); ++it) {
+            if (it->second.key == key) {
+                it->second.op.complete(ex_, asio::error::operation_aborted, receipt{});
+                confirms_.erase(it);
+                return;
+            }
         }
         return;
     case op_kind::fetch:
@@ -154,7 +157,6 @@ void client_core::connect(std::string host, std::string port, pending<> op) {
     if (state_ != state::idle)
         return op.complete(ex_, asio::error::already_started);
     state_ = state::connecting;
-    on_cancel(op.slot(), op_kind::connect, 0);
     spawn(connect_session(std::move(host), std::move(port)), std::move(op));
 }
 
@@ -425,15 +427,12 @@ void client_core::push_event(event e) {
     events_.push(std::move(e));
 }
 
-void client_core::receive(clock::time_point deadline, pending<event> op) {
-    auto const key = next_key_++;
-    on_cancel(op.slot(), op_kind::receive, key);
+void client_core::receive(clock::time_point deadline, std::uint64_t key, pending<event> op) {
     events_.receive(std::move(op), deadline, key);
 }
 
-void client_core::receive_batch(std::size_t max, pending<std::vector<event>> op) {
-    auto const key = next_key_++;
-    on_cancel(op.slot(), op_kind::receive, key);
+void client_core::receive_batch(std::size_t max, std::uint64_t key,
+                                pending<std::vector<event>> op) {
     events_.receive_batch(std::move(op), max, key);
 }
 

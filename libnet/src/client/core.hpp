@@ -60,17 +60,25 @@ public:
         });
     }
 
+    // Cancellable operations: the application's slot is connected by the start_ function
+    // (on the caller's thread, before the operation reaches the strand) with a key from
+    // next_key() that names the operation; see on_cancel().
+    enum class op_kind { receive, connect, confirm, fetch };
+    std::uint64_t next_key() { return next_key_.fetch_add(1, std::memory_order_relaxed); }
+    void on_cancel(boost::asio::cancellation_slot slot, op_kind kind, std::uint64_t key);
+
     void connect(std::string host, std::string port, pending<> op);
     void send(std::uint16_t type, std::string to, std::string body, route how, pending<> op);
     void send_batch(std::string to, std::vector<std::string> bodies, route how, pending<> op);
     void broadcast(std::string body, pending<> op);
     void connect_peer(std::string id, pending<> op);
-    void receive(std::chrono::steady_clock::time_point deadline, pending<event> op);
-    void receive_batch(std::size_t max, pending<std::vector<event>> op);
+    void receive(std::chrono::steady_clock::time_point deadline, std::uint64_t key,
+                 pending<event> op);
+    void receive_batch(std::size_t max, std::uint64_t key, pending<std::vector<event>> op);
     void terminate(std::string text, pending<> op);
-    void send_confirmed(std::uint32_t type, std::string to, std::string body,
+    void send_confirmed(std::uint32_t type, std::string to, std::string body, std::uint64_t key,
                         pending<receipt> op);
-    void fetch(std::size_t max, pending<std::vector<message>> op);
+    void fetch(std::size_t max, std::uint64_t key, pending<std::vector<message>> op);
     void lookup(std::string id, pending<std::optional<peer_info>> op);
     void close(pending<> op);
     void abort(); // any thread
@@ -111,11 +119,7 @@ private:
     void write_silent(shared_frame f); // in order with sends; errors come back as events
     error_code not_open() const;
     bool can_send() const { return state_ == state::registered && !leaving_; }
-    // Cancellation: `kind` and `key` name the waiting operation to complete with
-    // operation_aborted when the application's slot fires.
-    enum class op_kind { receive, connect, confirm, fetch };
-    void on_cancel(boost::asio::cancellation_slot slot, op_kind kind, std::uint64_t key);
-    void cancel(op_kind kind, std::uint64_t key);
+    void cancel(op_kind kind, std::uint64_t key); // completes it with operation_aborted
     bool on_strand() const;
     void deliver(message m);
     void on_server_message(message m, std::uint64_t link, std::uint64_t link_seq,
@@ -159,7 +163,7 @@ private:
     bool on_mailbox_error(const msg::error& e);
     void end_mailbox_ops(error_code ec);
 
-    void cancel_fetch(std::uint64_t ref);
+    void cancel_fetch(std::uint64_t key);
 
     // The strand, wrapped once (converting it anew allocates): over the io_context's own
     // executor when there is one, so posting to it does not go through a second erasure.
@@ -175,7 +179,7 @@ private:
     bool aborting_ = false;        // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once
     bool leaving_links_ = false;   // close(): links are being closed; no new ones
-    std::uint64_t next_key_ = 1;   // names waiting receives for cancellation
+    std::atomic<std::uint64_t> next_key_{1}; // names cancellable operations
 
     event_queue events_;
     outbound out_;
@@ -232,6 +236,7 @@ private:
     bool ack_posted_ = false;
     std::atomic<std::uint64_t> last_delivered_{0};
     struct confirm_waiter {
+        std::uint64_t key = 0;
         pending<receipt> op;
         bool broadcast = false;
         receipt r;
@@ -241,6 +246,7 @@ private:
     // until FETCHED, and its messages become events.
     struct fetch_waiter {
         std::uint64_t ref = 0;
+        std::uint64_t key = 0;
         pending<std::vector<message>> op;
         std::vector<message> got;
         bool abandoned = false;

@@ -65,9 +65,9 @@ void client_core::on_fetched(frame_view f) {
 
 // The fetch's messages so far become events (they are this client's now), and so do
 // those still on their way for it.
-void client_core::cancel_fetch(std::uint64_t ref) {
+void client_core::cancel_fetch(std::uint64_t key) {
     auto it = std::find_if(fetches_.begin(), fetches_.end(),
-                           [ref](const fetch_waiter& w) { return w.ref == ref; });
+                           [key](const fetch_waiter& w) { return w.key == key; });
     if (it == fetches_.end() || it->abandoned)
         return;
     it->abandoned = true;
@@ -114,7 +114,7 @@ void client_core::end_mailbox_ops(error_code ec) {
 }
 
 void client_core::send_confirmed(std::uint32_t type, std::string to, std::string body,
-                                 pending<receipt> op) {
+                                 std::uint64_t key, pending<receipt> op) {
     if (!can_send())
         return op.complete(ex_, not_open(), receipt{});
     bool const bcast = type > 0xFFFF;
@@ -129,23 +129,22 @@ void client_core::send_confirmed(std::uint32_t type, std::string to, std::string
             static_cast<std::uint16_t>(type), to, {}, body, ref, 0, 0, 0, msg::flag_confirm, 0});
     if (f.size - frame_header_size > server_max_frame_)
         return op.complete(ex_, error::frame_too_large, receipt{});
-    on_cancel(op.slot(), op_kind::confirm, ref);
     op.keep_work(ex_);
     auto& w = confirms_[ref];
+    w.key = key;
     w.op = std::move(op);
     w.broadcast = bcast;
     write_silent(std::move(f)); // a failure to send ends the session, and end_mailbox_ops
 }
 
-void client_core::fetch(std::size_t max, pending<std::vector<message>> op) {
+void client_core::fetch(std::size_t max, std::uint64_t key, pending<std::vector<message>> op) {
     if (!can_send())
         return op.complete(ex_, not_open(), {});
     if (!options_.pull || !has_mailbox_)
         return op.complete(ex_, error::not_permitted, {});
     auto const ref = next_ref_++;
-    on_cancel(op.slot(), op_kind::fetch, ref);
     op.keep_work(ex_);
-    fetches_.push_back({ref, std::move(op), {}, false});
+    fetches_.push_back({ref, key, std::move(op), {}, false});
     auto const count = static_cast<std::uint32_t>(std::min<std::size_t>(max, 0xFFFF'FFFF));
     write_silent(make_frame(msg::get{count, ref}));
 }
