@@ -2,8 +2,10 @@
 // the clients' io_context) or an external one (--server HOST:PORT, e.g. a running net-server).
 //
 // 1. Throughput: N clients each send M messages round-robin to the others, keeping W sends in
-//    flight, while every client receives what is addressed to it. Each body carries the sender's
-//    index and a per-pair sequence number, so loss, duplication and reordering are detected.
+//    flight (W = 1: one co_await async_send at a time), or, with --batch B, B at a time with
+//    async_send_batch, received with async_receive_batch; every client receives what is
+//    addressed to it. Each body carries the sender's index and a per-pair sequence number, so
+//    loss, duplication and reordering are detected.
 // 2. Latency: client 0 sends to client 1, which echoes back; K timed round trips after warm-up.
 //
 // Exits 1 if a message is missing or out of order, or anything fails; 2 on a usage error.
@@ -46,7 +48,7 @@ constexpr std::size_t stamp_size = sizeof(std::uint32_t) + sizeof(std::uint64_t)
 
 struct settings {
     std::size_t clients = 16, messages = 20'000, window = 256, size = 64, round_trips = 10'000,
-                threads = 1;
+                threads = 1, batch = 0;
     std::string host, port; // empty host: in-process server
 };
 
@@ -54,7 +56,8 @@ settings parse(int argc, char** argv) {
     settings s;
     std::pair<std::string_view, std::size_t*> const numbers[] = {
         {"--clients", &s.clients}, {"--messages", &s.messages},       {"--window", &s.window},
-        {"--size", &s.size},       {"--round-trips", &s.round_trips}, {"--threads", &s.threads}};
+        {"--size", &s.size},       {"--round-trips", &s.round_trips}, {"--threads", &s.threads},
+        {"--batch", &s.batch}};
     if (argc % 2 == 0)
         throw std::invalid_argument(std::string(argv[argc - 1]) + " needs a value");
     for (int i = 1; i < argc; i += 2) {
@@ -83,13 +86,18 @@ settings parse(int argc, char** argv) {
     return s;
 }
 
-// Messages from `from` to `to` when `from` sends its k-th message to (from + 1 + k mod (n-1)).
+// The recipient of `from`'s k-th message: the others in turn, one message (or, with --batch B,
+// one batch of B) each.
+std::size_t recipient(const settings& s, std::size_t from, std::size_t k) {
+    auto const per_turn = std::max<std::size_t>(s.batch, 1);
+    return (from + 1 + (k / per_turn) % (s.clients - 1)) % s.clients;
+}
+
 std::uint64_t pair_count(const settings& s, std::size_t from, std::size_t to) {
-    auto const n = s.clients;
-    auto const d = (to + n - from - 1) % n; // to's place in from's rotation; n-1 is from itself
-    if (d == n - 1)
-        return 0;
-    return s.messages / (n - 1) + (d < s.messages % (n - 1) ? 1 : 0);
+    std::uint64_t n = 0;
+    for (std::size_t k = 0; k < s.messages; ++k)
+        n += recipient(s, from, k) == to ? 1 : 0;
+    return n;
 }
 
 void check(libnet::error_code ec, const std::string& what) {
@@ -127,13 +135,24 @@ asio::awaitable<void> send_all(libnet::client& c, const std::vector<std::string>
         slot.cancel();
     };
     auto stamp = [&](std::size_t k) { // the k-th message's recipient; its number goes in body
-        auto const to = (self + 1 + k % (n - 1)) % n;
+        auto const to = recipient(s, self, k);
         std::memcpy(body.data(), &self, sizeof self);
         std::memcpy(body.data() + sizeof self, &seq[to], sizeof seq[to]);
         ++seq[to];
         return to;
     };
-    for (std::size_t k = 0; k < s.messages && !failed; ++k) {
+    for (std::size_t k = 0; k < s.messages && s.batch != 0;) { // async_send_batch
+        std::vector<std::string> bodies;
+        auto const to = recipient(s, self, k);
+        for (; k < s.messages && bodies.size() < s.batch; ++k) {
+            stamp(k);
+            bodies.push_back(body);
+        }
+        auto [ec] = co_await c.async_send_batch(ids[to], std::move(bodies), libnet::route::automatic,
+                                                use_tuple);
+        check(ec, c.id() + ": send batch");
+    }
+    for (std::size_t k = 0; k < s.messages && !failed && s.batch == 0; ++k) {
         if (s.window == 1) { // one at a time, as most applications write it
             auto const to = stamp(k);
             auto [ec] = co_await c.async_send(ids[to], body, use_tuple);
@@ -161,8 +180,25 @@ asio::awaitable<void> receive_all(libnet::client& c, const std::vector<std::stri
     for (std::size_t i = 0; i < ids.size(); ++i)
         expected += pair_count(s, i, self);
     std::vector<std::uint64_t> next(ids.size(), 0);
+    std::vector<libnet::message> ready; // with --batch: async_receive_batch's, in order
+    std::size_t taken = 0;
     for (std::uint64_t got = 0; got < expected; ++got) {
-        auto m = co_await next_message(c);
+        if (s.batch != 0 && taken == ready.size()) {
+            ready.clear();
+            taken = 0;
+            while (ready.empty()) {
+                auto [ec, events] = co_await c.async_receive_batch(4096, use_tuple);
+                check(ec, c.id() + ": receive batch");
+                for (auto& ev : events)
+                    if (auto* m = std::get_if<libnet::message>(&ev))
+                        ready.push_back(std::move(*m));
+            }
+        }
+        libnet::message m; // no ?: around co_await (GCC 12 miscompiles it)
+        if (s.batch != 0)
+            m = std::move(ready[taken++]);
+        else
+            m = co_await next_message(c);
         std::uint32_t from = 0;
         std::uint64_t seq = 0;
         if (m.body.size() == s.size) {
@@ -306,7 +342,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) { // invalid_argument, or stoull's out_of_range
         std::cerr << "route_bench: " << e.what()
                   << "\nusage: route_bench [--clients N] [--messages M] [--window W] [--size B]"
-                     " [--round-trips K] [--threads T] [--server HOST:PORT]\n";
+                     " [--round-trips K] [--threads T] [--batch B] [--server HOST:PORT]\n";
         return 2;
     }
     asio::io_context ioc(static_cast<int>(s.threads));
