@@ -454,11 +454,13 @@ void client_core::taken(const event& e, bool was_full) {
 }
 
 void client_core::apply_to_directory(const event& e) {
-    std::lock_guard lock(info_mutex_);
-    if (auto* j = std::get_if<peer_joined>(&e))
+    if (auto* j = std::get_if<peer_joined>(&e)) {
+        std::lock_guard lock(info_mutex_);
         directory_.push_back(j->peer);
-    else if (auto* l = std::get_if<peer_left>(&e))
+    } else if (auto* l = std::get_if<peer_left>(&e)) {
+        std::lock_guard lock(info_mutex_);
         std::erase_if(directory_, [l](auto const& p) { return p.id == l->id; });
+    }
 }
 
 void client_core::on_closing(error_code reason) {
