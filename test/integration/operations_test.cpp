@@ -4,6 +4,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <stdexcept>
 #include <tuple>
@@ -89,6 +90,30 @@ TEST_CASE("operations: a cancelled receive completes alone, and no event is lost
         co_await tx->async_send("rx", "two", use_tuple);
         auto m = co_await expect<libnet::message>(*rx);
         CHECK(m.body == "two");
+        co_await close(*tx);
+        co_await close(*rx);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("operations: a receive raced against a timer with || loses nothing") {
+    using namespace asio::experimental::awaitable_operators;
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto rx = co_await connect(ioc, s, "rx");
+        auto tx = co_await connect(ioc, s, "tx");
+        co_await expect<libnet::peer_joined>(*rx);
+        asio::steady_timer tick(ioc, 20ms);
+        auto first = co_await (rx->async_receive(asio::use_awaitable) ||
+                               tick.async_wait(asio::use_awaitable));
+        // The group flattens the event's variant and adds monostate for the timer.
+        CHECK(std::holds_alternative<std::monostate>(first)); // nothing was sent
+        co_await tx->async_send("rx", "after", use_tuple);
+        tick.expires_after(5s);
+        auto second = co_await (rx->async_receive(asio::use_awaitable) ||
+                                tick.async_wait(asio::use_awaitable));
+        REQUIRE(std::holds_alternative<libnet::message>(second));
+        CHECK(std::get<libnet::message>(second).body == "after");
         co_await close(*tx);
         co_await close(*rx);
         co_await s.stop();
