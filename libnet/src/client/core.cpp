@@ -74,7 +74,7 @@ client_core::client_core(asio::any_io_executor ex, client_options options)
     : ex_(make_client_strand(ex)), options_(std::move(options)),
       events_(ex_, options_.max_events, [this](const event& e, bool was_full) { taken(e, was_full); }),
       out_(ex_, options_.max_queue_bytes), state_signal_(ex_), finished_signal_(ex_),
-      connect_timer_(ex_) {}
+      connect_timer_(ex_), mailbox_(ex_) {}
 
 bool client_core::on_strand() const {
     using io_strand = asio::strand<asio::io_context::executor_type>;
@@ -134,16 +134,11 @@ void client_core::cancel(op_kind kind, std::uint64_t key) {
         return;
     case op_kind::confirm:
         // The message may already be on its way: its STORED or ERROR becomes an event.
-        for (auto it = confirms_.begin(); it != confirms_.end(); ++it) {
-            if (it->second.key == key) {
-                it->second.op.complete(ex_, asio::error::operation_aborted, receipt{});
-                confirms_.erase(it);
-                return;
-            }
-        }
-        return;
+        return mailbox_.cancel_confirm(key);
     case op_kind::fetch:
-        return cancel_fetch(key);
+        for (auto& m : mailbox_.cancel_fetch(key))
+            push_event(std::move(m));
+        return;
     }
 }
 
@@ -206,8 +201,7 @@ asio::awaitable<error_code> client_core::connect_session(std::string host, std::
         co_await c->run();
         self->on_finished();
     }(shared_from_this(), conn_));
-    highest_seq_ = acked_ = options_.resume_after;
-    last_delivered_ = options_.resume_after;
+    mailbox_.resume(options_.resume_after);
     conn_->enqueue(
         make_frame(msg::hello{protocol_version, options_.id, advertise_, options_.credentials,
                               hello_flags(options_), options_.resume_after}));
@@ -249,14 +243,7 @@ void client_core::on_registration_frame(frame_view f) {
             id_ = w.id;
         }
         server_max_frame_ = w.max_frame;
-        has_mailbox_ = (w.flags & msg::welcome_mailbox) != 0;
-        if (w.seq < highest_seq_) {
-            // The server's ids don't reach what we resumed after (a mailbox that did not
-            // survive a restart): its new messages reuse those ids, so start again from its.
-            highest_seq_ = acked_ = w.seq;
-            last_delivered_ = w.seq;
-        }
-        acked_ = std::max(acked_, w.seq);
+        mailbox_.welcome((w.flags & msg::welcome_mailbox) != 0, w.seq);
         peer_key_ = std::string(w.peer_key);
         heartbeat_ = std::chrono::milliseconds(w.heartbeat_ms);
         heartbeat_misses_ = w.heartbeat_misses;
@@ -304,10 +291,8 @@ void client_core::on_frame(frame_view f) {
             return;
         bool const bcast = (m.flags & msg::flag_broadcast) != 0;
         bool const stored = (m.flags & msg::flag_mailbox) != 0;
-        if (stored && (m.seq <= highest_seq_ || leaving_))
-            return; // had it already (a redelivery), or left: it waits for the next session
-        if (stored)
-            highest_seq_ = m.seq;
+        if (stored && (leaving_ || !mailbox_.fresh(m.seq)))
+            return; // left: it waits for the next session; or had it already (a redelivery)
         return on_server_message(message{std::string(m.from), std::string(m.body), m.seq, bcast, 0,
                                          route::server, stored},
                                  m.link, m.link_seq, m.flags);
@@ -335,7 +320,7 @@ void client_core::on_frame(frame_view f) {
     }
     case frame_type::error: {
         msg::error e;
-        if (msg::decode(f, e) || on_intro_error(e) || on_mailbox_error(e) || on_lookup_error(e))
+        if (msg::decode(f, e) || on_intro_error(e) || mailbox_.on_error(e) || on_lookup_error(e))
             return;
         return push_event(server_error{static_cast<error>(e.code), std::string(e.text), e.ref,
                                        e.ref_type, std::string(e.id)});
@@ -363,10 +348,8 @@ void client_core::on_frame(frame_view f) {
             if (msg::decode(f, m))
                 return;
             bool const stored = (m.flags & msg::flag_mailbox) != 0;
-            if (stored && (m.seq <= highest_seq_ || leaving_))
+            if (stored && (leaving_ || !mailbox_.fresh(m.seq)))
                 return;
-            if (stored)
-                highest_seq_ = m.seq;
             return on_server_message(message{std::string(m.from), std::string(m.body), m.seq, false,
                                              m.type, route::server, stored},
                                      m.link, m.link_seq, 0);
@@ -413,17 +396,14 @@ void client_core::deliver(message m) {
             consumed();
         return;
     }
-    if (m.mailbox && !fetches_.empty() && !fetches_.front().abandoned) {
-        unconsumed_.push_back(m.seq); // pull mode: the answer to the oldest GET
-        fetches_.front().got.push_back(std::move(m));
+    if (mailbox_.take_for_fetch(m)) // pull mode: the answer to the oldest GET
         return;
-    }
     push_event(std::move(m));
 }
 
 void client_core::push_event(event e) {
     if (auto* m = std::get_if<message>(&e); m && m->mailbox)
-        unconsumed_.push_back(m->seq);
+        mailbox_.queued(m->seq);
     events_.push(std::move(e));
 }
 
@@ -439,8 +419,7 @@ void client_core::receive_batch(std::size_t max, std::uint64_t key,
 void client_core::taken(const event& e, bool was_full) {
     apply_to_directory(e);
     if (auto* m = std::get_if<message>(&e); m && m->mailbox) {
-        if (!unconsumed_.empty() && unconsumed_.front() == m->seq)
-            unconsumed_.pop_front(); // the oldest (ids arrive in order), unless close() acked it
+        mailbox_.taken(m->seq);
         consumed();
     }
     if (was_full) { // every connection that feeds events paused on the same bound
@@ -477,7 +456,7 @@ void client_core::on_closing(error_code reason) {
     close_links(end_reason_);
     out_.set_closed_reason(end_reason_);
     out_.release(); // nothing more can be queued: held sends fail now
-    end_mailbox_ops(end_reason_);
+    mailbox_.end(end_reason_);
     end_lookups(end_reason_);
 }
 

@@ -2,6 +2,7 @@
 #define LIBNET_SRC_CLIENT_CORE_HPP
 
 #include "events.hpp"
+#include "mailbox_tracker.hpp"
 #include "outbound.hpp"
 #include "peer_link.hpp"
 
@@ -83,8 +84,8 @@ public:
     void close(pending<> op);
     void abort(); // any thread
 
-    std::uint64_t last_delivered() const { return last_delivered_.load(); }
-    bool has_mailbox() const { return has_mailbox_.load(); }
+    std::uint64_t last_delivered() const { return mailbox_.last_delivered(); }
+    bool has_mailbox() const { return mailbox_.has_mailbox(); }
     std::string id() const;
     std::vector<peer_info> directory() const;
     std::vector<std::string> linked_peers() const;
@@ -155,15 +156,12 @@ private:
     void notify_links();
     bool seen_before(const std::string& from, std::uint64_t link, std::uint64_t link_seq);
 
-    // Mailboxes (client_mailbox.cpp).
+    // Mailboxes (mailbox.cpp; the bookkeeping is mailbox_tracker's).
     void consumed(); // a mailbox message was handed over or used up: ACK soon
     void send_ack(); // ACKs what the application has, if more than last time
     void on_stored(frame_view f);
     void on_fetched(frame_view f);
-    bool on_mailbox_error(const msg::error& e);
-    void end_mailbox_ops(error_code ec);
 
-    void cancel_fetch(std::uint64_t key);
 
     // The strand, wrapped once (converting it anew allocates): over the io_context's own
     // executor when there is one, so posting to it does not go through a second erasure.
@@ -227,31 +225,8 @@ private:
     };
     std::unordered_map<std::string, std::vector<link_record>> seen_;
 
-    // Mailbox. Message ids (seqs) arrive in increasing order; those queued for the
-    // application but not yet taken are in unconsumed_: ACKs stop short of the first.
-    std::atomic<bool> has_mailbox_{false};
-    std::uint64_t highest_seq_ = 0; // the highest id received: anything up to it is a duplicate
-    std::deque<std::uint64_t> unconsumed_;
-    std::uint64_t acked_ = 0;
+    mailbox_tracker mailbox_;
     bool ack_posted_ = false;
-    std::atomic<std::uint64_t> last_delivered_{0};
-    struct confirm_waiter {
-        std::uint64_t key = 0;
-        pending<receipt> op;
-        bool broadcast = false;
-        receipt r;
-    };
-    std::unordered_map<std::uint64_t, confirm_waiter> confirms_; // by ref
-    // A GET's answer: the DELIVERs, then FETCHED. A cancelled fetch stays listed (abandoned)
-    // until FETCHED, and its messages become events.
-    struct fetch_waiter {
-        std::uint64_t ref = 0;
-        std::uint64_t key = 0;
-        pending<std::vector<message>> op;
-        std::vector<message> got;
-        bool abandoned = false;
-    };
-    std::deque<fetch_waiter> fetches_; // answered in order
 
     // Presence lookups (lookup.cpp).
     struct lookup_waiter {

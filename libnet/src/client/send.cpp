@@ -69,7 +69,7 @@ void client_core::on_finished() {
     auto const reason = end_reason_ ? end_reason_ : error_code(error::not_connected);
     out_.fail(reason);
     events_.close(reason);
-    end_mailbox_ops(reason);
+    mailbox_.end(reason);
     end_lookups(reason);
     state_signal_.cancel();
     finished_signal_.cancel();
@@ -106,7 +106,7 @@ asio::awaitable<error_code> client_core::close_session() {
         // Everything received is acknowledged before BYE, the events still queued included:
         // they stay receivable. Mailbox messages arriving after BYE are dropped; the server
         // keeps them for the next session.
-        unconsumed_.clear();
+        mailbox_.forget_queued();
         send_ack();
         end_reason_ = error::not_connected;
         out_.set_closed_reason(end_reason_);
