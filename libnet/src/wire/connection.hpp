@@ -36,21 +36,36 @@ struct io_counters {
     std::atomic<std::uint64_t> frames_in{0}, frames_out{0}, bytes_in{0}, bytes_out{0};
 };
 
-/// One framed TCP connection: a reader, a writer and a watchdog coroutine on the socket's
-/// strand. The outbound queue is bounded in bytes and drained in one gather write per
-/// wake-up; a registration deadline and PING/PONG heartbeats are enforced by the watchdog.
-/// Subclasses handle frames. Members marked "any thread" may be called from anywhere;
-/// everything else runs on the strand.
-class connection : public std::enable_shared_from_this<connection> {
+// What a connection needs of its stream beyond Asio's AsyncReadStream and AsyncWriteStream,
+// here for TCP. Another stream (the tests' scripted one) provides the same functions in its
+// own namespace, found by argument-dependent lookup.
+
+/// Sets the stream up for framed traffic; returns the peer's address.
+boost::asio::ip::tcp::endpoint prepare_stream(boost::asio::ip::tcp::socket& s);
+/// Half-closes: no more data from this side.
+void shutdown_send(boost::asio::ip::tcp::socket& s);
+/// Closes at once; pending operations complete with operation_aborted.
+void close_stream(boost::asio::ip::tcp::socket& s);
+inline bool stream_open(const boost::asio::ip::tcp::socket& s) { return s.is_open(); }
+/// Bytes written that the peer has not acknowledged yet (Linux: SIOCOUTQ); 0 where that
+/// can't be known.
+std::uint64_t unacknowledged_bytes(boost::asio::ip::tcp::socket& s);
+
+/// One framed connection over `Stream` (a TCP socket; in tests, a scripted stream): a
+/// reader, a writer and a watchdog coroutine on the stream's strand. The outbound queue is
+/// bounded in bytes and drained in one gather write per wake-up; a registration deadline
+/// and PING/PONG heartbeats are enforced by the watchdog. Subclasses handle frames. Members
+/// marked "any thread" may be called from anywhere; everything else runs on the strand.
+template <class Stream>
+class basic_connection : public std::enable_shared_from_this<basic_connection<Stream>> {
 public:
     using clock = std::chrono::steady_clock;
 
-    connection(boost::asio::ip::tcp::socket socket, connection_limits limits,
-               io_counters* counters = nullptr);
-    virtual ~connection();
+    basic_connection(Stream stream, connection_limits limits, io_counters* counters = nullptr);
+    virtual ~basic_connection();
 
-    connection(const connection&) = delete;
-    connection& operator=(const connection&) = delete;
+    basic_connection(const basic_connection&) = delete;
+    basic_connection& operator=(const basic_connection&) = delete;
 
     /// Runs until the connection is finished; never throws.
     boost::asio::awaitable<void> run();
@@ -110,7 +125,7 @@ public:
     bool closing() const;
 
     boost::asio::ip::tcp::endpoint remote_endpoint() const noexcept { return remote_; }
-    boost::asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
+    boost::asio::any_io_executor get_executor() noexcept { return stream_.get_executor(); }
 
 protected:
     /// A complete frame arrived (strand). Not called once the connection is closing.
@@ -149,7 +164,7 @@ private:
     void wake_strand();
     void begin_closing();
 
-    boost::asio::ip::tcp::socket socket_;
+    Stream stream_;
     boost::asio::ip::tcp::endpoint remote_;
     connection_limits limits_;
     io_counters* counters_;
@@ -193,6 +208,10 @@ private:
     std::uint32_t pings_unanswered_ = 0;
     std::uint64_t ping_nonce_ = 0;
 };
+
+/// The connection libnet runs: over TCP (instantiated in connection.cpp).
+using connection = basic_connection<boost::asio::ip::tcp::socket>;
+extern template class basic_connection<boost::asio::ip::tcp::socket>;
 
 } // namespace libnet::detail
 
