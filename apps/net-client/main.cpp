@@ -188,7 +188,7 @@ private:
 
 std::string describe(const libnet::server_error& e) {
     std::string s = "error " +
-                    std::string(libnet::to_string(static_cast<libnet::error>(e.code.value()))) +
+                    std::string(libnet::to_string(libnet::wire_code(e.code))) +
                     " (" + std::to_string(e.code.value()) + "): " + e.text;
     return e.id.empty() ? s : s + ": " + e.id;
 }
@@ -198,7 +198,7 @@ std::string describe(const libnet::server_error& e) {
 std::string describe(libnet::error_code ec) {
     if (ec.category() != libnet::libnet_category())
         return ec.message();
-    return std::string(libnet::to_string(static_cast<libnet::error>(ec.value()))) + " (" +
+    return std::string(libnet::to_string(libnet::wire_code(ec))) + " (" +
            std::to_string(ec.value()) + "): " + ec.message();
 }
 

@@ -63,6 +63,18 @@ inline error_code make_error_code(error e) noexcept {
 /// The symbolic name of a code (e.g. "no_such_client"), or "unknown".
 std::string_view to_string(error e) noexcept;
 
+/// The code to send for `ec` in an ERROR frame: its libnet value, or `otherwise` when `ec`
+/// is not a libnet code (a network error has no wire code).
+inline error wire_code(const error_code& ec, error otherwise = error::malformed_message) noexcept {
+    return ec.category() == libnet_category() ? static_cast<error>(ec.value()) : otherwise;
+}
+
+/// A code received in an ERROR frame. Unknown values keep their number: the category
+/// describes them as "unknown libnet error".
+constexpr error from_wire(std::uint16_t code) noexcept {
+    return static_cast<error>(code);
+}
+
 } // namespace libnet
 
 template <>

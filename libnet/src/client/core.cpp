@@ -274,7 +274,7 @@ void client_core::on_registration_frame(frame_view f) {
         msg::error e;
         if (auto ec = msg::decode(f, e))
             return fail_registration(ec);
-        return fail_registration(static_cast<error>(e.code));
+        return fail_registration(from_wire(e.code));
     }
     default:
         return fail_registration(error::unexpected_frame);
@@ -322,7 +322,7 @@ void client_core::on_frame(frame_view f) {
         msg::error e;
         if (msg::decode(f, e) || on_intro_error(e) || mailbox_.on_error(e) || on_lookup_error(e))
             return;
-        return push_event(server_error{static_cast<error>(e.code), std::string(e.text), e.ref,
+        return push_event(server_error{from_wire(e.code), std::string(e.text), e.ref,
                                        e.ref_type, std::string(e.id)});
     }
     case frame_type::introduction:

@@ -42,7 +42,7 @@ bool client_core::on_lookup_error(const msg::error& e) {
                                         [&e](const lookup_waiter& w) { return w.ref == e.ref; });
     if (it == lookups_.end())
         return true;
-    it->op.complete(ex_, static_cast<error>(e.code), std::nullopt);
+    it->op.complete(ex_, from_wire(e.code), std::nullopt);
     lookups_.erase(it);
     return true;
 }

@@ -132,7 +132,7 @@ bool mailbox_tracker::on_error(const msg::error& e) {
             w.r.refused.emplace_back(e.id); // STORED follows for the rest
             return true;
         }
-        w.op.complete(ex_, static_cast<error>(e.code), receipt{});
+        w.op.complete(ex_, from_wire(e.code), receipt{});
         confirms_.erase(it);
         return true;
     }
@@ -142,7 +142,7 @@ bool mailbox_tracker::on_error(const msg::error& e) {
         return false;
     for (std::size_t i = 0; i < it->got.size(); ++i) // none: the server refuses GET whole
         unconsumed_.pop_back();
-    it->op.complete(ex_, static_cast<error>(e.code), {});
+    it->op.complete(ex_, from_wire(e.code), {});
     fetches_.erase(it);
     return true;
 }

@@ -252,7 +252,7 @@ bool client_core::on_intro_error(const msg::error& e) {
     if (e.ref_type != static_cast<std::uint16_t>(frame_type::intro_request))
         return false;
     auto fail = [&](auto it) {
-        it->second->ec = static_cast<error>(e.code);
+        it->second->ec = from_wire(e.code);
         it->second->done = true;
         it->second->timer->cancel();
         return intros_.erase(it);
@@ -291,7 +291,7 @@ void client_core::on_link_frame(peer_link& link, frame_view f) {
     case frame_type::error: {
         msg::error e;
         if (!msg::decode(f, e))
-            push_event(server_error{static_cast<error>(e.code), std::string(e.text), e.ref,
+            push_event(server_error{from_wire(e.code), std::string(e.text), e.ref,
                                     e.ref_type, link.peer});
         return;
     }
@@ -313,7 +313,7 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
         return refuse(error::hello_expected, "a direct link starts with PEER_HELLO");
     msg::peer_hello h;
     if (auto ec = msg::decode(f, h))
-        return refuse(static_cast<error>(ec.value()), ec.message());
+        return refuse(wire_code(ec), ec.message());
     if (h.token.empty())
         return refuse(error::auth_failed, "no token");
     if (h.version != protocol_version)
@@ -360,7 +360,7 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
 void client_core::on_peer_welcome(peer_link& link, frame_view f) {
     if (f.core_type() == frame_type::error) {
         msg::error e;
-        auto const code = msg::decode(f, e) ? error::malformed_message : static_cast<error>(e.code);
+        auto const code = msg::decode(f, e) ? error::malformed_message : from_wire(e.code);
         return link.close(code);
     }
     auto const type = static_cast<std::uint16_t>(frame_type::peer_welcome);

@@ -50,7 +50,7 @@ void server_core::introduce(server_session& from, const msg::intro_request& m) {
 void server_core::app_frame(server_session& from, frame_view f) {
     msg::app m;
     if (auto ec = msg::decode(f, m))
-        return from.send_error(static_cast<error>(ec.value()), f.type, m.ref);
+        return from.send_error(wire_code(ec), f.type, m.ref);
     if (auto h = options_.app_handlers.find(m.type); h != options_.app_handlers.end()) {
         h->second({m.type, from.id_, m.to, m.body, m.ref},
                   app_responder(from.self(), m.type, m.ref));

@@ -65,7 +65,7 @@ void server_core::route_one(server_session& from, const outgoing& m) {
         if (auto ec = store_mail(mb, from.id_, m, mark, unix_now_ms())) {
             commit();
             lock.unlock();
-            return from.send_error(static_cast<error>(ec.value()), type, m.ref, m.to);
+            return from.send_error(wire_code(ec), type, m.ref, m.to);
         }
         if (!sync) {
             routed_.fetch_add(1, std::memory_order_relaxed);
@@ -112,7 +112,7 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
         if (id == from.id_)
             continue;
         if (auto ec = store_mail(mb, from.id_, o, msg::flag_broadcast, now)) {
-            from.send_error(static_cast<error>(ec.value()), type, m.ref, id);
+            from.send_error(wire_code(ec), type, m.ref, id);
             continue;
         }
         ++stored;

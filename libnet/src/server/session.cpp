@@ -42,43 +42,43 @@ void server_session::on_frame(frame_view f) {
     case frame_type::send: {
         msg::send m;
         if (auto ec = msg::decode(f, m))
-            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+            return send_error(wire_code(ec), f.type, m.ref);
         return core_->route(*this, m);
     }
     case frame_type::broadcast: {
         msg::broadcast m;
         if (auto ec = msg::decode(f, m))
-            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+            return send_error(wire_code(ec), f.type, m.ref);
         return core_->broadcast(*this, m);
     }
     case frame_type::term: {
         msg::term m;
         if (auto ec = msg::decode(f, m))
-            return send_error(static_cast<error>(ec.value()), f.type);
+            return send_error(wire_code(ec), f.type);
         return core_->client_term(*this, m);
     }
     case frame_type::intro_request: {
         msg::intro_request m;
         if (auto ec = msg::decode(f, m))
-            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+            return send_error(wire_code(ec), f.type, m.ref);
         return core_->introduce(*this, m);
     }
     case frame_type::ack: {
         msg::ack m;
         if (auto ec = msg::decode(f, m))
-            return send_error(static_cast<error>(ec.value()), f.type);
+            return send_error(wire_code(ec), f.type);
         return core_->ack(*this, m);
     }
     case frame_type::get: {
         msg::get m;
         if (auto ec = msg::decode(f, m))
-            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+            return send_error(wire_code(ec), f.type, m.ref);
         return core_->get(*this, m);
     }
     case frame_type::lookup: {
         msg::lookup m;
         if (auto ec = msg::decode(f, m))
-            return send_error(static_cast<error>(ec.value()), f.type, m.ref);
+            return send_error(wire_code(ec), f.type, m.ref);
         return core_->lookup(*this, m);
     }
     case frame_type::bye:
@@ -115,7 +115,7 @@ void server_session::before_reply() {
 void server_session::on_hello(frame_view f) {
     auto fail = [&](error_code ec) {
         if (refusal_.empty())
-            return close(ec, make_error_frame(static_cast<error>(ec.value()), f.type));
+            return close(ec, make_error_frame(wire_code(ec), f.type));
         close(ec, make_frame(
                       msg::error{static_cast<std::uint16_t>(ec.value()), refusal_, 0, f.type, {}}));
     };
@@ -156,7 +156,7 @@ void server_session::on_closing(error_code reason) {
         why = leave_reason::terminated;
     } else if (reason.category() == libnet_category() && reason != error::connection_closed) {
         why = leave_reason::protocol_error;
-        core_->count_error(static_cast<error>(reason.value())); // its ERROR went out with close()
+        core_->count_error(wire_code(reason)); // its ERROR went out with close()
     }
     core_->unregister(*this, why);
 }

@@ -195,7 +195,7 @@ boost::asio::awaitable<void> basic_connection<Stream>::reader() {
             if (r.status == decode_status::need_more)
                 break;
             if (r.status == decode_status::error) {
-                close(r.ec, make_error_frame(static_cast<error>(r.ec.value())));
+                close(r.ec, make_error_frame(wire_code(r.ec)));
                 keep_reading_ = false; // the stream can't be decoded past this: drain it
                 break;
             }
