@@ -117,9 +117,10 @@ asio::awaitable<libnet::message> next_message(libnet::client& c) {
     }
 }
 
-// With a window of 1, co_awaits each send. Otherwise keeps up to `window` sends in flight: each completion (a callback on the client's strand, like
-// this coroutine) frees a slot and wakes the loop. Sends are started in sequence order on one
-// strand, and the client completes and delivers them in the order they were started.
+// With a window of 1, co_awaits each send. Otherwise keeps up to `window` sends in flight: each
+// completion (a callback on the client's strand, like this coroutine) frees a slot and wakes the
+// loop. Sends are started in sequence order on one strand, and the client completes and delivers
+// them in the order they were started.
 asio::awaitable<void> send_all(libnet::client& c, const std::vector<std::string>& ids,
                                std::uint32_t self, const settings& s, clock_type::time_point& end) {
     auto const n = ids.size();
@@ -148,8 +149,8 @@ asio::awaitable<void> send_all(libnet::client& c, const std::vector<std::string>
             stamp(k);
             bodies.push_back(body);
         }
-        auto [ec] = co_await c.async_send_batch(ids[to], std::move(bodies), libnet::route::automatic,
-                                                use_tuple);
+        auto [ec] = co_await c.async_send_batch(ids[to], std::move(bodies),
+                                                libnet::route::automatic, use_tuple);
         check(ec, c.id() + ": send batch");
     }
     for (std::size_t k = 0; k < s.messages && !failed && s.batch == 0; ++k) {

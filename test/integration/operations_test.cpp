@@ -20,7 +20,8 @@ namespace {
 template <class... T>
 class outcome {
 public:
-    explicit outcome(asio::io_context& ioc) : done_(ioc, std::chrono::steady_clock::time_point::max()) {}
+    explicit outcome(asio::io_context& ioc)
+        : done_(ioc, std::chrono::steady_clock::time_point::max()) {}
 
     auto handler() {
         return [this](error_code ec, T... v) {
@@ -146,7 +147,8 @@ TEST_CASE("operations: cancelling a connect that waits for WELCOME abandons it")
         10s);
 }
 
-TEST_CASE("operations: a cancelled confirmed send stops waiting and its receipt comes as an event") {
+TEST_CASE(
+    "operations: a cancelled confirmed send stops waiting and its receipt comes as an event") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         server s(ioc, allow("alice,bob"));
         auto a = co_await connect(ioc, s, "alice");
@@ -174,8 +176,8 @@ TEST_CASE("operations: a cancelled fetch hands its messages over as events") {
         server s(ioc, allow("alice,bob"));
         auto a = co_await connect(ioc, s, "alice");
         for (int i = 0; i < 3; ++i) {
-            auto [ec, r] = co_await a->async_send_confirmed("bob", "m" + std::to_string(i),
-                                                           use_tuple);
+            auto [ec, r] =
+                co_await a->async_send_confirmed("bob", "m" + std::to_string(i), use_tuple);
             REQUIRE_FALSE(ec);
         }
         auto o = with_id("bob");

@@ -1,6 +1,5 @@
-#include "test_stream.hpp"
-
 #include "../../libnet/src/wire/connection_impl.hpp"
+#include "test_stream.hpp"
 
 #include <libnet/codec.hpp>
 
@@ -118,7 +117,8 @@ TEST_CASE("connection: a stream ending inside a frame drops the partial frame") 
     CHECK(f.conn->closing_reason == boost::asio::error::connection_reset);
 }
 
-TEST_CASE("connection: close flushes the queue and the last frame then half-closes and ends at eof") {
+TEST_CASE(
+    "connection: close flushes the queue and the last frame then half-closes and ends at eof") {
     auto const write_limit = GENERATE(std::size_t{3}, SIZE_MAX); // short writes too
     fixture f;
     f.peer->write_limit = write_limit;

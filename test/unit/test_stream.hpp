@@ -56,7 +56,7 @@ struct script {
         if (closed)
             return complete(std::move(h), asio::error::operation_aborted, 0);
         if (input.empty()) { // wait for push()
-            parked.swap(h); // not operator=: Asio 1.81's recurses without end
+            parked.swap(h);  // not operator=: Asio 1.81's recurses without end
             parked_buffer = b;
             return;
         }
@@ -95,8 +95,8 @@ public:
         auto first = *asio::buffer_sequence_begin(buffers);
         return asio::async_initiate<Token, void(error_code, std::size_t)>(
             [s = s_](auto h, asio::mutable_buffer b) {
-                s->serve(b, asio::any_completion_handler<void(error_code, std::size_t)>(
-                                std::move(h)));
+                s->serve(b,
+                         asio::any_completion_handler<void(error_code, std::size_t)>(std::move(h)));
             },
             token, asio::mutable_buffer(first));
     }
@@ -122,9 +122,9 @@ public:
                     n = std::min(bytes.size(), s->write_limit);
                     s->written.append(bytes, 0, n);
                 }
-                s->complete(asio::any_completion_handler<void(error_code, std::size_t)>(
-                                std::move(h)),
-                            ec, n);
+                s->complete(
+                    asio::any_completion_handler<void(error_code, std::size_t)>(std::move(h)), ec,
+                    n);
             },
             token, std::move(bytes));
     }

@@ -136,10 +136,9 @@ public:
     /// and the answer then arrives as an event (`stored`, or a server_error with the ref).
     template <boost::asio::completion_token_for<void(error_code, receipt)> CompletionToken>
     auto async_send_confirmed(std::string to, std::string body, CompletionToken&& token) {
-        return initiate<void(error_code, receipt)>(&start_confirmed,
-                                                   std::forward<CompletionToken>(token),
-                                                   std::uint32_t{0}, std::move(to),
-                                                   std::move(body));
+        return initiate<void(error_code, receipt)>(
+            &start_confirmed, std::forward<CompletionToken>(token), std::uint32_t{0}, std::move(to),
+            std::move(body));
     }
 
     /// As async_send_confirmed, for a broadcast: completes once every mailbox that can take
@@ -159,8 +158,8 @@ public:
     /// @par Cancellation
     /// The messages the server hands over for it are not lost: they become events, for
     /// async_receive, and are acknowledged as those are received.
-    template <boost::asio::completion_token_for<void(error_code, std::vector<message>)>
-                  CompletionToken>
+    template <
+        boost::asio::completion_token_for<void(error_code, std::vector<message>)> CompletionToken>
     auto async_fetch(std::size_t max, CompletionToken&& token) {
         return initiate<void(error_code, std::vector<message>)>(
             &start_fetch, std::forward<CompletionToken>(token), max);
@@ -186,8 +185,8 @@ public:
     /// Handler: void(error_code).
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_connect_peer(std::string id, CompletionToken&& token) {
-        return initiate<void(error_code)>(&start_connect_peer,
-                                          std::forward<CompletionToken>(token), std::move(id));
+        return initiate<void(error_code)>(&start_connect_peer, std::forward<CompletionToken>(token),
+                                          std::move(id));
     }
 
     /// Waits for the next event. After the last one it completes with why the session
@@ -215,8 +214,8 @@ public:
     /// As async_receive, but hands over every queued event (at most `max`, at least one)
     /// at once: the cheap way to consume a stream of messages. Cancellation as
     /// async_receive. Handler: void(error_code, std::vector<event>).
-    template <boost::asio::completion_token_for<void(error_code, std::vector<event>)>
-                  CompletionToken>
+    template <
+        boost::asio::completion_token_for<void(error_code, std::vector<event>)> CompletionToken>
     auto async_receive_batch(std::size_t max, CompletionToken&& token) {
         return initiate<void(error_code, std::vector<event>)>(
             &start_receive_batch, std::forward<CompletionToken>(token), max);
@@ -284,16 +283,14 @@ private:
     static void start_send_batch(core_ptr core, std::string to, std::vector<std::string> bodies,
                                  route how, handler<> h);
     static void start_broadcast(core_ptr core, std::string body, handler<> h);
-    static void start_confirmed(core_ptr core, std::uint32_t type, std::string to,
-                                std::string body, handler<receipt> h);
+    static void start_confirmed(core_ptr core, std::uint32_t type, std::string to, std::string body,
+                                handler<receipt> h);
     static void start_fetch(core_ptr core, std::size_t max, handler<std::vector<message>> h);
-    static void start_lookup(core_ptr core, std::string id,
-                             handler<std::optional<peer_info>> h);
+    static void start_lookup(core_ptr core, std::string id, handler<std::optional<peer_info>> h);
     static void start_connect_peer(core_ptr core, std::string id, handler<> h);
     static void start_receive(core_ptr core, std::chrono::steady_clock::time_point deadline,
                               handler<event> h);
-    static void start_receive_batch(core_ptr core, std::size_t max,
-                                    handler<std::vector<event>> h);
+    static void start_receive_batch(core_ptr core, std::size_t max, handler<std::vector<event>> h);
     static void start_terminate(core_ptr core, std::string text, handler<> h);
     static void start_close(core_ptr core, handler<> h);
     static constexpr std::uint32_t broadcast_tag = 0x1'0000; // above every frame type

@@ -162,7 +162,6 @@ private:
     void on_stored(frame_view f);
     void on_fetched(frame_view f);
 
-
     // The strand, wrapped once (converting it anew allocates): over the io_context's own
     // executor when there is one, so posting to it does not go through a second erasure.
     boost::asio::any_io_executor ex_;

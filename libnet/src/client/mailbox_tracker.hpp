@@ -44,8 +44,7 @@ public:
     bool has_mailbox() const { return has_mailbox_.load(); }
 
     // Confirmed sends, by ref; `key` names one for cancellation.
-    void expect_confirm(std::uint64_t ref, std::uint64_t key, bool broadcast,
-                        pending<receipt> op);
+    void expect_confirm(std::uint64_t ref, std::uint64_t key, bool broadcast, pending<receipt> op);
     /// STORED: true if it answers a confirmed send.
     bool on_stored(const msg::stored& s);
     void cancel_confirm(std::uint64_t key);

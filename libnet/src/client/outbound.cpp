@@ -1,6 +1,5 @@
-#include "outbound.hpp"
-
 #include "core.hpp"
+#include "outbound.hpp"
 
 namespace libnet::detail {
 

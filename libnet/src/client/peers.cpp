@@ -3,8 +3,8 @@
 // acknowledgements, so that a link that drops loses nothing: what it did not confirm is
 // re-sent through the server, and the receiver drops what it had already seen.
 
-#include "core.hpp"
 #include "../wire/peer_token.hpp"
+#include "core.hpp"
 
 #include <libnet/client_id.hpp>
 
@@ -291,8 +291,8 @@ void client_core::on_link_frame(peer_link& link, frame_view f) {
     case frame_type::error: {
         msg::error e;
         if (!msg::decode(f, e))
-            push_event(server_error{from_wire(e.code), std::string(e.text), e.ref,
-                                    e.ref_type, link.peer});
+            push_event(
+                server_error{from_wire(e.code), std::string(e.text), e.ref, e.ref_type, link.peer});
         return;
     }
     default:

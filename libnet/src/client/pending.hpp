@@ -3,8 +3,8 @@
 
 #include <libnet/error.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_completion_executor.hpp>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -61,15 +61,14 @@ public:
             return;
         auto ex = boost::asio::get_associated_executor(handler_, fallback);
         work_ = nullptr;
-        boost::asio::post(fallback,
-                          boost::asio::bind_executor(
-                              std::move(ex),
-                              [h = std::move(handler_), ec, ... v = std::move(v)]() mutable {
-                                  // Cleared here, on the handler's executor, where
-                                  // cancellation is emitted: never concurrently with an emit.
-                                  h.get_cancellation_slot().clear();
-                                  std::move(h)(ec, std::move(v)...);
-                              }));
+        boost::asio::post(
+            fallback, boost::asio::bind_executor(std::move(ex), [h = std::move(handler_), ec,
+                                                                 ... v = std::move(v)]() mutable {
+                // Cleared here, on the handler's executor, where
+                // cancellation is emitted: never concurrently with an emit.
+                h.get_cancellation_slot().clear();
+                std::move(h)(ec, std::move(v)...);
+            }));
     }
 
 private:

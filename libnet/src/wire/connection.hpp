@@ -46,7 +46,9 @@ boost::asio::ip::tcp::endpoint prepare_stream(boost::asio::ip::tcp::socket& s);
 void shutdown_send(boost::asio::ip::tcp::socket& s);
 /// Closes at once; pending operations complete with operation_aborted.
 void close_stream(boost::asio::ip::tcp::socket& s);
-inline bool stream_open(const boost::asio::ip::tcp::socket& s) { return s.is_open(); }
+inline bool stream_open(const boost::asio::ip::tcp::socket& s) {
+    return s.is_open();
+}
 /// Bytes written that the peer has not acknowledged yet (Linux: SIOCOUTQ); 0 where that
 /// can't be known.
 std::uint64_t unacknowledged_bytes(boost::asio::ip::tcp::socket& s);

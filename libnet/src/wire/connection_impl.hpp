@@ -151,7 +151,8 @@ template <class Stream>
 void basic_connection<Stream>::wake_strand() {
     closing_flag_.store(true, std::memory_order_release);
     writer_idle_ = false;
-    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->begin_closing(); });
+    asio::post(stream_.get_executor(),
+               [self = this->shared_from_this()] { self->begin_closing(); });
 }
 
 template <class Stream>
@@ -178,7 +179,8 @@ void basic_connection<Stream>::clear_deadline() {
 }
 
 template <class Stream>
-void basic_connection<Stream>::set_heartbeat(std::chrono::milliseconds interval, std::uint32_t misses) {
+void basic_connection<Stream>::set_heartbeat(std::chrono::milliseconds interval,
+                                             std::uint32_t misses) {
     keepalive_ = true;
     heartbeat_ = interval;
     heartbeat_misses_ = std::max<std::uint32_t>(misses, 1);
@@ -353,7 +355,8 @@ boost::asio::awaitable<void> basic_connection<Stream>::let_senders_add() {
 // One heartbeat step: PINGs when due and declares the peer lost after too many unanswered
 // ones. Returns when to look again.
 template <class Stream>
-typename basic_connection<Stream>::clock::time_point basic_connection<Stream>::heartbeat(clock::time_point now) {
+typename basic_connection<Stream>::clock::time_point
+basic_connection<Stream>::heartbeat(clock::time_point now) {
     if (heartbeat_.count() == 0)
         return clock::time_point::max();
     if (reading_paused_) {
@@ -414,7 +417,7 @@ boost::asio::awaitable<void> basic_connection<Stream>::watchdog() {
                 close_deadline = now + limits_.close_timeout;
             if (now >= close_deadline) {
                 close_stream(stream_); // the peer did not close in time: abort the rest
-                keep_reading_ = false;  // a reader parked on the gate must not stay there
+                keep_reading_ = false; // a reader parked on the gate must not stay there
                 read_gate_.cancel();
                 co_return;
             }

@@ -1,0 +1,204 @@
+// Connecting and registering: the connection to the server, HELLO, and WELCOME with the
+// directory snapshot (docs/protocol.md §6).
+
+#include "core.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <limits>
+
+namespace libnet::detail {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+std::uint16_t hello_flags(const client_options& o) {
+    std::uint16_t f = 0;
+    if (o.pull)
+        f |= msg::hello_pull;
+    if (!o.directory)
+        f |= msg::hello_no_directory;
+    return f;
+}
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+connection_limits limits_for(const client_options& o) {
+    connection_limits l;
+    l.max_frame = o.max_frame;
+    // No bound at this level: the outbound part holds sends back until there is room.
+    l.max_queue_bytes = std::numeric_limits<std::size_t>::max();
+    l.close_timeout = o.close_timeout;
+    l.coalesce_turns = 8;
+    return l;
+}
+} // namespace
+
+client_connection::client_connection(tcp::socket socket, const client_options& o, client_core* core)
+    : connection(std::move(socket), limits_for(o)), core_(core) {}
+
+void client_connection::on_frame(frame_view f) {
+    try {
+        core_->on_frame(f);
+    } catch (...) { // from a hook
+        core_->hook_failed(std::current_exception());
+    }
+}
+void client_connection::on_closing(error_code reason) {
+    core_->on_closing(reason);
+}
+void client_connection::on_written(std::uint64_t written) {
+    core_->on_written(written);
+}
+bool client_connection::want_read() {
+    return core_->want_read();
+}
+
+void client_core::connect(std::string host, std::string port, pending<> op) {
+    if (state_ != state::idle)
+        return op.complete(ex_, asio::error::already_started);
+    state_ = state::connecting;
+    spawn(connect_session(std::move(host), std::move(port)), std::move(op));
+}
+
+asio::awaitable<error_code> client_core::connect_session(std::string host, std::string port) {
+    auto const deadline = clock::now() + options_.connect_timeout;
+    auto& timer = connect_timer_;
+    timer.expires_at(deadline);
+    auto given_up = [this](error_code ec) {
+        state_ = aborting_ ? state::finished : state::idle;
+        finished_signal_.cancel();
+        return aborting_ ? error_code(asio::error::operation_aborted) : ec;
+    };
+
+    tcp::resolver resolver(ex_);
+    auto resolved =
+        co_await (resolver.async_resolve(host, port, use_tuple) || timer.async_wait(use_tuple));
+    if (resolved.index() == 1)
+        co_return given_up(asio::error::timed_out);
+    auto [rec, endpoints] = std::get<0>(resolved);
+    if (rec)
+        co_return given_up(rec);
+    if (aborting_)
+        co_return given_up({});
+    tcp::socket socket(ex_);
+    auto connected =
+        co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
+    if (connected.index() == 1)
+        co_return given_up(asio::error::timed_out);
+    if (auto ec = std::get<0>(std::get<0>(connected)))
+        co_return given_up(ec);
+    if (aborting_)
+        co_return given_up({});
+    advertise_ = options_.advertise;
+    if (!options_.listen.empty()) {
+        boost::system::error_code ec;
+        auto const local = socket.local_endpoint(ec);
+        if (!ec)
+            ec = start_listening(local);
+        if (ec)
+            co_return given_up(ec);
+    }
+
+    conn_ = std::make_shared<client_connection>(std::move(socket), options_, this);
+    out_.attach(conn_);
+    spawn([](std::shared_ptr<client_core> self,
+             std::shared_ptr<client_connection> c) -> asio::awaitable<void> {
+        co_await c->run();
+        self->on_finished();
+    }(shared_from_this(), conn_));
+    mailbox_.resume(options_.resume_after);
+    conn_->enqueue(
+        make_frame(msg::hello{protocol_version, options_.id, advertise_, options_.credentials,
+                              hello_flags(options_), options_.resume_after}));
+
+    state_signal_.expires_at(deadline);
+    while (state_ == state::connecting) {
+        auto [ec] = co_await state_signal_.async_wait(use_tuple);
+        if (!ec && state_ == state::connecting) {
+            fail_registration(asio::error::timed_out);
+            co_return asio::error::timed_out;
+        }
+    }
+    co_return registered_once_ ? error_code{} : not_open();
+}
+
+void client_core::registered() {
+    state_ = state::registered;
+    registered_once_ = true;
+    connected_ = true;
+    events_.open();
+    state_signal_.cancel();
+}
+
+void client_core::fail_registration(error_code ec) {
+    end_reason_ = ec;
+    state_ = state::closing;
+    conn_->close(ec);
+    state_signal_.cancel();
+}
+
+void client_core::on_registration_frame(frame_view f) {
+    switch (f.core_type()) {
+    case frame_type::welcome: {
+        msg::welcome w;
+        if (auto ec = msg::decode(f, w))
+            return fail_registration(ec);
+        {
+            std::lock_guard lock(info_mutex_);
+            id_ = w.id;
+        }
+        server_max_frame_ = w.max_frame;
+        mailbox_.welcome((w.flags & msg::welcome_mailbox) != 0, w.seq);
+        peer_key_ = std::string(w.peer_key);
+        heartbeat_ = std::chrono::milliseconds(w.heartbeat_ms);
+        heartbeat_misses_ = w.heartbeat_misses;
+        conn_->set_heartbeat(heartbeat_, heartbeat_misses_);
+        if (!options_.directory) // no snapshot comes: registered now
+            registered();
+        return;
+    }
+    case frame_type::directory: {
+        msg::directory d;
+        if (auto ec = msg::decode(f, d))
+            return fail_registration(ec);
+        {
+            std::lock_guard lock(info_mutex_);
+            directory_.clear();
+            for (auto const& e : d.entries)
+                directory_.push_back({std::string(e.id), e.join_seq, std::string(e.endpoint)});
+        }
+        for (auto const& e : d.entries) {
+            live_[std::string(e.id)] = {e.join_seq, std::string(e.endpoint)};
+            if (e.id == id_)
+                join_seq_ = e.join_seq;
+        }
+        registered();
+        return;
+    }
+    case frame_type::error: {
+        msg::error e;
+        if (auto ec = msg::decode(f, e))
+            return fail_registration(ec);
+        return fail_registration(from_wire(e.code));
+    }
+    default:
+        return fail_registration(error::unexpected_frame);
+    }
+}
+
+void client_core::abort_connect() {
+    aborting_ = true;
+    // In the past rather than cancelled: a wait that has not started yet ends at once too.
+    connect_timer_.expires_at(clock::time_point::min());
+    if (conn_)
+        fail_registration(asio::error::operation_aborted);
+}
+
+} // namespace libnet::detail
