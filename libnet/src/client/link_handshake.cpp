@@ -1,0 +1,139 @@
+// The PEER_HELLO / PEER_WELCOME handshake of a direct link (docs/protocol.md §15.3): the
+// acceptor checks the server-minted token, the dialer the acceptor's proof; then the
+// switch marker goes through the server before messages may take the link.
+
+#include "../wire/peer_token.hpp"
+#include "core.hpp"
+
+#include <libnet/client_id.hpp>
+
+namespace libnet::detail {
+
+using clock = std::chrono::steady_clock;
+
+void client_core::on_link_frame(peer_link& link, frame_view f) {
+    if (!link.verified()) {
+        if (link.gone || leaving_links_)
+            return; // a late handshake on a link being closed
+        return link.dialer ? on_peer_welcome(link, f) : on_peer_hello(link, f);
+    }
+    switch (f.core_type()) {
+    case frame_type::deliver:
+        return on_link_data(link, f);
+    case frame_type::ack: {
+        msg::ack a;
+        if (!msg::decode(f, a))
+            on_link_ack(link, a);
+        return;
+    }
+    case frame_type::bye:
+        // The peer leaves: confirm what arrived, then close.
+        if (link.delivered > link.acked)
+            link.enqueue(make_frame(msg::ack{link.delivered}));
+        link.acked = link.delivered;
+        return link.close(error::connection_closed);
+    case frame_type::error: {
+        msg::error e;
+        if (!msg::decode(f, e))
+            push_event(
+                server_error{from_wire(e.code), std::string(e.text), e.ref, e.ref_type, link.peer});
+        return;
+    }
+    default:
+        if (is_app_type(f.type))
+            return on_link_data(link, f);
+        link.enqueue(make_error_frame(error::unknown_type, f.type));
+        return;
+    }
+}
+
+void client_core::on_peer_hello(peer_link& link, frame_view f) {
+    auto const type = f.type;
+    auto refuse = [&link, type](error code, std::string_view text) {
+        link.close(code,
+                   make_frame(msg::error{static_cast<std::uint16_t>(code), text, 0, type, {}}));
+    };
+    if (f.core_type() != frame_type::peer_hello)
+        return refuse(error::hello_expected, "a direct link starts with PEER_HELLO");
+    msg::peer_hello h;
+    if (auto ec = msg::decode(f, h))
+        return refuse(wire_code(ec), ec.message());
+    if (h.token.empty())
+        return refuse(error::auth_failed, "no token");
+    if (h.version != protocol_version)
+        return refuse(error::unsupported_version, "unsupported protocol version");
+    if (peer_key_.empty() || state_ != state::registered || leaving_links_)
+        return refuse(error::no_peer_link, "not accepting direct links");
+    if (!is_valid_client_id(h.id) || h.link == 0)
+        return refuse(error::malformed_message, "bad id or link");
+    auto const now = unix_ms();
+    switch (check_token(peer_key_, h.token, h.id, id_, now)) {
+    case token_check::ok:
+        break;
+    case token_check::expired:
+        return refuse(error::auth_failed, "token expired");
+    default:
+        return refuse(error::auth_failed, "token not valid for this pair");
+    }
+    std::erase_if(used_tokens_, [now](auto const& t) { return t.second <= now; });
+    auto [pos, fresh] =
+        used_tokens_.emplace(std::string(token_nonce(h.token)), token_expires(h.token));
+    if (!fresh)
+        return refuse(error::auth_failed, "token already used");
+
+    std::string claimed(h.id);
+    if (auto it = links_.find(claimed); it != links_.end()) {
+        auto& other = *it->second;
+        if (other.verified() && other.gone)
+            return refuse(error::no_peer_link, "the previous link is still closing");
+        if (other.verified() || id_ < claimed) // crossed dials: the smaller id's dial wins
+            return refuse(error::already_registered, "a link to this peer exists");
+        other.close(error::already_registered); // ours loses; connect_peer waits for this one
+    }
+    auto self = std::static_pointer_cast<peer_link>(link.shared_from_this());
+    std::erase(accepting_, self);
+    link.peer = std::move(claimed);
+    link.id = h.link;
+    links_[link.peer] = self;
+    link.clear_deadline();
+    link.enqueue(
+        make_frame(msg::peer_welcome{protocol_version, id_, token_proof(peer_key_, h.token)}));
+    link_verified(link);
+}
+
+void client_core::on_peer_welcome(peer_link& link, frame_view f) {
+    if (f.core_type() == frame_type::error) {
+        msg::error e;
+        auto const code = msg::decode(f, e) ? error::malformed_message : from_wire(e.code);
+        return link.close(code);
+    }
+    auto const type = static_cast<std::uint16_t>(frame_type::peer_welcome);
+    msg::peer_welcome w;
+    if (f.core_type() != frame_type::peer_welcome || msg::decode(f, w))
+        return link.close(error::unexpected_frame, make_error_frame(error::unexpected_frame, type));
+    if (w.id != link.peer || !equal_secret(w.proof, link.expect_proof))
+        return link.close(error::auth_failed, make_error_frame(error::auth_failed, type));
+    link.clear_deadline();
+    link_verified(link);
+}
+
+void client_core::link_verified(peer_link& link) {
+    link.st = peer_link::state::syncing;
+    link.set_heartbeat(heartbeat_, heartbeat_misses_);
+    // The switch marker: once it has come back, everything sent to the peer through the
+    // server before it has arrived, and messages may take the link without overtaking.
+    link.set_deadline(clock::now() + options_.connect_timeout, error::no_peer_link);
+    write_silent(make_frame(msg::send{link.peer, {}, 0, link.id, 0, msg::flag_link_sync}));
+    if (link.sync_pending) {
+        link.sync_pending = false;
+        link.enqueue(make_frame(msg::ack{link.delivered, msg::flag_link_sync}));
+    }
+    {
+        std::lock_guard lock(info_mutex_);
+        linked_.insert(std::upper_bound(linked_.begin(), linked_.end(), link.peer), link.peer);
+    }
+    push_event(link_up{link.peer});
+    notify_links();
+}
+
+} // namespace libnet::detail
