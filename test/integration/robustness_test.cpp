@@ -309,7 +309,9 @@ TEST_CASE("robustness: a steady stream split mid-frame is never taken for a stal
 TEST_CASE("robustness: a peer reading a long backlog is alive, one that stops reading is lost") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         libnet::server_options o;
-        o.heartbeat_interval = 40ms; // lost after 80 ms without a sign of life
+        // Lost after 200 ms without a sign of life: long enough that a test process paused
+        // by a loaded machine (the server and the reader share its one thread) is not.
+        o.heartbeat_interval = 100ms;
         o.heartbeat_misses = 1;
         o.max_queue_bytes = 64u << 20;
         server s(ioc, o);
@@ -344,7 +346,7 @@ TEST_CASE("robustness: a peer reading a long backlog is alive, one that stops re
             if (f->first != static_cast<std::uint16_t>(libnet::frame_type::deliver))
                 continue;
             if (++got % 2 == 0) {
-                pace.expires_after(2ms);
+                pace.expires_after(5ms);
                 co_await pace.async_wait(use_tuple);
             }
         }

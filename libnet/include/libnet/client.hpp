@@ -6,7 +6,9 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <memory>
@@ -18,7 +20,17 @@ namespace libnet {
 
 namespace detail {
 class client_core;
-}
+
+// Tokens whose handler resumes a coroutine (use_awaitable, as is or in as_tuple): such a
+// handler may run inline when its operation completes as it starts (pending::allow_inline).
+template <class Token>
+struct resumes_coroutine : std::false_type {};
+template <>
+struct resumes_coroutine<boost::asio::use_awaitable_t<>> : std::true_type {};
+template <>
+struct resumes_coroutine<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>> : std::true_type {
+};
+} // namespace detail
 
 /// A libnet client: registers with a server, keeps the directory up to date, sends and
 /// broadcasts messages and receives events.
@@ -267,32 +279,48 @@ private:
 
     // Every operation: the token is turned into a type-erased handler and handed, with
     // the core by value (the operation may outlive *this), to a compiled start_ function.
+    // A coroutine's handler also passes the coroutine's executor, so the start can tell
+    // whether it runs on the client's strand.
     template <class Signature, class Token, class Start, class... Args>
     auto initiate(Start start, Token&& token, Args&&... args) {
         return boost::asio::async_initiate<Token, Signature>(
             [](auto h, Start start, core_ptr core, auto... args) {
-                start(std::move(core), std::move(args)...,
-                      boost::asio::any_completion_handler<Signature>(std::move(h)));
+                if constexpr (detail::resumes_coroutine<std::decay_t<Token>>::value) {
+                    executor_type const coroutine_ex = boost::asio::get_associated_executor(h);
+                    start(std::move(core), std::move(args)...,
+                          boost::asio::any_completion_handler<Signature>(std::move(h)),
+                          &coroutine_ex);
+                } else {
+                    start(std::move(core), std::move(args)...,
+                          boost::asio::any_completion_handler<Signature>(std::move(h)), nullptr);
+                }
             },
             token, start, core_, std::forward<Args>(args)...);
     }
 
-    static void start_connect(core_ptr core, std::string host, std::string port, handler<> h);
+    static void start_connect(core_ptr core, std::string host, std::string port, handler<> h,
+                              const executor_type* resumes);
     static void start_send(core_ptr core, std::uint16_t type, std::string to, std::string body,
-                           route how, handler<> h);
+                           route how, handler<> h, const executor_type* resumes);
     static void start_send_batch(core_ptr core, std::string to, std::vector<std::string> bodies,
-                                 route how, handler<> h);
-    static void start_broadcast(core_ptr core, std::string body, handler<> h);
+                                 route how, handler<> h, const executor_type* resumes);
+    static void start_broadcast(core_ptr core, std::string body, handler<> h,
+                                const executor_type* resumes);
     static void start_confirmed(core_ptr core, std::uint32_t type, std::string to, std::string body,
-                                handler<receipt> h);
-    static void start_fetch(core_ptr core, std::size_t max, handler<std::vector<message>> h);
-    static void start_lookup(core_ptr core, std::string id, handler<std::optional<peer_info>> h);
-    static void start_connect_peer(core_ptr core, std::string id, handler<> h);
+                                handler<receipt> h, const executor_type* resumes);
+    static void start_fetch(core_ptr core, std::size_t max, handler<std::vector<message>> h,
+                            const executor_type* resumes);
+    static void start_lookup(core_ptr core, std::string id, handler<std::optional<peer_info>> h,
+                             const executor_type* resumes);
+    static void start_connect_peer(core_ptr core, std::string id, handler<> h,
+                                   const executor_type* resumes);
     static void start_receive(core_ptr core, std::chrono::steady_clock::time_point deadline,
-                              handler<event> h);
-    static void start_receive_batch(core_ptr core, std::size_t max, handler<std::vector<event>> h);
-    static void start_terminate(core_ptr core, std::string text, handler<> h);
-    static void start_close(core_ptr core, handler<> h);
+                              handler<event> h, const executor_type* resumes);
+    static void start_receive_batch(core_ptr core, std::size_t max, handler<std::vector<event>> h,
+                                    const executor_type* resumes);
+    static void start_terminate(core_ptr core, std::string text, handler<> h,
+                                const executor_type* resumes);
+    static void start_close(core_ptr core, handler<> h, const executor_type* resumes);
     static constexpr std::uint32_t broadcast_tag = 0x1'0000; // above every frame type
 
     std::shared_ptr<detail::client_core> core_;

@@ -92,6 +92,10 @@ public:
     std::string listen_endpoint() const;
     bool connected() const;
     boost::asio::any_io_executor get_executor() const { return ex_; }
+    /// True when `ex` (a coroutine's executor; may be null) is this client's strand.
+    bool on_its_strand(const boost::asio::any_io_executor* ex) const {
+        return ex != nullptr && *ex == ex_;
+    }
 
 private:
     friend class client_connection;
