@@ -4,6 +4,7 @@
 // Integration-test support: one io_context, a server on port 0, clients and raw sockets,
 // and awaiting with deadlines (never sleeping).
 
+#include <libnet/access.hpp>
 #include <libnet/client.hpp>
 #include <libnet/detail/frame_reader.hpp>
 #include <libnet/server.hpp>
@@ -50,6 +51,14 @@ inline void run(std::function<asio::awaitable<void>(asio::io_context&)> body,
 inline libnet::server_options test_options(libnet::server_options o) {
     if (o.close_timeout == libnet::server_options{}.close_timeout)
         o.close_timeout = 250ms;
+    return o;
+}
+
+/// Server options with an allow list, given as a comma-separated list (GCC 12 mishandles
+/// initializer lists inside coroutines).
+inline libnet::server_options allow(std::string_view ids) {
+    libnet::server_options o;
+    o.allow_ids = libnet::parse_id_list(ids);
     return o;
 }
 

@@ -14,13 +14,6 @@ using namespace test;
 
 namespace {
 
-// A comma-separated list: GCC 12 mishandles initializer lists inside coroutines.
-libnet::server_options allow(std::string_view ids) {
-    libnet::server_options o;
-    o.allow_ids = libnet::parse_id_list(ids);
-    return o;
-}
-
 /// Connects with `o`; returns the client and the result (no assertion).
 asio::awaitable<std::pair<std::unique_ptr<libnet::client>, error_code>>
 try_connect(asio::io_context& ioc, const server& s, libnet::client_options o) {

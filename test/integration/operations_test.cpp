@@ -1,7 +1,5 @@
 #include "harness.hpp"
 
-#include <libnet/access.hpp>
-
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -48,12 +46,6 @@ private:
     asio::steady_timer done_;
     std::optional<std::tuple<error_code, T...>> result_;
 };
-
-libnet::server_options allow(std::string_view ids) {
-    libnet::server_options o;
-    o.allow_ids = libnet::parse_id_list(ids);
-    return o;
-}
 
 } // namespace
 
