@@ -245,8 +245,8 @@ bool libnet_client::on_error_frame(std::uint16_t type, std::span<const std::uint
     } else {
         libnet::msg::error e;
         libnet::msg::decode(f, e);
-        what = "ERROR " + std::string(libnet::to_string(libnet::from_wire(e.code))) +
-               " (" + std::to_string(e.code) + ")";
+        what = "ERROR " + std::string(libnet::to_string(libnet::from_wire(e.code))) + " (" +
+               std::to_string(e.code) + ")";
         if (!e.text.empty())
             what += ": " + std::string(e.text);
         if (!e.id.empty())

@@ -187,9 +187,8 @@ private:
 };
 
 std::string describe(const libnet::server_error& e) {
-    std::string s = "error " +
-                    std::string(libnet::to_string(libnet::wire_code(e.code))) +
-                    " (" + std::to_string(e.code.value()) + "): " + e.text;
+    std::string s = "error " + std::string(libnet::to_string(libnet::wire_code(e.code))) + " (" +
+                    std::to_string(e.code.value()) + "): " + e.text;
     return e.id.empty() ? s : s + ": " + e.id;
 }
 

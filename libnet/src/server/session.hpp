@@ -2,6 +2,7 @@
 #define LIBNET_SRC_SERVER_SESSION_HPP
 
 #include "../wire/connection.hpp"
+
 #include <libnet/messages.hpp>
 #include <libnet/server_options.hpp>
 
