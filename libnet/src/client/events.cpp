@@ -52,9 +52,8 @@ void event_queue::receive(pending<event> op, clock::time_point deadline, std::ui
     waiter w{key, std::move(op), {}, 1, nullptr};
     if (deadline != clock::time_point::max()) {
         w.deadline = std::make_unique<asio::steady_timer>(ex_, deadline);
-        w.deadline->async_wait([this, key](error_code ec) {
-            // The queue outlives its timers: they are cancelled before it goes.
-            if (ec)
+        w.deadline->async_wait([this, key, alive = std::weak_ptr<int>(alive_)](error_code ec) {
+            if (ec || alive.expired()) // answered or cancelled meanwhile, or the queue is gone
                 return;
             auto it = std::find_if(waiters_.begin(), waiters_.end(),
                                    [key](const waiter& x) { return x.key == key; });

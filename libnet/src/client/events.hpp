@@ -64,6 +64,9 @@ private:
     std::deque<waiter> waiters_; // only while events_ is empty
     bool open_ = false;
     error_code reason_ = error::not_connected;
+    // Expires with the queue: a timeout that fired just before its receive was answered
+    // may still run after the client is gone, and must not touch the queue then.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 } // namespace libnet::detail

@@ -43,25 +43,6 @@ auto spawn_op(Executor ex, boost::asio::awaitable<error_code> op, Token&& token)
         token, std::move(op));
 }
 
-/// As spawn_op, for an awaitable<std::pair<error_code, T>> completing void(error_code, T).
-template <class T, class Token, class Executor>
-auto spawn_op(Executor ex, boost::asio::awaitable<std::pair<error_code, T>> op, Token&& token) {
-    using result = std::pair<error_code, T>;
-    return boost::asio::async_initiate<Token, void(error_code, T)>(
-        [ex](auto handler, boost::asio::awaitable<result> op) {
-            auto hex = boost::asio::get_associated_executor(handler, ex);
-            boost::asio::co_spawn(
-                ex, std::move(op),
-                boost::asio::bind_executor(
-                    hex, [h = std::move(handler)](std::exception_ptr e, result r) mutable {
-                        if (e)
-                            r.first = error_from(e);
-                        std::move(h)(r.first, std::move(r.second));
-                    }));
-        },
-        token, std::move(op));
-}
-
 } // namespace libnet::detail
 
 #endif
