@@ -40,6 +40,7 @@
 #include <string>
 #include <string_view>
 #include <sys/resource.h>
+#include <type_traits>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -141,9 +142,16 @@ settings parse(int argc, char** argv) {
     return s;
 }
 
-void check(libnet::error_code ec, const std::string& what) {
-    if (ec)
-        throw std::runtime_error(what + ": " + ec.message());
+// Throws on failure. `what` is the context, or a callable that builds it: the hot loops call
+// this once per message, and building the text every time would cost more than the message.
+template <class What>
+void check(libnet::error_code ec, const What& what) {
+    if (!ec)
+        return;
+    if constexpr (std::is_invocable_v<What>)
+        throw std::runtime_error(what() + ": " + ec.message());
+    else
+        throw std::runtime_error(std::string(what) + ": " + ec.message());
 }
 
 // Writes the stamp at `at` in `body`: the sequence number and tx's start time.
@@ -251,6 +259,12 @@ asio::awaitable<void> libnet_send(libnet::client& c, std::string peer, const set
         co_return;
     }
     for (std::uint64_t k = 1; k <= s.messages && !failed; ++k) {
+        if (s.window == 1) { // one at a time, as most applications write it
+            stamp(body, 0, k, start);
+            auto [ec] = co_await c.async_send(peer, body, libnet::route::direct, use_tuple);
+            check(ec, "tx: send");
+            continue;
+        }
         while (in_flight == s.window)
             co_await slot.async_wait(use_tuple);
         stamp(body, 0, k, start);
@@ -282,13 +296,13 @@ asio::awaitable<void> libnet_receive(libnet::client& c, std::string peer, tally&
     while (!t.done()) {
         if (batch != 0) { // async_receive_batch: whatever is queued, at once
             auto [ec, events] = co_await c.async_receive_batch(batch * 4, use_tuple);
-            check(ec, "rx: receive, with " + t.progress() + " messages in");
+            check(ec, [&] { return "rx: receive, with " + t.progress() + " messages in"; });
             for (auto const& ev : events)
                 check_event(ev, peer, t);
             continue;
         }
         auto [ec, ev] = co_await c.async_receive(limit, use_tuple);
-        check(ec, "rx: receive, with " + t.progress() + " messages in");
+        check(ec, [&] { return "rx: receive, with " + t.progress() + " messages in"; });
         limit = idle_limit;
         check_event(ev, peer, t);
     }

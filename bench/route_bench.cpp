@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unistd.h>
 #include <vector>
 
@@ -100,20 +101,27 @@ std::uint64_t pair_count(const settings& s, std::size_t from, std::size_t to) {
     return n;
 }
 
-void check(libnet::error_code ec, const std::string& what) {
-    if (ec)
-        throw std::runtime_error(what + ": " + ec.message());
+// Throws on failure. `what` is the context, or a callable that builds it: the hot loops call
+// this once per message, and building the text every time would cost more than the message.
+template <class What>
+void check(libnet::error_code ec, const What& what) {
+    if (!ec)
+        return;
+    if constexpr (std::is_invocable_v<What>)
+        throw std::runtime_error(what() + ": " + ec.message());
+    else
+        throw std::runtime_error(std::string(what) + ": " + ec.message());
 }
 
 // The next message (peer_joined/left events are skipped); any error or server_error throws.
 asio::awaitable<libnet::message> next_message(libnet::client& c) {
     for (;;) {
         auto [ec, ev] = co_await c.async_receive(idle_limit, use_tuple);
-        check(ec, c.id() + ": receive");
+        check(ec, [&] { return c.id() + ": receive"; });
         if (auto* m = std::get_if<libnet::message>(&ev))
             co_return std::move(*m);
         if (auto* e = std::get_if<libnet::server_error>(&ev))
-            check(e->code, c.id() + ": server error");
+            check(e->code, [&] { return c.id() + ": server error"; });
     }
 }
 
@@ -151,13 +159,13 @@ asio::awaitable<void> send_all(libnet::client& c, const std::vector<std::string>
         }
         auto [ec] = co_await c.async_send_batch(ids[to], std::move(bodies),
                                                 libnet::route::automatic, use_tuple);
-        check(ec, c.id() + ": send batch");
+        check(ec, [&] { return c.id() + ": send batch"; });
     }
     for (std::size_t k = 0; k < s.messages && !failed && s.batch == 0; ++k) {
         if (s.window == 1) { // one at a time, as most applications write it
             auto const to = stamp(k);
             auto [ec] = co_await c.async_send(ids[to], body, use_tuple);
-            check(ec, c.id() + ": send");
+            check(ec, [&] { return c.id() + ": send"; });
             continue;
         }
         while (in_flight == s.window)
@@ -189,7 +197,7 @@ asio::awaitable<void> receive_all(libnet::client& c, const std::vector<std::stri
             taken = 0;
             while (ready.empty()) {
                 auto [ec, events] = co_await c.async_receive_batch(4096, use_tuple);
-                check(ec, c.id() + ": receive batch");
+                check(ec, [&] { return c.id() + ": receive batch"; });
                 for (auto& ev : events)
                     if (auto* m = std::get_if<libnet::message>(&ev))
                         ready.push_back(std::move(*m));
@@ -223,7 +231,7 @@ asio::awaitable<void> echo(libnet::client& c, std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) {
         auto m = co_await next_message(c);
         auto [ec] = co_await c.async_send(m.from, std::move(m.body), use_tuple);
-        check(ec, c.id() + ": echo");
+        check(ec, [&] { return c.id() + ": echo"; });
     }
 }
 
@@ -233,7 +241,7 @@ asio::awaitable<void> ping(libnet::client& c, std::string peer, const settings& 
     for (std::size_t i = 0; i < warmup_round_trips + s.round_trips; ++i) {
         auto const start = clock_type::now();
         auto [ec] = co_await c.async_send(peer, body, use_tuple);
-        check(ec, c.id() + ": ping");
+        check(ec, [&] { return c.id() + ": ping"; });
         co_await next_message(c); // the echo
         std::chrono::duration<double, std::micro> const rtt = clock_type::now() - start;
         if (i >= warmup_round_trips)
