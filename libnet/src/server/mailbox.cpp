@@ -201,13 +201,12 @@ std::size_t server_core::send_mail(mailbox& mb, std::size_t max) {
             s.mail_waits_room_.store(false);
         }
         auto const flags = static_cast<std::uint16_t>(m.flags | msg::flag_mailbox);
-        shared_frame f;
-        if (m.type == 0)
-            f = make_frame(msg::deliver{m.from, m.body, m.seq, flags, m.link, m.link_seq});
-        else
-            f = make_frame(
-                msg::app{m.type, {}, m.from, m.body, 0, m.seq, m.link, m.link_seq, flags, 0});
-        if (!s.enqueue(std::move(f)))
+        bool const queued =
+            m.type == 0
+                ? s.enqueue_message(msg::deliver{m.from, m.body, m.seq, flags, m.link, m.link_seq})
+                : s.enqueue_message(
+                      msg::app{m.type, {}, m.from, m.body, 0, m.seq, m.link, m.link_seq, flags, 0});
+        if (!queued)
             break; // closing: the rest waits for the next login
         mb.sent = m.seq;
         ++n;
@@ -284,7 +283,7 @@ void server_core::get(server_session& from, const msg::get& g) {
 void server_core::confirm(server_session& from, std::uint64_t ref, std::uint16_t ref_type,
                           std::string_view to, std::uint32_t offline) {
     if (!durable_ || changes_.empty()) {
-        from.enqueue(make_frame(msg::stored{ref, to, offline, 0}));
+        from.enqueue_message(msg::stored{ref, to, offline, 0});
         return;
     }
     confirmations_.push_back({batch_, from.self(), ref, ref_type, std::string(to), offline});

@@ -123,7 +123,7 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
         if (stored != 0)
             confirm(from, m.ref, type, {}, offline);
         else
-            from.enqueue(make_frame(msg::stored{m.ref, {}, 0, 0}));
+            from.enqueue_message(msg::stored{m.ref, {}, 0, 0});
     }
     commit();
 }
@@ -153,15 +153,15 @@ std::shared_ptr<server_session> server_core::recipient(server_session& from, std
 // on its strand.
 void server_core::deliver_live(server_session& from, server_session& to, const outgoing& m,
                                std::uint16_t mark, bool confirm_wanted) {
-    bool const queued = to.enqueue_numbered(next_msg_seq_, [&](std::uint64_t seq) {
+    bool const queued = to.enqueue_numbered(next_msg_seq_, [&](std::uint64_t seq, auto&& put) {
         if (m.type == 0)
-            return make_frame(msg::deliver{from.id_, m.body, seq, mark, m.link, m.link_seq});
-        return make_frame(msg::app{m.type, {}, from.id_, m.body, 0, seq, m.link, m.link_seq, 0, 0});
+            return put(msg::deliver{from.id_, m.body, seq, mark, m.link, m.link_seq});
+        put(msg::app{m.type, {}, from.id_, m.body, 0, seq, m.link, m.link_seq, 0, 0});
     });
     if (queued && mark == 0)
         routed_.fetch_add(1, std::memory_order_relaxed);
     if (confirm_wanted)
-        from.enqueue(make_frame(msg::stored{m.ref, m.to, 0, 0}));
+        from.enqueue_message(msg::stored{m.ref, m.to, 0, 0});
 }
 
 } // namespace libnet::detail

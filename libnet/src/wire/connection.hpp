@@ -1,6 +1,8 @@
 #ifndef LIBNET_SRC_WIRE_CONNECTION_HPP
 #define LIBNET_SRC_WIRE_CONNECTION_HPP
 
+#include "frame_block.hpp"
+
 #include <libnet/detail/frame_reader.hpp>
 #include <libnet/detail/shared_frame.hpp>
 
@@ -76,13 +78,23 @@ public:
     /// closes with ERROR(slow_consumer); returns false then, or when already closing.
     bool enqueue(shared_frame f);
 
+    /// Queues the frame of `m`, encoded straight into the queue's open block (any thread):
+    /// frames queued one after another share one buffer and cost no allocation of their
+    /// own. Returns as enqueue().
+    template <class Message>
+    bool enqueue_message(const Message& m) {
+        std::lock_guard lock(mutex_);
+        return put_locked(m);
+    }
+
     /// As enqueue, for the strand: returns the stream offset just past `f` (compare with
     /// on_written's argument), or 0 when the frame was not queued.
     std::uint64_t enqueue_tracked(shared_frame f);
 
-    /// Queues the frame `make(seq)` builds, with `seq` taken from `counter` under the queue's
-    /// lock, so the numbers strictly increase along this connection whichever threads
-    /// enqueue (any thread). Returns as enqueue().
+    /// Queues the message `make(seq, put)` passes to `put`, encoded in place as by
+    /// enqueue_message, with `seq` taken from `counter` under the queue's lock, so the
+    /// numbers strictly increase along this connection whichever threads enqueue (any
+    /// thread). Returns as enqueue().
     template <class Make>
     bool enqueue_numbered(std::atomic<std::uint64_t>& counter, Make&& make) {
         std::lock_guard lock(mutex_);
@@ -90,7 +102,9 @@ public:
             return false;
         auto const seq = counter.fetch_add(1, std::memory_order_relaxed);
         last_seq_ = seq;
-        return push_locked(make(seq)) != 0;
+        bool queued = false;
+        make(seq, [this, &queued](const auto& m) { queued = put_locked(m); });
+        return queued;
     }
 
     /// Queues `f`, numbered `seq` from `counter` (a frame shared by many connections): if a
@@ -160,7 +174,20 @@ private:
     boost::asio::awaitable<void> watchdog();
     clock::time_point heartbeat(clock::time_point now);
     bool handle_frame(frame_view f);
-    std::uint64_t push_locked(shared_frame f); // mutex_ held
+    // With mutex_ held:
+    std::uint64_t push_locked(shared_frame f);
+    template <class Message>
+    bool put_locked(const Message& m) { // encodes into the open block
+        auto const n = msg::encoded_size(m);
+        if (!admit_locked(n))
+            return false;
+        msg::encode_into(m, open_block_.append(n));
+        note_queued_locked(n);
+        return true;
+    }
+    bool admit_locked(std::size_t bytes); // false: closing, or over the bound (then closes)
+    void note_queued_locked(std::size_t bytes);
+    void seal_block_locked(); // the open block joins queue_, in order
     std::uint64_t unacknowledged();
     void watch_partial_frame(bool progressed);
     void wake_strand();
@@ -175,6 +202,7 @@ private:
     // Guarded by mutex_: touched by enqueue() from any thread.
     mutable std::mutex mutex_;
     std::vector<shared_frame> queue_;
+    frame_block open_block_;       // frames encoded in place, after everything in queue_
     std::size_t queued_bytes_ = 0; // queued + in flight
     std::uint64_t enqueued_total_ = 0;
     std::uint64_t last_seq_ = 0; // the last number enqueue_numbered() queued

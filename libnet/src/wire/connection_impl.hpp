@@ -88,30 +88,51 @@ std::uint64_t basic_connection<Stream>::enqueue_tracked(shared_frame f) {
 
 template <class Stream>
 std::uint64_t basic_connection<Stream>::push_locked(shared_frame f) {
-    if (closing_)
+    if (!admit_locked(f.size))
         return 0;
-    if (limits_.max_queue_bytes - std::min(queued_bytes_, limits_.max_queue_bytes) < f.size) {
-        // Slow consumer: what is still queued is dropped; only the ERROR goes out.
-        for (auto const& q : queue_)
-            queued_bytes_ -= q.size;
-        queue_.clear();
-        auto err = make_error_frame(error::slow_consumer);
-        queued_bytes_ += err.size;
-        queue_.push_back(std::move(err));
-        closing_ = true;
-        reason_ = error::slow_consumer;
-        wake_strand();
-        return 0;
-    }
-    queued_bytes_ += f.size;
-    enqueued_total_ += f.size;
+    seal_block_locked();
+    auto const bytes = f.size;
     queue_.push_back(std::move(f));
+    note_queued_locked(bytes);
+    return enqueued_total_;
+}
+
+template <class Stream>
+bool basic_connection<Stream>::admit_locked(std::size_t bytes) {
+    if (closing_)
+        return false;
+    if (limits_.max_queue_bytes - std::min(queued_bytes_, limits_.max_queue_bytes) >= bytes)
+        return true;
+    // Slow consumer: what is still queued is dropped; only the ERROR goes out.
+    for (auto const& q : queue_)
+        queued_bytes_ -= q.size;
+    queue_.clear();
+    queued_bytes_ -= open_block_.size();
+    open_block_.clear();
+    auto err = make_error_frame(error::slow_consumer);
+    queued_bytes_ += err.size;
+    queue_.push_back(std::move(err));
+    closing_ = true;
+    reason_ = error::slow_consumer;
+    wake_strand();
+    return false;
+}
+
+template <class Stream>
+void basic_connection<Stream>::note_queued_locked(std::size_t bytes) {
+    queued_bytes_ += bytes;
+    enqueued_total_ += bytes;
     if (writer_idle_) {
         writer_idle_ = false;
         asio::post(stream_.get_executor(),
                    [self = this->shared_from_this()] { self->writer_wake_.cancel(); });
     }
-    return enqueued_total_;
+}
+
+template <class Stream>
+void basic_connection<Stream>::seal_block_locked() {
+    if (!open_block_.empty())
+        queue_.push_back(open_block_.seal());
 }
 
 template <class Stream>
@@ -122,6 +143,7 @@ void basic_connection<Stream>::close(error_code reason, shared_frame last) {
     closing_ = true;
     reason_ = reason;
     if (last.size != 0) {
+        seal_block_locked();
         queued_bytes_ += last.size;
         enqueued_total_ += last.size;
         queue_.push_back(std::move(last));
@@ -285,6 +307,7 @@ boost::asio::awaitable<void> basic_connection<Stream>::writer() {
         bool closing_now = false;
         {
             std::lock_guard lock(mutex_);
+            seal_block_locked();
             batch.swap(queue_);
             closing_now = closing_;
             writer_idle_ = batch.empty() && !closing_now;
@@ -340,7 +363,8 @@ template <class Stream>
 boost::asio::awaitable<void> basic_connection<Stream>::let_senders_add() {
     auto queued = [this] {
         std::lock_guard lock(mutex_);
-        return closing_ || queue_.empty() ? 0 : enqueued_total_; // 0: nothing to wait for
+        bool const nothing = queue_.empty() && open_block_.empty();
+        return closing_ || nothing ? 0 : enqueued_total_; // 0: nothing to wait for
     };
     auto before = queued();
     for (unsigned turn = 0; turn < limits_.coalesce_turns && before != 0; ++turn) {
