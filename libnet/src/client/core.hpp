@@ -108,7 +108,7 @@ private:
     void on_written(std::uint64_t written);
     void on_finished();
     bool want_read() const { return !events_.full(); }
-    void push_event(event e);
+    void push_event(event&& e);
     void taken(const event& e, bool was_full); // the application has it
     void apply_to_directory(const event& e);
     void registered();
@@ -124,10 +124,12 @@ private:
     void write_silent(shared_frame f); // in order with sends; errors come back as events
     error_code not_open() const;
     bool can_send() const { return state_ == state::registered && !leaving_; }
-    void cancel(op_kind kind, std::uint64_t key); // completes it with operation_aborted
+    template <class Message>
+    void send_to_server(const Message& m, pending<> op); // a SEND, APP or BROADCAST
+    void cancel(op_kind kind, std::uint64_t key);        // completes it with operation_aborted
     bool on_strand() const;
-    void deliver(message m);
-    void on_server_message(message m, std::uint64_t link, std::uint64_t link_seq,
+    void deliver(message&& m);
+    void on_server_message(message&& m, std::uint64_t link, std::uint64_t link_seq,
                            std::uint16_t flags);
 
     // Direct links (client_peers.cpp).

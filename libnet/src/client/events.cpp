@@ -17,7 +17,7 @@ event event_queue::take() {
     return e;
 }
 
-void event_queue::push(event e) {
+void event_queue::push(event&& e) {
     events_.push_back(std::move(e));
     if (!waiters_.empty()) {
         hand_over(waiters_.front());
@@ -31,6 +31,7 @@ void event_queue::hand_over(waiter& w) {
     if (w.one.active())
         return w.one.complete(ex_, {}, take());
     std::vector<event> batch;
+    batch.reserve(std::min(w.max, events_.size()));
     while (batch.size() < w.max && !events_.empty())
         batch.push_back(take());
     w.many.complete(ex_, {}, std::move(batch));

@@ -27,7 +27,7 @@ public:
 
     event_queue(boost::asio::any_io_executor ex, std::size_t max_events, taken_fn taken);
 
-    void push(event e);
+    void push(event&& e);
     /// Waits for one event until `deadline` (then asio::error::timed_out); `key` names it
     /// for cancel().
     void receive(pending<event> op, clock::time_point deadline, std::uint64_t key);

@@ -86,7 +86,7 @@ void client_core::on_frame(frame_view f) {
     }
 }
 
-void client_core::on_server_message(message m, std::uint64_t link, std::uint64_t link_seq,
+void client_core::on_server_message(message&& m, std::uint64_t link, std::uint64_t link_seq,
                                     std::uint16_t flags) {
     if (flags & msg::flag_link_sync) { // the sender's switch marker (docs/protocol.md §15.4)
         if (m.mailbox)
@@ -110,7 +110,7 @@ void client_core::on_server_message(message m, std::uint64_t link, std::uint64_t
     deliver(std::move(m));
 }
 
-void client_core::deliver(message m) {
+void client_core::deliver(message&& m) {
     if (m.type != 0) {
         if (auto h = options_.app_handlers.find(m.type); h != options_.app_handlers.end()) {
             h->second(m);
@@ -129,7 +129,7 @@ void client_core::deliver(message m) {
     push_event(std::move(m));
 }
 
-void client_core::push_event(event e) {
+void client_core::push_event(event&& e) {
     if (auto* m = std::get_if<message>(&e); m && m->mailbox)
         mailbox_.queued(m->seq);
     events_.push(std::move(e));

@@ -43,10 +43,11 @@ void client_core::send_direct(peer_link& link, std::uint16_t type, std::string b
 
 void client_core::push_direct(peer_link& link, std::uint16_t type, std::string body) {
     auto const seq = link.next_seq++;
-    auto f = type == 0 ? make_frame(msg::deliver{id_, body, seq})
-                       : make_frame(msg::app{type, {}, id_, body, 0, seq});
     // Kept even if the link is already closing: on_link_finished re-sends it.
-    link.enqueue(std::move(f));
+    if (type == 0)
+        link.enqueue_message(msg::deliver{id_, body, seq});
+    else
+        link.enqueue_message(msg::app{type, {}, id_, body, 0, seq});
     link.unacked_bytes += body.size();
     link.unacked.push_back({seq, type, std::move(body)});
 }
@@ -66,23 +67,28 @@ void client_core::release_link(peer_link& link) {
 }
 
 void client_core::on_link_data(peer_link& link, frame_view f) {
-    message m;
+    std::uint64_t seq = 0;
+    std::uint16_t type = 0;
+    std::string_view body;
     if (f.core_type() == frame_type::deliver) {
         msg::deliver d;
         if (msg::decode(f, d))
             return;
-        m = message{link.peer, std::string(d.body), d.seq, false, 0, route::direct};
+        seq = d.seq;
+        body = d.body;
     } else {
         msg::app a;
         if (msg::decode(f, a))
             return;
-        m = message{link.peer, std::string(a.body), a.seq, false, a.type, route::direct};
+        seq = a.seq;
+        type = a.type;
+        body = a.body;
     }
-    if (m.seq <= link.delivered)
+    if (seq <= link.delivered)
         return;
-    link.delivered = m.seq;
+    link.delivered = seq;
     post_ack(link);
-    deliver(std::move(m));
+    deliver(message{link.peer, std::string(body), seq, false, type, route::direct});
 }
 
 void client_core::post_ack(peer_link& link) {

@@ -1,6 +1,7 @@
 #ifndef LIBNET_SRC_CLIENT_OUTBOUND_HPP
 #define LIBNET_SRC_CLIENT_OUTBOUND_HPP
 
+#include "../wire/connection.hpp"
 #include "pending.hpp"
 
 #include <libnet/detail/shared_frame.hpp>
@@ -9,8 +10,6 @@
 #include <memory>
 
 namespace libnet::detail {
-
-class client_connection;
 
 /// The client's way out to the server. A send completes as soon as its frame is in the
 /// connection's outbound queue, so sends issued one after another leave in one write; while
@@ -21,11 +20,21 @@ public:
     outbound(boost::asio::any_io_executor ex, std::size_t max_queue_bytes)
         : ex_(std::move(ex)), max_queue_bytes_(max_queue_bytes) {}
 
-    void attach(std::shared_ptr<client_connection> conn) { conn_ = std::move(conn); }
+    void attach(std::shared_ptr<connection> conn) { conn_ = std::move(conn); }
 
     /// Queues `f` after everything sent before it; `op` (possibly inactive) completes once
     /// it is queued, or with `closed` if the connection closes first.
     void send(shared_frame f, pending<> op);
+    /// As send(), for the frame of `m`: encoded straight into the connection's queue when
+    /// it has room, so it costs no allocation of its own; held as a frame otherwise.
+    template <class Message>
+    void send_message(const Message& m, pending<> op) {
+        if (!conn_ || conn_->closing())
+            return op.complete(ex_, closed_);
+        if (!held_.empty() || !has_room(msg::encoded_size(m)))
+            return send(make_frame(m), std::move(op));
+        op.complete(ex_, conn_->enqueue_message(m) ? error_code{} : closed_);
+    }
     /// Sends `bye` after everything else and closes gracefully (docs/protocol.md §5.11).
     void send_last(shared_frame bye);
     /// The writer made room (or the connection is closing): moves held frames on.
@@ -46,7 +55,7 @@ private:
 
     boost::asio::any_io_executor ex_;
     std::size_t max_queue_bytes_;
-    std::shared_ptr<client_connection> conn_;
+    std::shared_ptr<connection> conn_;
     std::deque<held> held_;
     error_code closed_ = error::not_connected;
 };

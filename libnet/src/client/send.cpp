@@ -30,14 +30,18 @@ void client_core::send(std::uint16_t type, std::string to, std::string body, rou
         if (how == route::direct)
             return op.complete(ex_, error::no_peer_link);
     }
-    auto const ref = next_ref_++;
-    auto f = type == 0 ? make_frame(msg::send{to, body, ref})
-                       : make_frame(msg::app{type, to, {}, body, ref});
-    if (f.size - frame_header_size > server_max_frame_)
+    if (type == 0)
+        return send_to_server(msg::send{to, body, next_ref_++}, std::move(op));
+    send_to_server(msg::app{type, to, {}, body, next_ref_++}, std::move(op));
+}
+
+template <class Message>
+void client_core::send_to_server(const Message& m, pending<> op) {
+    if (msg::encoded_size(m) - frame_header_size > server_max_frame_)
         return op.complete(ex_, error::frame_too_large); // the server would refuse it
     if (leaving_)
         return op.complete(ex_, not_open());
-    out_.send(std::move(f), std::move(op));
+    out_.send_message(m, std::move(op));
 }
 
 // One operation for many bodies: each goes as a send of its own, and only the last one
@@ -78,10 +82,7 @@ void client_core::on_finished() {
 void client_core::broadcast(std::string body, pending<> op) {
     if (!can_send())
         return op.complete(ex_, not_open());
-    auto f = make_frame(msg::broadcast{body, next_ref_++});
-    if (f.size - frame_header_size > server_max_frame_)
-        return op.complete(ex_, error::frame_too_large); // the server would refuse it
-    out_.send(std::move(f), std::move(op));
+    send_to_server(msg::broadcast{body, next_ref_++}, std::move(op));
 }
 
 void client_core::terminate(std::string text, pending<> op) {
