@@ -181,6 +181,8 @@ private:
         auto const n = msg::encoded_size(m);
         if (!admit_locked(n))
             return false;
+        if (open_block_.full_for(n))
+            seal_block_locked();
         msg::encode_into(m, open_block_.append(n));
         note_queued_locked(n);
         return true;

@@ -13,12 +13,16 @@ namespace libnet::detail {
 
 /// Frames encoded one after another into one growing heap block, handed on as one
 /// shared_frame: frames queued between two writes cost no allocation of their own. The
-/// block grows by doubling; after a seal the next one starts at the size the last one
-/// needed, so a steady stream allocates about once per write.
+/// block grows by doubling up to max_size; after a seal the next one starts at the size the
+/// last one needed, so a steady stream allocates about once per write, and a burst fills
+/// blocks of max_size without copying them again.
 class frame_block {
 public:
     static constexpr std::size_t min_capacity = 512;
-    static constexpr std::size_t max_start_capacity = 64 * 1024;
+    static constexpr std::size_t max_size = 64 * 1024;
+
+    /// A frame of `n` bytes would take the block past max_size: seal it first.
+    bool full_for(std::size_t n) const noexcept { return size_ != 0 && max_size - size_ < n; }
 
     /// Room for one more frame of `n` bytes at the end; the caller writes all of it.
     std::span<std::uint8_t> append(std::size_t n) {
@@ -36,7 +40,7 @@ public:
     /// The frames so far, as one shared_frame; the block starts over, empty.
     shared_frame seal() noexcept {
         shared_frame f{std::move(data_), size_, frames_};
-        next_capacity_ = std::clamp(std::bit_ceil(size_), min_capacity, max_start_capacity);
+        next_capacity_ = std::clamp(std::bit_ceil(size_), min_capacity, max_size);
         data_ = nullptr;
         size_ = capacity_ = 0;
         frames_ = 0;
@@ -52,7 +56,8 @@ public:
 
 private:
     void grow(std::size_t n) {
-        auto const capacity = std::max({next_capacity_, capacity_ * 2, size_ + n});
+        auto const capacity =
+            std::max({next_capacity_, std::min(capacity_ * 2, max_size), size_ + n});
         auto bigger = std::make_shared_for_overwrite<std::uint8_t[]>(capacity);
         if (size_ != 0)
             std::memcpy(bigger.get(), data_.get(), size_);
