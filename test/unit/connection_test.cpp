@@ -201,3 +201,66 @@ TEST_CASE("connection: after close the input is drained unhandled until the peer
     CHECK(f.finished);
     CHECK(f.conn->frames.empty());
 }
+
+namespace {
+// A DELIVER as its bytes, for comparing with what a connection wrote.
+std::string deliver_wire(std::string_view body, std::uint64_t seq) {
+    std::vector<std::uint8_t> out;
+    libnet::msg::encode(libnet::msg::deliver{"peer", body, seq}, out);
+    return {out.begin(), out.end()};
+}
+} // namespace
+
+TEST_CASE("connection: frames encoded in place and shared frames leave in the order queued") {
+    fixture f;
+    f.start();
+    f.poll();
+    std::string expected;
+    for (std::uint64_t i = 0; i < 30; ++i) {
+        auto const text = "m" + std::to_string(i);
+        if (i % 3 == 0) {
+            REQUIRE(f.conn->enqueue(frame_of(text)));
+            expected += wire(text);
+        } else {
+            REQUIRE(f.conn->enqueue_message(libnet::msg::deliver{"peer", text, i}));
+            expected += deliver_wire(text, i);
+        }
+    }
+    f.conn->close(libnet::error::not_connected, frame_of("last"));
+    expected += wire("last");
+    f.poll();
+    CHECK(f.peer->written == expected);
+}
+
+TEST_CASE("connection: a burst larger than one block leaves whole and in order") {
+    fixture f;
+    f.start();
+    f.poll();
+    std::string expected;
+    std::string const body(5000, 'b');
+    for (std::uint64_t i = 0; i < 40; ++i) { // about 200 KB: several 64 KiB blocks
+        REQUIRE(f.conn->enqueue_message(libnet::msg::deliver{"peer", body, i}));
+        expected += deliver_wire(body, i);
+    }
+    CHECK(f.conn->queued_bytes() == expected.size());
+    f.poll();
+    CHECK(f.peer->written == expected);
+    CHECK(f.conn->queued_bytes() == 0);
+}
+
+TEST_CASE("connection: a frame encoded in place past the bound drops the queue for the error") {
+    auto limits = fixture::short_limits();
+    limits.max_queue_bytes = 1000;
+    fixture f(limits);
+    f.start();
+    f.poll();
+    std::string const body(250, 'q'); // three fit in 1000 bytes, four do not
+    REQUIRE(f.conn->enqueue_message(libnet::msg::deliver{"peer", body, 1}));
+    REQUIRE(f.conn->enqueue_message(libnet::msg::deliver{"peer", body, 2}));
+    REQUIRE(f.conn->enqueue_message(libnet::msg::deliver{"peer", body, 3}));
+    CHECK_FALSE(f.conn->enqueue_message(libnet::msg::deliver{"peer", body, 4}));
+    CHECK(f.conn->reason() == libnet::error::slow_consumer);
+    f.poll();
+    auto const err = libnet::detail::make_error_frame(libnet::error::slow_consumer);
+    CHECK(f.peer->written == std::string(reinterpret_cast<const char*>(err.data.get()), err.size));
+}
