@@ -18,6 +18,15 @@ event event_queue::take() {
 }
 
 void event_queue::push(event&& e) {
+    if (!waiters_.empty() && waiters_.front().one.active()) {
+        // A receive waits, so the queue is empty: the event goes straight to it.
+        auto w = std::move(waiters_.front());
+        waiters_.pop_front();
+        if (w.deadline)
+            w.deadline->cancel();
+        taken_(e, false);
+        return w.one.complete(ex_, {}, std::move(e));
+    }
     events_.push_back(std::move(e));
     if (!waiters_.empty()) {
         hand_over(waiters_.front());

@@ -25,15 +25,19 @@ public:
     /// Queues `f` after everything sent before it; `op` (possibly inactive) completes once
     /// it is queued, or with `closed` if the connection closes first.
     void send(shared_frame f, pending<> op);
-    /// As send(), for the frame of `m`: encoded straight into the connection's queue when
-    /// it has room, so it costs no allocation of its own; held as a frame otherwise.
+    /// As send(), for the frame of `m`, `n` bytes (its encoded_size): encoded straight
+    /// into the connection's queue when it has room, so it costs no allocation of its own;
+    /// held as a frame otherwise.
     template <class Message>
-    void send_message(const Message& m, pending<> op) {
-        if (!conn_ || conn_->closing())
+    void send_message(const Message& m, std::size_t n, pending<> op) {
+        if (!conn_)
             return op.complete(ex_, closed_);
-        if (!held_.empty() || !has_room(msg::encoded_size(m)))
+        using put = connection::put_result;
+        auto const r =
+            held_.empty() ? conn_->enqueue_message_within(m, n, max_queue_bytes_) : put::no_room;
+        if (r == put::no_room)
             return send(make_frame(m), std::move(op));
-        op.complete(ex_, conn_->enqueue_message(m) ? error_code{} : closed_);
+        op.complete(ex_, r == put::queued ? error_code{} : closed_);
     }
     /// Sends `bye` after everything else and closes gracefully (docs/protocol.md §5.11).
     void send_last(shared_frame bye);

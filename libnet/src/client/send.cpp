@@ -18,7 +18,7 @@ void client_core::send(std::uint16_t type, std::string to, std::string body, rou
         return op.complete(ex_, not_open());
     if (type != 0 && !is_app_type(type))
         return op.complete(ex_, error::unknown_type);
-    if (how != route::server && !to.empty()) {
+    if (how != route::server && !to.empty() && (how == route::direct || !links_.empty())) {
         auto it = links_.find(to);
         if (it != links_.end() && it->second->verified() &&
             !(it->second->gone && how == route::direct)) {
@@ -37,11 +37,12 @@ void client_core::send(std::uint16_t type, std::string to, std::string body, rou
 
 template <class Message>
 void client_core::send_to_server(const Message& m, pending<> op) {
-    if (msg::encoded_size(m) - frame_header_size > server_max_frame_)
+    auto const n = msg::encoded_size(m);
+    if (n - frame_header_size > server_max_frame_)
         return op.complete(ex_, error::frame_too_large); // the server would refuse it
     if (leaving_)
         return op.complete(ex_, not_open());
-    out_.send_message(m, std::move(op));
+    out_.send_message(m, n, std::move(op));
 }
 
 // One operation for many bodies: each goes as a send of its own, and only the last one

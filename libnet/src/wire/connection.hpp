@@ -83,8 +83,23 @@ public:
     /// own. Returns as enqueue().
     template <class Message>
     bool enqueue_message(const Message& m) {
+        auto const n = msg::encoded_size(m);
         std::lock_guard lock(mutex_);
-        return put_locked(m);
+        return put_locked(m, n);
+    }
+
+    enum class put_result { queued, no_room, closed };
+    /// As enqueue_message for `m` of `n` bytes (its encoded_size), unless the queue holds
+    /// something and `n` more bytes would take it past `room`: then nothing is queued and
+    /// the answer is no_room. One lock for the look and the append.
+    template <class Message>
+    put_result enqueue_message_within(const Message& m, std::size_t n, std::size_t room) {
+        std::lock_guard lock(mutex_);
+        if (closing_)
+            return put_result::closed;
+        if (queued_bytes_ != 0 && (queued_bytes_ > room || room - queued_bytes_ < n))
+            return put_result::no_room;
+        return put_locked(m, n) ? put_result::queued : put_result::closed;
     }
 
     /// As enqueue, for the strand: returns the stream offset just past `f` (compare with
@@ -103,7 +118,7 @@ public:
         auto const seq = counter.fetch_add(1, std::memory_order_relaxed);
         last_seq_ = seq;
         bool queued = false;
-        make(seq, [this, &queued](const auto& m) { queued = put_locked(m); });
+        make(seq, [this, &queued](const auto& m) { queued = put_locked(m, msg::encoded_size(m)); });
         return queued;
     }
 
@@ -177,8 +192,7 @@ private:
     // With mutex_ held:
     std::uint64_t push_locked(shared_frame f);
     template <class Message>
-    bool put_locked(const Message& m) { // encodes into the open block
-        auto const n = msg::encoded_size(m);
+    bool put_locked(const Message& m, std::size_t n) { // encodes into the open block
         if (!admit_locked(n))
             return false;
         if (open_block_.full_for(n))
