@@ -175,7 +175,7 @@ void client_core::on_registration_frame(frame_view f) {
                 directory_.push_back({std::string(e.id), e.join_seq, std::string(e.endpoint)});
         }
         for (auto const& e : d.entries) {
-            live_[std::string(e.id)] = {e.join_seq, std::string(e.endpoint)};
+            links_.joined(std::string(e.id), e.join_seq, std::string(e.endpoint));
             if (e.id == id_)
                 join_seq_ = e.join_seq;
         }

@@ -2,6 +2,7 @@
 #define LIBNET_SRC_CLIENT_CORE_HPP
 
 #include "events.hpp"
+#include "link_table.hpp"
 #include "mailbox_tracker.hpp"
 #include "outbound.hpp"
 #include "peer_link.hpp"
@@ -160,7 +161,6 @@ private:
     void on_left_frame(const std::string& id);
     void close_links(error_code reason);
     void notify_links();
-    bool seen_before(const std::string& from, std::uint64_t link, std::uint64_t link_seq);
 
     // Mailboxes (mailbox.cpp; the bookkeeping is mailbox_tracker's).
     void consumed(); // a mailbox message was handed over or used up: ACK soon
@@ -198,21 +198,14 @@ private:
     std::vector<std::string> linked_;  // peers with a verified link, sorted
     std::string listen_endpoint_;
 
-    // Direct links. The live directory is as of the frames received (the mesh rule and
-    // dialing need it before the application has seen the events).
-    struct live_entry {
-        std::uint64_t join_seq;
-        std::string endpoint;
-    };
-    std::unordered_map<std::string, live_entry> live_;
+    // Direct links.
+    link_table links_;
     std::uint64_t join_seq_ = 0;
     std::string peer_key_;
     std::string advertise_; // what HELLO advertises
     std::chrono::milliseconds heartbeat_{0};
     std::uint32_t heartbeat_misses_ = 0;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
-    std::unordered_map<std::string, std::shared_ptr<peer_link>> links_; // by peer id
-    std::vector<std::shared_ptr<peer_link>> accepting_;                 // before PEER_HELLO
     std::vector<boost::asio::steady_timer*> link_watchers_;
     struct intro_result {
         std::string endpoint, token, proof;
@@ -221,14 +214,6 @@ private:
         boost::asio::steady_timer* timer = nullptr;
     };
     std::unordered_map<std::uint64_t, intro_result*> intros_; // by INTRO_REQUEST ref
-    std::map<std::string, std::uint64_t> used_tokens_;        // nonce -> expiry
-    // Per peer, the links it sent us messages on and the highest link seq delivered from
-    // each: what it re-sends through the server after a drop is dropped here when seen.
-    struct link_record {
-        std::uint64_t link;
-        std::uint64_t delivered;
-    };
-    std::unordered_map<std::string, std::vector<link_record>> seen_;
 
     mailbox_tracker mailbox_;
     bool ack_posted_ = false;

@@ -91,10 +91,10 @@ void client_core::on_server_message(message&& m, std::uint64_t link, std::uint64
     if (flags & msg::flag_link_sync) { // the sender's switch marker (docs/protocol.md §15.4)
         if (m.mailbox)
             consumed();
-        auto it = links_.find(m.from);
-        if (it == links_.end() || it->second->id != link)
+        auto* found = links_.find(m.from);
+        if (!found || found->id != link)
             return; // that link is gone; its sender gives up waiting on it
-        auto& l = *it->second;
+        auto& l = *found;
         if (!l.verified()) {
             l.sync_pending = true; // the marker overtook PEER_WELCOME
             return;
@@ -102,7 +102,7 @@ void client_core::on_server_message(message&& m, std::uint64_t link, std::uint64
         l.enqueue(make_frame(msg::ack{l.delivered, msg::flag_link_sync}));
         return;
     }
-    if (link != 0 && seen_before(m.from, link, link_seq)) {
+    if (link != 0 && links_.seen_before(m.from, link, link_seq)) {
         if (m.mailbox)
             consumed();
         return; // re-sent after a link drop, but it did arrive over the link
@@ -153,10 +153,7 @@ void client_core::taken(const event& e, bool was_full) {
     if (was_full) { // every connection that feeds events paused on the same bound
         if (conn_)
             conn_->resume_reading();
-        for (auto& [id, l] : links_)
-            l->resume_reading();
-        for (auto& l : accepting_)
-            l->resume_reading();
+        links_.for_each([](peer_link& l) { l.resume_reading(); });
     }
 }
 

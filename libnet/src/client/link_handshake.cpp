@@ -75,15 +75,12 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
     default:
         return refuse(error::auth_failed, "token not valid for this pair");
     }
-    std::erase_if(used_tokens_, [now](auto const& t) { return t.second <= now; });
-    auto [pos, fresh] =
-        used_tokens_.emplace(std::string(token_nonce(h.token)), token_expires(h.token));
-    if (!fresh)
+    if (!links_.fresh_token(token_nonce(h.token), token_expires(h.token), now))
         return refuse(error::auth_failed, "token already used");
 
     std::string claimed(h.id);
-    if (auto it = links_.find(claimed); it != links_.end()) {
-        auto& other = *it->second;
+    if (auto* found = links_.find(claimed)) {
+        auto& other = *found;
         if (other.verified() && other.gone)
             return refuse(error::no_peer_link, "the previous link is still closing");
         if (other.verified() || id_ < claimed) // crossed dials: the smaller id's dial wins
@@ -91,10 +88,9 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
         other.close(error::already_registered); // ours loses; connect_peer waits for this one
     }
     auto self = std::static_pointer_cast<peer_link>(link.shared_from_this());
-    std::erase(accepting_, self);
     link.peer = std::move(claimed);
     link.id = h.link;
-    links_[link.peer] = self;
+    links_.identified(self);
     link.clear_deadline();
     link.enqueue(
         make_frame(msg::peer_welcome{protocol_version, id_, token_proof(peer_key_, h.token)}));

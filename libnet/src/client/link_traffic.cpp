@@ -16,7 +16,6 @@ using clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t records_per_peer = 4;
 
 shared_frame resend_frame(std::string_view to, std::uint16_t type, std::string_view body,
                           std::uint64_t ref, std::uint64_t link, std::uint64_t link_seq) {
@@ -117,24 +116,6 @@ void client_core::on_link_ack(peer_link& link, const msg::ack& a) {
     release_link(link);
 }
 
-// Both ways count: a re-sent copy that arrives first makes the link's own copy, still
-// unread in a link that has not noticed the drop yet, a duplicate too.
-bool client_core::seen_before(const std::string& from, std::uint64_t link, std::uint64_t link_seq) {
-    auto check = [link_seq](std::uint64_t& delivered) {
-        if (link_seq <= delivered)
-            return true;
-        delivered = link_seq;
-        return false;
-    };
-    if (auto it = links_.find(from); it != links_.end() && it->second->id == link)
-        return check(it->second->delivered);
-    if (auto it = seen_.find(from); it != seen_.end())
-        for (auto& r : it->second)
-            if (r.link == link)
-                return check(r.delivered);
-    return false;
-}
-
 // --- links ending ------------------------------------------------------------------------
 
 void client_core::on_link_closing(peer_link& link, error_code) {
@@ -147,17 +128,7 @@ void client_core::on_link_closing(peer_link& link, error_code) {
 }
 
 void client_core::on_link_finished(const std::shared_ptr<peer_link>& link) {
-    std::erase(accepting_, link);
-    auto it = links_.find(link->peer);
-    bool const current = it != links_.end() && it->second == link;
-    if (current)
-        links_.erase(it);
-    if (link->verified() && current && live_.contains(link->peer)) {
-        auto& records = seen_[link->peer];
-        records.push_back({link->id, link->delivered});
-        if (records.size() > records_per_peer)
-            records.erase(records.begin());
-    }
+    bool const current = links_.finished(link);
     reroute(*link);
     if (link->verified() && current && state_ == state::registered)
         push_event(link_down{link->peer, link->reason()});
@@ -185,10 +156,7 @@ void client_core::close_links(error_code reason) {
         boost::system::error_code ignored;
         acceptor_->close(ignored);
     }
-    for (auto& [id, l] : links_)
-        l->close(reason);
-    for (auto& l : accepting_)
-        l->close(reason);
+    links_.for_each([reason](peer_link& l) { l.close(reason); });
     for (auto& [ref, r] : intros_) {
         r->ec = reason ? reason : error_code(error::not_connected);
         r->done = true;
@@ -202,7 +170,7 @@ asio::awaitable<void> client_core::leave_links() {
     if (!leaving_links_)
         close_links_gracefully();
     asio::steady_timer timer(ex_, clock::now() + options_.close_timeout * 2);
-    while (!links_.empty() || !accepting_.empty()) {
+    while (!links_.empty()) {
         link_watchers_.push_back(&timer);
         auto [ec] = co_await timer.async_wait(use_tuple);
         std::erase(link_watchers_, &timer);
@@ -217,19 +185,15 @@ void client_core::close_links_gracefully() {
         boost::system::error_code ignored;
         acceptor_->close(ignored);
     }
-    for (auto& l : accepting_)
-        l->close(error::not_connected);
-    for (auto& [id, l] : links_) {
-        if (!l->verified() || l->gone) {
-            l->close(error::not_connected);
-            continue;
-        }
-        if (l->delivered > l->acked)
-            l->enqueue(make_frame(msg::ack{l->delivered}));
-        l->acked = l->delivered;
+    links_.for_each([](peer_link& l) {
+        if (!l.verified() || l.gone) // accepted and not yet identified ones too
+            return l.close(error::not_connected);
+        if (l.delivered > l.acked)
+            l.enqueue(make_frame(msg::ack{l.delivered}));
+        l.acked = l.delivered;
         // BYE, then keep reading: the peer's last ACKs still come in.
-        l->finish(error::connection_closed, make_frame(msg::bye{}));
-    }
+        l.finish(error::connection_closed, make_frame(msg::bye{}));
+    });
 }
 
 void client_core::notify_links() {
@@ -240,22 +204,19 @@ void client_core::notify_links() {
 // --- the directory as frames arrive ------------------------------------------------------
 
 void client_core::on_joined_frame(const peer_info& p) {
-    live_[p.id] = {p.join_seq, p.endpoint};
+    links_.joined(p.id, p.join_seq, p.endpoint);
     // The mesh rule: dial those who joined after us, so every pair gets exactly one link.
     if (!options_.mesh || p.join_seq <= join_seq_ || p.endpoint.empty() || leaving_links_)
         return;
     spawn([](std::shared_ptr<client_core> self, std::string id) -> asio::awaitable<void> {
         auto ec = co_await self->link_to(id);
-        if (ec && self->state_ == state::registered && self->live_.contains(id))
+        if (ec && self->state_ == state::registered && self->links_.live(id))
             self->push_event(link_down{id, ec});
     }(shared_from_this(), p.id));
 }
 
 void client_core::on_left_frame(const std::string& id) {
-    live_.erase(id);
-    seen_.erase(id);
-    if (auto it = links_.find(id); it != links_.end())
-        it->second->close(error::connection_closed);
+    links_.left(id);
 }
 
 } // namespace libnet::detail

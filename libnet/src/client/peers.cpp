@@ -106,7 +106,7 @@ asio::awaitable<void> client_core::accept_loop() {
         }
         auto link = std::make_shared<peer_link>(std::move(socket), options_, this, false);
         link->set_deadline(clock::now() + options_.connect_timeout, error::hello_timeout);
-        accepting_.push_back(link);
+        links_.add_accepted(link);
         spawn_link(link);
     }
 }
@@ -138,8 +138,8 @@ asio::awaitable<error_code> client_core::link_to(std::string id) {
     std::shared_ptr<peer_link> last;
     asio::steady_timer timer(ex_, deadline);
     for (;;) {
-        if (auto it = links_.find(id); it != links_.end()) {
-            last = it->second;
+        if (auto* found = links_.find(id)) {
+            last = std::static_pointer_cast<peer_link>(found->shared_from_this());
             if (last->verified())
                 co_return last->gone ? last->reason() : error_code{};
         } else {
@@ -161,10 +161,10 @@ asio::awaitable<error_code> client_core::link_to(std::string id) {
 asio::awaitable<error_code> client_core::dial(std::string id, clock::time_point deadline) {
     if (!options_.directory) // links live and die with the peer's directory entry
         co_return error::no_peer_link;
-    auto entry = live_.find(id);
-    if (entry == live_.end())
+    auto const* entry = links_.live(id);
+    if (!entry)
         co_return error::no_such_client;
-    if (entry->second.endpoint.empty())
+    if (entry->endpoint.empty())
         co_return error::no_peer_link;
 
     asio::steady_timer timer(ex_, deadline);
@@ -213,7 +213,7 @@ asio::awaitable<error_code> client_core::dial(std::string id, clock::time_point 
     link->expect_proof = std::move(intro.proof);
     link->set_deadline(deadline, error::hello_timeout);
     link->enqueue(make_frame(msg::peer_hello{protocol_version, id_, intro.token, link->id}));
-    links_[id] = link;
+    links_.add_dialed(link);
     spawn_link(std::move(link));
     co_return error_code{};
 }

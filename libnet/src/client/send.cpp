@@ -18,13 +18,13 @@ void client_core::send(std::uint16_t type, std::string to, std::string body, rou
         return op.complete(ex_, not_open());
     if (type != 0 && !is_app_type(type))
         return op.complete(ex_, error::unknown_type);
-    if (how != route::server && !to.empty() && (how == route::direct || !links_.empty())) {
-        auto it = links_.find(to);
-        if (it != links_.end() && it->second->verified() &&
-            !(it->second->gone && how == route::direct)) {
+    if (how != route::server && !to.empty() &&
+        (how == route::direct || !links_.none_identified())) {
+        auto* link = links_.find(to);
+        if (link && link->verified() && !(link->gone && how == route::direct)) {
             if (body.size() + 128 > server_max_frame_) // it may have to go through the server
                 return op.complete(ex_, error::frame_too_large);
-            send_direct(*it->second, type, std::move(body), how, std::move(op));
+            send_direct(*link, type, std::move(body), how, std::move(op));
             return;
         }
         if (how == route::direct)
