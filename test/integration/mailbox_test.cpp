@@ -545,7 +545,7 @@ TEST_CASE("mailbox: a replay far larger than the session queue is paced, not cut
 TEST_CASE("store: SQLite keeps mailboxes, message ids and last-seen across restarts") {
     auto const path = temp_db();
     std::uint64_t first_seq = 0;
-    run([&path, &first_seq](asio::io_context& ioc) -> asio::awaitable<void> {
+    run([&path](asio::io_context& ioc) -> asio::awaitable<void> {
         libnet::server_options o;
         o.store = libnet::open_store("sqlite:" + path);
         server s(ioc, o);

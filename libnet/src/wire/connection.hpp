@@ -118,7 +118,7 @@ public:
         auto const seq = counter.fetch_add(1, std::memory_order_relaxed);
         last_seq_ = seq;
         bool queued = false;
-        make(seq, [this, &queued](const auto& m) { queued = put_locked(m, msg::encoded_size(m)); });
+        make(seq, [&](const auto& m) { queued = put_locked(m, msg::encoded_size(m)); });
         return queued;
     }
 
