@@ -411,6 +411,39 @@ TEST_CASE("peers: a link paused by a full event queue resumes when the applicati
     });
 }
 
+TEST_CASE("peers: a bulk transfer flows with a window smaller than the ACK interval") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto a = co_await connect_with(ioc, s, listening("alice"));
+        auto bo = with_id("bob");
+        // Full reads make alice ACK once per 256 KiB; bob's window is smaller, so he stalls
+        // unless a read that did not fill its buffer (he paused) is ACKed at once.
+        bo.max_queue_bytes = 96 * 1024;
+        auto b = co_await connect_with(ioc, s, bo);
+        auto [lec] = co_await b->async_connect_peer("alice", use_tuple);
+        REQUIRE_FALSE(lec);
+        constexpr int n = 600; // 2.4 MB
+        std::vector<std::string> bodies;
+        for (int i = 0; i < n; ++i)
+            bodies.push_back(std::to_string(i) + ":" + std::string(4096, 'k'));
+        auto [ec] = co_await b->async_send_batch("alice", bodies, route::direct, use_tuple);
+        REQUIRE_FALSE(ec);
+        int next = 0;
+        while (next < n) {
+            auto ev = co_await next_event(*a);
+            auto* m = std::get_if<libnet::message>(&ev);
+            if (!m)
+                continue; // link_up
+            REQUIRE(m->body == bodies[next]);
+            CHECK(m->via == route::direct);
+            ++next;
+        }
+        co_await close(*a);
+        co_await close(*b);
+        co_await s.stop();
+    });
+}
+
 TEST_CASE("peers: batches of sends and receives keep order and lose nothing") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         server s(ioc);

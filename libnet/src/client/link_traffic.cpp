@@ -16,6 +16,8 @@ using clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// A receiver whose reads keep filling their buffer acknowledges once per this many bytes.
+constexpr std::size_t ack_bytes = 256 * 1024;
 
 shared_frame resend_frame(std::string_view to, std::uint16_t type, std::string_view body,
                           std::uint64_t ref, std::uint64_t link, std::uint64_t link_seq) {
@@ -86,6 +88,7 @@ void client_core::on_link_data(peer_link& link, frame_view f) {
     if (seq <= link.delivered)
         return;
     link.delivered = seq;
+    link.unacked_in += f.value.size();
     post_ack(link);
     deliver(message{link.peer, std::string(body), seq, false, type, route::direct});
 }
@@ -94,12 +97,16 @@ void client_core::post_ack(peer_link& link) {
     if (link.ack_posted)
         return;
     link.ack_posted = true;
-    // After the reader has handled everything it has buffered: one ACK per read.
+    // After the reader has handled everything it has buffered. While reads keep filling
+    // their buffer, more is on its way: one ACK per ack_bytes then, not one per read, which
+    // would double the system calls of a bulk transfer. A read that did not fill its buffer
+    // means the sender paused (perhaps for this ACK): acknowledge at once.
     asio::post(ex_, [l = std::static_pointer_cast<peer_link>(link.shared_from_this())] {
         l->ack_posted = false;
-        if (l->delivered > l->acked) {
+        if (l->delivered > l->acked && (!l->input_pending() || l->unacked_in >= ack_bytes)) {
             l->acked = l->delivered;
-            l->enqueue(make_frame(msg::ack{l->delivered}));
+            l->unacked_in = 0;
+            l->enqueue_message(msg::ack{l->delivered});
         }
     });
 }

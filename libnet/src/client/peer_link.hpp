@@ -44,6 +44,7 @@ public:
               bool dialer);
 
     using connection::clear_deadline;
+    using connection::input_pending;
     using connection::resume_reading;
     using connection::set_deadline;
     using connection::set_heartbeat;
@@ -65,6 +66,7 @@ public:
     // Receiving side.
     std::uint64_t delivered = 0; // highest link seq received
     std::uint64_t acked = 0;     // highest we acknowledged
+    std::size_t unacked_in = 0;  // bytes of messages received since our last ACK
     bool ack_posted = false;
     bool sync_pending = false; // the peer's marker came before we were verified
 

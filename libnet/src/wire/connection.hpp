@@ -176,6 +176,9 @@ protected:
     void clear_deadline();
     /// Frames may now declare up to `max_frame` bytes (strand; e.g. once registered).
     void set_max_frame(std::uint32_t max_frame) noexcept { reader_.set_max_value(max_frame); }
+    /// The last read filled the space it was given: more input is probably waiting in the
+    /// socket (strand).
+    bool input_pending() const noexcept { return read_filled_; }
     /// Bytes the receive buffer holds (strand).
     std::size_t receive_capacity() const noexcept { return reader_.capacity(); }
     /// Starts answering PINGs; PINGs after `interval` of silence and declares the peer lost
@@ -242,6 +245,7 @@ private:
     bool reading_paused_ = false; // want_read() said no: not the peer's silence
     clock::time_point last_keepalive_;
     bool reader_done_ = false;
+    bool read_filled_ = false;
     bool writer_done_ = false;
     clock::time_point last_rx_;
     clock::time_point deadline_ = clock::time_point::max();

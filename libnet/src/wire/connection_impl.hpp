@@ -238,7 +238,9 @@ boost::asio::awaitable<void> basic_connection<Stream>::reader() {
             last_rx_ = clock::now();
             continue;
         }
-        auto [ec, n] = co_await stream_.async_read_some(reader_.prepare(), use_tuple);
+        auto const room = reader_.prepare();
+        auto [ec, n] = co_await stream_.async_read_some(room, use_tuple);
+        read_filled_ = n == room.size();
         if (ec) {
             close(ec == asio::error::eof ? error_code(error::connection_closed) : error_code(ec));
             break;
