@@ -230,6 +230,9 @@ TEST_CASE("connection: frames encoded in place and shared frames leave in the or
     expected += wire("last");
     f.poll();
     CHECK(f.peer->written == expected);
+    f.peer->push(boost::asio::error::eof);
+    f.settle();
+    CHECK(f.finished);
 }
 
 TEST_CASE("connection: a burst larger than one block leaves whole and in order") {
@@ -246,6 +249,9 @@ TEST_CASE("connection: a burst larger than one block leaves whole and in order")
     f.poll();
     CHECK(f.peer->written == expected);
     CHECK(f.conn->queued_bytes() == 0);
+    f.peer->push(boost::asio::error::eof);
+    f.settle();
+    CHECK(f.finished);
 }
 
 TEST_CASE("connection: a frame encoded in place past the bound drops the queue for the error") {
@@ -263,4 +269,7 @@ TEST_CASE("connection: a frame encoded in place past the bound drops the queue f
     f.poll();
     auto const err = libnet::detail::make_error_frame(libnet::error::slow_consumer);
     CHECK(f.peer->written == std::string(reinterpret_cast<const char*>(err.data.get()), err.size));
+    f.peer->push(boost::asio::error::eof);
+    f.settle();
+    CHECK(f.finished);
 }
