@@ -28,6 +28,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unistd.h>
 #include <vector>
 
@@ -39,9 +40,16 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // A receive this long without an event fails the run instead of hanging it.
 constexpr auto idle_limit = std::chrono::seconds(10);
 
-inline void check(libnet::error_code ec, const std::string& what) {
-    if (ec)
-        throw std::runtime_error(what + ": " + ec.message());
+// Throws on failure. `what` is the context, or a callable that builds it: the hot loops call
+// this once per message, and building the text every time would cost more than the message.
+template <class What>
+void check(libnet::error_code ec, const What& what) {
+    if (!ec)
+        return;
+    if constexpr (std::is_invocable_v<What>)
+        throw std::runtime_error(what() + ": " + ec.message());
+    else
+        throw std::runtime_error(std::string(what) + ": " + ec.message());
 }
 
 inline std::string to_string(const libnet::server_stats& st) {

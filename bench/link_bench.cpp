@@ -14,6 +14,8 @@
 // Exits 1 if a message is missing, out of order or took the wrong route, or anything fails;
 // 2 on a usage error.
 
+#include "harness.hpp"
+
 #include <libnet/client.hpp>
 #include <libnet/server.hpp>
 
@@ -142,17 +144,7 @@ settings parse(int argc, char** argv) {
     return s;
 }
 
-// Throws on failure. `what` is the context, or a callable that builds it: the hot loops call
-// this once per message, and building the text every time would cost more than the message.
-template <class What>
-void check(libnet::error_code ec, const What& what) {
-    if (!ec)
-        return;
-    if constexpr (std::is_invocable_v<What>)
-        throw std::runtime_error(what() + ": " + ec.message());
-    else
-        throw std::runtime_error(std::string(what) + ": " + ec.message());
-}
+using bench::check;
 
 // Writes the stamp at `at` in `body`: the sequence number and tx's start time.
 void stamp(std::string& body, std::size_t at, std::uint64_t seq, clock_type::time_point start) {

@@ -10,6 +10,8 @@
 //
 // Exits 1 if a message is missing or out of order, or anything fails; 2 on a usage error.
 
+#include "harness.hpp"
+
 #include <libnet/client.hpp>
 #include <libnet/server.hpp>
 
@@ -108,17 +110,7 @@ std::uint64_t pair_count(const settings& s, std::size_t from, std::size_t to) {
     return n;
 }
 
-// Throws on failure. `what` is the context, or a callable that builds it: the hot loops call
-// this once per message, and building the text every time would cost more than the message.
-template <class What>
-void check(libnet::error_code ec, const What& what) {
-    if (!ec)
-        return;
-    if constexpr (std::is_invocable_v<What>)
-        throw std::runtime_error(what() + ": " + ec.message());
-    else
-        throw std::runtime_error(std::string(what) + ": " + ec.message());
-}
+using bench::check;
 
 // The next message (peer_joined/left events are skipped); any error or server_error throws.
 asio::awaitable<libnet::message> next_message(libnet::client& c) {
@@ -309,7 +301,7 @@ asio::awaitable<void> latency(libnet::client& a, libnet::client& b, const settin
               << " us" << std::endl;
 }
 
-asio::awaitable<void> bench(settings s) {
+asio::awaitable<void> run_bench(settings s) {
     auto const ex = co_await asio::this_coro::executor;
     // Ids unique per process, so runs against a shared external server do not collide.
     auto const prefix = "bench" + std::to_string(::getpid()) + "-";
@@ -375,7 +367,7 @@ int main(int argc, char** argv) {
               << std::endl;
 
     bool failed = false;
-    asio::co_spawn(ioc, bench(s), [&](std::exception_ptr e) {
+    asio::co_spawn(ioc, run_bench(s), [&](std::exception_ptr e) {
         if (server)
             server->stop();
         try {
