@@ -62,7 +62,7 @@ bool client_connection::want_read() {
 
 void client_core::connect(std::string host, std::string port, pending<> op) {
     if (state_ != state::idle)
-        return op.complete(*done_, asio::error::already_started);
+        return op.complete(ex_, asio::error::already_started);
     state_ = state::connecting;
     spawn(connect_session(std::move(host), std::move(port)), std::move(op));
 }

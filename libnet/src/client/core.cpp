@@ -19,12 +19,11 @@ asio::any_io_executor make_client_strand(const asio::any_io_executor& ex) {
 } // namespace
 
 client_core::client_core(asio::any_io_executor ex, client_options options)
-    : ex_(make_client_strand(ex)), done_(std::make_shared<completion_queue>(ex_)),
-      options_(std::move(options)),
-      events_(*done_, options_.max_events,
+    : ex_(make_client_strand(ex)), options_(std::move(options)),
+      events_(ex_, options_.max_events,
               [this](const event& e, bool was_full) { taken(e, was_full); }),
-      out_(*done_, options_.max_queue_bytes), state_signal_(ex_), finished_signal_(ex_),
-      connect_timer_(ex_), mailbox_(*done_) {}
+      out_(ex_, options_.max_queue_bytes), state_signal_(ex_), finished_signal_(ex_),
+      connect_timer_(ex_), mailbox_(ex_) {}
 
 bool client_core::on_strand() const {
     using io_strand = asio::strand<asio::io_context::executor_type>;
@@ -41,7 +40,7 @@ void client_core::spawn(asio::awaitable<error_code> op, pending<> done) {
                            self->hook_failed(e);
                            ec = error::hook_failed;
                        }
-                       done.complete(*self->done_, ec);
+                       done.complete(self->ex_, ec);
                    });
 }
 

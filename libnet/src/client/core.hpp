@@ -171,8 +171,7 @@ private:
     // The strand, wrapped once (converting it anew allocates): over the io_context's own
     // executor when there is one, so posting to it does not go through a second erasure.
     boost::asio::any_io_executor ex_;
-    std::shared_ptr<completion_queue> done_; // completions on their way to the strand
-    std::atomic<std::size_t> posted_{0};     // run() calls on their way to the strand
+    std::atomic<std::size_t> posted_{0}; // run() calls on their way to the strand
     client_options options_;
     std::shared_ptr<client_connection> conn_;
     state state_ = state::idle;

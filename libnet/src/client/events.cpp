@@ -6,8 +6,8 @@ namespace libnet::detail {
 
 namespace asio = boost::asio;
 
-event_queue::event_queue(completion_queue& done, std::size_t max_events, taken_fn taken)
-    : done_(done), max_(std::max<std::size_t>(max_events, 1)), taken_(std::move(taken)) {}
+event_queue::event_queue(asio::any_io_executor ex, std::size_t max_events, taken_fn taken)
+    : ex_(std::move(ex)), max_(std::max<std::size_t>(max_events, 1)), taken_(std::move(taken)) {}
 
 event event_queue::take() {
     bool const was_full = full();
@@ -25,7 +25,7 @@ void event_queue::push(event&& e) {
         if (w.deadline)
             w.deadline->cancel();
         taken_(e, false);
-        return w.one.complete(done_, {}, std::move(e));
+        return w.one.complete(ex_, {}, std::move(e));
     }
     events_.push_back(std::move(e));
     if (!waiters_.empty()) {
@@ -38,30 +38,30 @@ void event_queue::hand_over(waiter& w) {
     if (w.deadline)
         w.deadline->cancel();
     if (w.one.active())
-        return w.one.complete(done_, {}, take());
+        return w.one.complete(ex_, {}, take());
     std::vector<event> batch;
     batch.reserve(std::min(w.max, events_.size()));
     while (batch.size() < w.max && !events_.empty())
         batch.push_back(take());
-    w.many.complete(done_, {}, std::move(batch));
+    w.many.complete(ex_, {}, std::move(batch));
 }
 
 void event_queue::finish(waiter& w, error_code ec) {
     if (w.deadline)
         w.deadline->cancel();
-    w.one.complete(done_, ec, event{});
-    w.many.complete(done_, ec, std::vector<event>{});
+    w.one.complete(ex_, ec, event{});
+    w.many.complete(ex_, ec, std::vector<event>{});
 }
 
 void event_queue::receive(pending<event> op, clock::time_point deadline, std::uint64_t key) {
     if (!events_.empty())
-        return op.complete(done_, {}, take());
+        return op.complete(ex_, {}, take());
     if (!open_)
-        return op.complete(done_, reason_, event{});
-    op.keep_work(done_);
+        return op.complete(ex_, reason_, event{});
+    op.keep_work(ex_);
     waiter w{key, std::move(op), {}, 1, nullptr};
     if (deadline != clock::time_point::max()) {
-        w.deadline = std::make_unique<asio::steady_timer>(done_.strand(), deadline);
+        w.deadline = std::make_unique<asio::steady_timer>(ex_, deadline);
         w.deadline->async_wait([this, key, alive = std::weak_ptr<int>(alive_)](error_code ec) {
             if (ec || alive.expired()) // answered or cancelled meanwhile, or the queue is gone
                 return;
@@ -69,7 +69,7 @@ void event_queue::receive(pending<event> op, clock::time_point deadline, std::ui
                                    [key](const waiter& x) { return x.key == key; });
             if (it == waiters_.end())
                 return;
-            it->one.complete(done_, asio::error::timed_out, event{});
+            it->one.complete(ex_, asio::error::timed_out, event{});
             waiters_.erase(it);
         });
     }
@@ -83,7 +83,7 @@ void event_queue::receive_batch(pending<std::vector<event>> op, std::size_t max,
         return hand_over(w);
     if (!open_)
         return finish(w, reason_);
-    w.many.keep_work(done_);
+    w.many.keep_work(ex_);
     waiters_.push_back(std::move(w));
 }
 

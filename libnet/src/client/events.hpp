@@ -25,7 +25,7 @@ public:
     /// Runs on every event as the application gets it, told whether the queue was full.
     using taken_fn = std::function<void(const event&, bool was_full)>;
 
-    event_queue(completion_queue& done, std::size_t max_events, taken_fn taken);
+    event_queue(boost::asio::any_io_executor ex, std::size_t max_events, taken_fn taken);
 
     void push(event&& e);
     /// Waits for one event until `deadline` (then asio::error::timed_out); `key` names it
@@ -57,7 +57,7 @@ private:
     void hand_over(waiter& w);
     void finish(waiter& w, error_code ec);
 
-    completion_queue& done_;
+    boost::asio::any_io_executor ex_;
     std::size_t max_;
     taken_fn taken_;
     std::deque<event> events_;

@@ -35,9 +35,9 @@ void client_core::send_direct(peer_link& link, std::uint16_t type, std::string b
         link.unacked_bytes == 0 || link.unacked_bytes + body.size() <= options_.max_queue_bytes;
     if (link.st == peer_link::state::up && !link.gone && link.waiting.empty() && room) {
         push_direct(link, type, std::move(body));
-        return op.complete(*done_, {});
+        return op.complete(ex_, {});
     }
-    op.keep_work(*done_);
+    op.keep_work(ex_);
     link.waiting.push_back({type, std::move(body), how, std::move(op)});
     release_link(link);
 }
@@ -62,7 +62,7 @@ void client_core::release_link(peer_link& link) {
             link.unacked_bytes + w.body.size() > options_.max_queue_bytes)
             return;
         push_direct(link, w.type, std::move(w.body));
-        w.op.complete(*done_, {});
+        w.op.complete(ex_, {});
         link.waiting.pop_front();
     }
 }
@@ -151,7 +151,7 @@ void client_core::reroute(peer_link& link) {
     link.unacked_bytes = 0;
     for (auto& w : link.waiting) {
         if (w.how == route::direct)
-            w.op.complete(*done_, error::no_peer_link);
+            w.op.complete(ex_, error::no_peer_link);
         else
             out_.send(resend_frame(link.peer, w.type, w.body, next_ref_++, 0, 0), std::move(w.op));
     }

@@ -10,9 +10,9 @@ namespace asio = boost::asio;
 
 void client_core::lookup(std::string id, pending<std::optional<peer_info>> op) {
     if (!can_send())
-        return op.complete(*done_, not_open(), std::nullopt);
+        return op.complete(ex_, not_open(), std::nullopt);
     auto const ref = next_ref_++;
-    op.keep_work(*done_);
+    op.keep_work(ex_);
     lookups_.push_back({ref, std::move(op)});
     write_silent(make_frame(msg::lookup{id, ref}));
 }
@@ -28,7 +28,7 @@ void client_core::on_presence(frame_view f) {
     std::optional<peer_info> found;
     if (p.join_seq != 0)
         found = peer_info{std::string(p.id), p.join_seq, std::string(p.endpoint)};
-    it->op.complete(*done_, {}, std::move(found));
+    it->op.complete(ex_, {}, std::move(found));
     lookups_.erase(it);
 }
 
@@ -42,14 +42,14 @@ bool client_core::on_lookup_error(const msg::error& e) {
                                         [&e](const lookup_waiter& w) { return w.ref == e.ref; });
     if (it == lookups_.end())
         return true;
-    it->op.complete(*done_, from_wire(e.code), std::nullopt);
+    it->op.complete(ex_, from_wire(e.code), std::nullopt);
     lookups_.erase(it);
     return true;
 }
 
 void client_core::end_lookups(error_code ec) {
     for (auto& w : lookups_)
-        w.op.complete(*done_, ec, std::nullopt);
+        w.op.complete(ex_, ec, std::nullopt);
     lookups_.clear();
 }
 

@@ -44,7 +44,7 @@ void client_core::on_fetched(frame_view f) {
 void client_core::send_confirmed(std::uint32_t type, std::string to, std::string body,
                                  std::uint64_t key, pending<receipt> op) {
     if (!can_send())
-        return op.complete(*done_, not_open(), receipt{});
+        return op.complete(ex_, not_open(), receipt{});
     bool const bcast = type > 0xFFFF;
     auto const ref = next_ref_++;
     shared_frame f;
@@ -56,16 +56,16 @@ void client_core::send_confirmed(std::uint32_t type, std::string to, std::string
         f = make_frame(msg::app{
             static_cast<std::uint16_t>(type), to, {}, body, ref, 0, 0, 0, msg::flag_confirm, 0});
     if (f.size - frame_header_size > server_max_frame_)
-        return op.complete(*done_, error::frame_too_large, receipt{});
+        return op.complete(ex_, error::frame_too_large, receipt{});
     mailbox_.expect_confirm(ref, key, bcast, std::move(op));
     write_silent(std::move(f)); // a failure to send ends the session, and the wait with it
 }
 
 void client_core::fetch(std::size_t max, std::uint64_t key, pending<std::vector<message>> op) {
     if (!can_send())
-        return op.complete(*done_, not_open(), {});
+        return op.complete(ex_, not_open(), {});
     if (!options_.pull || !mailbox_.has_mailbox())
-        return op.complete(*done_, error::not_permitted, {});
+        return op.complete(ex_, error::not_permitted, {});
     auto const ref = next_ref_++;
     mailbox_.expect_fetch(ref, key, std::move(op));
     auto const count = static_cast<std::uint32_t>(std::min<std::size_t>(max, 0xFFFF'FFFF));

@@ -53,7 +53,7 @@ std::optional<std::uint64_t> mailbox_tracker::ack_due() {
 
 void mailbox_tracker::expect_confirm(std::uint64_t ref, std::uint64_t key, bool broadcast,
                                      pending<receipt> op) {
-    op.keep_work(done_);
+    op.keep_work(ex_);
     auto& w = confirms_[ref];
     w.key = key;
     w.op = std::move(op);
@@ -67,7 +67,7 @@ bool mailbox_tracker::on_stored(const msg::stored& s) {
     auto& w = it->second;
     w.r.offline = s.count;
     w.r.durable = (s.flags & msg::stored_durable) != 0;
-    w.op.complete(done_, {}, std::move(w.r));
+    w.op.complete(ex_, {}, std::move(w.r));
     confirms_.erase(it);
     return true;
 }
@@ -77,13 +77,13 @@ void mailbox_tracker::cancel_confirm(std::uint64_t key) {
                            [key](const auto& c) { return c.second.key == key; });
     if (it == confirms_.end())
         return;
-    it->second.op.complete(done_, asio::error::operation_aborted, receipt{});
+    it->second.op.complete(ex_, asio::error::operation_aborted, receipt{});
     confirms_.erase(it);
 }
 
 void mailbox_tracker::expect_fetch(std::uint64_t ref, std::uint64_t key,
                                    pending<std::vector<message>> op) {
-    op.keep_work(done_);
+    op.keep_work(ex_);
     fetches_.push_back({ref, key, std::move(op), {}, false});
 }
 
@@ -105,7 +105,7 @@ bool mailbox_tracker::on_fetched() {
     bool const handed = !w.got.empty();
     if (handed)
         used();
-    w.op.complete(done_, {}, std::move(w.got));
+    w.op.complete(ex_, {}, std::move(w.got));
     return handed;
 }
 
@@ -115,7 +115,7 @@ std::vector<message> mailbox_tracker::cancel_fetch(std::uint64_t key) {
     if (it == fetches_.end() || it->abandoned)
         return {};
     it->abandoned = true;
-    it->op.complete(done_, asio::error::operation_aborted, {});
+    it->op.complete(ex_, asio::error::operation_aborted, {});
     auto got = std::move(it->got);
     it->got.clear();
     for (std::size_t i = 0; i < got.size() && !unconsumed_.empty(); ++i)
@@ -132,7 +132,7 @@ bool mailbox_tracker::on_error(const msg::error& e) {
             w.r.refused.emplace_back(e.id); // STORED follows for the rest
             return true;
         }
-        w.op.complete(done_, from_wire(e.code), receipt{});
+        w.op.complete(ex_, from_wire(e.code), receipt{});
         confirms_.erase(it);
         return true;
     }
@@ -142,17 +142,17 @@ bool mailbox_tracker::on_error(const msg::error& e) {
         return false;
     for (std::size_t i = 0; i < it->got.size(); ++i) // none: the server refuses GET whole
         unconsumed_.pop_back();
-    it->op.complete(done_, from_wire(e.code), {});
+    it->op.complete(ex_, from_wire(e.code), {});
     fetches_.erase(it);
     return true;
 }
 
 void mailbox_tracker::end(error_code ec) {
     for (auto& [ref, w] : confirms_)
-        w.op.complete(done_, ec, receipt{});
+        w.op.complete(ex_, ec, receipt{});
     confirms_.clear();
     for (auto& w : fetches_)
-        w.op.complete(done_, ec, {});
+        w.op.complete(ex_, ec, {});
     fetches_.clear();
 }
 

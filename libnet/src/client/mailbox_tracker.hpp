@@ -20,7 +20,7 @@ namespace libnet::detail {
 /// Strand only, except last_delivered() and has_mailbox().
 class mailbox_tracker {
 public:
-    explicit mailbox_tracker(completion_queue& done) : done_(done) {}
+    explicit mailbox_tracker(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
 
     /// The session resumes after mailbox id `after` (client_options::resume_after).
     void resume(std::uint64_t after);
@@ -80,7 +80,7 @@ private:
     };
     std::uint64_t upto() const; // everything before the first message not yet taken
 
-    completion_queue& done_;
+    boost::asio::any_io_executor ex_;
     std::atomic<bool> has_mailbox_{false};
     // Ids arrive in increasing order; those queued but not yet taken are in unconsumed_,
     // and ACKs stop short of the first.

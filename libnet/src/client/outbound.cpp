@@ -11,13 +11,13 @@ bool outbound::has_room(std::size_t bytes) const {
 
 void outbound::send(shared_frame f, pending<> op) {
     if (!conn_ || conn_->closing())
-        return op.complete(done_, closed_);
+        return op.complete(ex_, closed_);
     if (held_.empty() && has_room(f.size)) {
         if (!conn_->enqueue(std::move(f)))
-            return op.complete(done_, closed_);
-        return op.complete(done_, {});
+            return op.complete(ex_, closed_);
+        return op.complete(ex_, {});
     }
-    op.keep_work(done_);
+    op.keep_work(ex_);
     held_.push_back({std::move(f), std::move(op)});
 }
 
@@ -32,13 +32,13 @@ void outbound::release() {
     while (!held_.empty()) {
         auto& h = held_.front();
         if (conn_->closing()) { // nothing more can be sent
-            h.op.complete(done_, closed_);
+            h.op.complete(ex_, closed_);
         } else if (!has_room(h.frame.size)) {
             return;
         } else if (h.last) { // after everything sent before it
             conn_->finish(error::not_connected, std::move(h.frame));
         } else {
-            h.op.complete(done_, conn_->enqueue(std::move(h.frame)) ? error_code{} : closed_);
+            h.op.complete(ex_, conn_->enqueue(std::move(h.frame)) ? error_code{} : closed_);
         }
         held_.pop_front();
     }
@@ -46,7 +46,7 @@ void outbound::release() {
 
 void outbound::fail(error_code reason) {
     for (auto& h : held_)
-        h.op.complete(done_, reason);
+        h.op.complete(ex_, reason);
     held_.clear();
 }
 

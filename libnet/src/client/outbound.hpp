@@ -17,8 +17,8 @@ namespace libnet::detail {
 /// the writer has made room. Strand only.
 class outbound {
 public:
-    outbound(completion_queue& done, std::size_t max_queue_bytes)
-        : done_(done), max_queue_bytes_(max_queue_bytes) {}
+    outbound(boost::asio::any_io_executor ex, std::size_t max_queue_bytes)
+        : ex_(std::move(ex)), max_queue_bytes_(max_queue_bytes) {}
 
     void attach(std::shared_ptr<connection> conn) { conn_ = std::move(conn); }
 
@@ -31,13 +31,13 @@ public:
     template <class Message>
     void send_message(const Message& m, std::size_t n, pending<> op) {
         if (!conn_)
-            return op.complete(done_, closed_);
+            return op.complete(ex_, closed_);
         using put = connection::put_result;
         auto const r =
             held_.empty() ? conn_->enqueue_message_within(m, n, max_queue_bytes_) : put::no_room;
         if (r == put::no_room)
             return send(make_frame(m), std::move(op));
-        op.complete(done_, r == put::queued ? error_code{} : closed_);
+        op.complete(ex_, r == put::queued ? error_code{} : closed_);
     }
     /// Sends `bye` after everything else and closes gracefully (docs/protocol.md §5.11).
     void send_last(shared_frame bye);
@@ -57,7 +57,7 @@ private:
     };
     bool has_room(std::size_t bytes) const;
 
-    completion_queue& done_;
+    boost::asio::any_io_executor ex_;
     std::size_t max_queue_bytes_;
     std::shared_ptr<connection> conn_;
     std::deque<held> held_;

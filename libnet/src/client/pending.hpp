@@ -12,10 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
-#include <exception>
-#include <memory>
 #include <utility>
-#include <vector>
 
 namespace libnet::detail {
 
@@ -24,54 +21,6 @@ inline thread_local unsigned inline_depth = 0;
 /// Most handlers run inline one inside another before a completion is posted again: each
 /// level is a few stack frames of the resumed coroutine and of the client.
 inline constexpr unsigned max_inline_depth = 16;
-
-/// The client's completions on their way to its strand. A completion whose handler runs on
-/// the strand waits here, and one posted function runs all that gathered, in order: a burst
-/// of operations that complete as they start (sends with room, answered with callbacks)
-/// costs one trip through the executor's queue, not one each. Strand only.
-class completion_queue : public std::enable_shared_from_this<completion_queue> {
-public:
-    using function = boost::asio::any_completion_handler<void()>;
-
-    explicit completion_queue(boost::asio::any_io_executor strand) : strand_(std::move(strand)) {}
-
-    const boost::asio::any_io_executor& strand() const noexcept { return strand_; }
-
-    /// Runs `f` on the strand, after everything added before it, never inside this call.
-    void add(function f) {
-        ready_.push_back(std::move(f));
-        if (!posted_) {
-            posted_ = true;
-            boost::asio::post(strand_, [self = shared_from_this()] { self->run(); });
-        }
-    }
-
-private:
-    void run() {
-        posted_ = false;
-        running_.swap(ready_);
-        // What completes meanwhile waits for the next turn: add() posts again.
-        std::size_t next = 0;
-        try {
-            for (; next < running_.size(); ++next)
-                std::move(running_[next])();
-        } catch (...) { // as a posted handler's would: the rest still runs, next turn
-            for (std::size_t i = running_.size(); i-- > next + 1;)
-                ready_.insert(ready_.begin(), std::move(running_[i]));
-            running_.clear();
-            if (!ready_.empty() && !posted_) {
-                posted_ = true;
-                boost::asio::post(strand_, [self = shared_from_this()] { self->run(); });
-            }
-            throw;
-        }
-        running_.clear();
-    }
-
-    boost::asio::any_io_executor strand_;
-    std::vector<function> ready_, running_;
-    bool posted_ = false;
-};
 
 /// A started operation of the client: the application's handler, completed exactly once,
 /// with void(error_code, T...). Every waiting operation of the client is one of these.
@@ -114,18 +63,17 @@ public:
 
     /// The operation will wait: keep the handler's executor from running out of work
     /// meanwhile, as Asio's own operations do. Its completion is posted, never inline.
-    void keep_work(const completion_queue& q) {
+    void keep_work(const boost::asio::any_io_executor& fallback) {
         inline_ = false;
         if (handler_ && !work_)
-            work_ = boost::asio::prefer(boost::asio::get_associated_executor(handler_, q.strand()),
+            work_ = boost::asio::prefer(boost::asio::get_associated_executor(handler_, fallback),
                                         boost::asio::execution::outstanding_work.tracked);
     }
 
-    /// Completes the operation, never inside this call (but see allow_inline): a handler
-    /// that runs on the client's strand (it has no executor of its own, or it is the strand)
-    /// joins `q`; any other is posted to the strand and dispatched from there to its own
-    /// executor. Nothing happens when inactive.
-    void complete(completion_queue& q, error_code ec, T... v) {
+    /// Completes the operation: posted to `fallback` (the client's strand), from where it
+    /// is dispatched to the handler's associated executor (`fallback` if it has none); so
+    /// the handler never runs inside this call. Nothing happens when inactive.
+    void complete(const boost::asio::any_io_executor& fallback, error_code ec, T... v) {
         if (!handler_)
             return;
         if (inline_ && inline_depth < max_inline_depth) {
@@ -138,19 +86,16 @@ public:
             std::move(h)(ec, std::move(v)...); // the caller touches nothing of its own after
             return;
         }
-        auto ex = boost::asio::get_associated_executor(handler_, q.strand());
+        auto ex = boost::asio::get_associated_executor(handler_, fallback);
         work_ = nullptr;
-        auto run = [h = std::move(handler_), ec, ... v = std::move(v)]() mutable {
-            // Cleared here, on the handler's executor, where cancellation is emitted:
-            // never concurrently with an emit.
-            h.get_cancellation_slot().clear();
-            std::move(h)(ec, std::move(v)...);
-        };
-        // The handler's associated executor, or the strand given as the default, wrapped.
-        if (auto const* io = ex.template target<boost::asio::any_io_executor>();
-            io && *io == q.strand())
-            return q.add(completion_queue::function(std::move(run)));
-        boost::asio::post(q.strand(), boost::asio::bind_executor(std::move(ex), std::move(run)));
+        boost::asio::post(
+            fallback, boost::asio::bind_executor(std::move(ex), [h = std::move(handler_), ec,
+                                                                 ... v = std::move(v)]() mutable {
+                // Cleared here, on the handler's executor, where
+                // cancellation is emitted: never concurrently with an emit.
+                h.get_cancellation_slot().clear();
+                std::move(h)(ec, std::move(v)...);
+            }));
     }
 
 private:

@@ -15,20 +15,20 @@ using clock = std::chrono::steady_clock;
 void client_core::send(std::uint16_t type, std::string to, std::string body, route how,
                        pending<> op) {
     if (state_ != state::registered)
-        return op.complete(*done_, not_open());
+        return op.complete(ex_, not_open());
     if (type != 0 && !is_app_type(type))
-        return op.complete(*done_, error::unknown_type);
+        return op.complete(ex_, error::unknown_type);
     if (how != route::server && !to.empty() &&
         (how == route::direct || !links_.none_identified())) {
         auto* link = links_.find(to);
         if (link && link->verified() && !(link->gone && how == route::direct)) {
             if (body.size() + 128 > server_max_frame_) // it may have to go through the server
-                return op.complete(*done_, error::frame_too_large);
+                return op.complete(ex_, error::frame_too_large);
             send_direct(*link, type, std::move(body), how, std::move(op));
             return;
         }
         if (how == route::direct)
-            return op.complete(*done_, error::no_peer_link);
+            return op.complete(ex_, error::no_peer_link);
     }
     if (type == 0)
         return send_to_server(msg::send{to, body, next_ref_++}, std::move(op));
@@ -39,9 +39,9 @@ template <class Message>
 void client_core::send_to_server(const Message& m, pending<> op) {
     auto const n = msg::encoded_size(m);
     if (n - frame_header_size > server_max_frame_)
-        return op.complete(*done_, error::frame_too_large); // the server would refuse it
+        return op.complete(ex_, error::frame_too_large); // the server would refuse it
     if (leaving_)
-        return op.complete(*done_, not_open());
+        return op.complete(ex_, not_open());
     out_.send_message(m, n, std::move(op));
 }
 
@@ -52,9 +52,9 @@ void client_core::send_batch(std::string to, std::vector<std::string> bodies, ro
                              pending<> op) {
     for (auto const& body : bodies)
         if (body.size() + 128 > server_max_frame_)
-            return op.complete(*done_, error::frame_too_large);
+            return op.complete(ex_, error::frame_too_large);
     if (bodies.empty())
-        return op.complete(*done_, can_send() ? error_code{} : not_open());
+        return op.complete(ex_, can_send() ? error_code{} : not_open());
     for (std::size_t i = 0; i + 1 < bodies.size(); ++i)
         send(0, to, std::move(bodies[i]), how, pending<>());
     send(0, std::move(to), std::move(bodies.back()), how, std::move(op));
@@ -82,13 +82,13 @@ void client_core::on_finished() {
 
 void client_core::broadcast(std::string body, pending<> op) {
     if (!can_send())
-        return op.complete(*done_, not_open());
+        return op.complete(ex_, not_open());
     send_to_server(msg::broadcast{body, next_ref_++}, std::move(op));
 }
 
 void client_core::terminate(std::string text, pending<> op) {
     if (!can_send())
-        return op.complete(*done_, not_open());
+        return op.complete(ex_, not_open());
     out_.send(make_frame(msg::term{msg::term_reason::requested, text, {}}), std::move(op));
 }
 
