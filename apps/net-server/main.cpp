@@ -97,7 +97,13 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
         ("mailbox-max-bytes", po::value(&o.mailbox_max_bytes)->default_value(o.mailbox_max_bytes),
          "bytes of bodies one mailbox may hold; beyond it senders get ERROR queue_full")
         ("ttl", po::value(&st.ttl_secs)->default_value(0),
-         "drop stored messages not delivered within SECS (0: keep them)");
+         "drop stored messages not delivered within SECS (0: keep them)")
+        ("cluster", po::value(&o.cluster.servers),
+         "join the cluster of servers on these NATS servers: nats://[USER:PASS@]HOST:PORT[,...]")
+        ("cluster-name", po::value(&o.cluster.name)->default_value(o.cluster.name),
+         "the cluster to join (servers with the same name form one service)")
+        ("node-id", po::value(&o.cluster.node_id),
+         "this server's name in the cluster (default: host name and port)");
     // clang-format on
     return d;
 }
@@ -159,6 +165,11 @@ settings parse(int argc, char** argv) {
     } catch (const std::runtime_error& e) {
         throw app::usage_error(e.what());
     }
+    if (vm.count("cluster") && !libnet::server::cluster_supported())
+        throw app::usage_error("--cluster: this net-server was built without NATS "
+                               "(LIBNET_WITH_NATS=OFF)");
+    if (vm.count("cluster") && s.server.cluster.servers.empty())
+        throw app::usage_error("--cluster needs at least one NATS server");
     if ((vm.count("allow-ids") || vm.count("allow-file")) && s.server.allow_ids.empty())
         throw app::usage_error("the allow list is empty");
     if (st.store != "memory" && !st.store.starts_with("sqlite:"))
@@ -194,6 +205,9 @@ int main(int argc, char** argv) {
     } catch (const boost::system::system_error& e) {
         std::cerr << "net-server: cannot listen on " << s.server.host << ":" << s.server.port
                   << ": " << e.code().message() << "\n";
+        return 1;
+    } catch (const std::exception& e) { // the cluster: unreachable, or a bad name
+        std::cerr << "net-server: " << e.what() << "\n";
         return 1;
     }
     asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGUSR1);

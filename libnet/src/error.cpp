@@ -66,6 +66,8 @@ error_info info(error e) noexcept {
         return {"not_connected", "not connected"};
     case error::shutting_down:
         return {"shutting_down", "server is shutting down"};
+    case error::cluster_unavailable:
+        return {"cluster_unavailable", "the server is cut off from its cluster"};
     case error::hook_failed:
         return {"hook_failed", "an application hook threw; the session was ended"};
     }

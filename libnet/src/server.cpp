@@ -19,6 +19,10 @@ boost::asio::ip::tcp::endpoint server::local_endpoint() const {
     return core_->local_endpoint();
 }
 
+bool server::cluster_supported() noexcept {
+    return detail::cluster_supported();
+}
+
 boost::asio::awaitable<error_code> server::run_op(std::shared_ptr<detail::server_core> core) {
     co_return co_await core->run();
 }

@@ -30,6 +30,7 @@ enum class error : std::uint16_t {
     server_full = 36,        ///< The server's client limit is reached.
     not_allowed = 37,        ///< The id is not on the server's allow list.
     auth_failed = 38,        ///< A secret or peer-link token missing or wrong.
+    cluster_unavailable = 39, ///< The server is cut off from its cluster and can't register.
 
     // Routing and flow control (64-95).
     no_such_client = 64,   ///< The recipient is not online and has no mailbox.

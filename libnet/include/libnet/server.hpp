@@ -30,8 +30,12 @@ class server {
 public:
     using executor_type = boost::asio::any_io_executor;
 
-    /// Binds and listens at once, so local_endpoint() is valid on return.
-    /// @throws boost::system::system_error if the address can't be resolved or bound.
+    /// Binds and listens at once, so local_endpoint() is valid on return. With
+    /// `options.cluster.servers`, also joins the cluster: connects to NATS and loads the
+    /// directory (blocking up to `cluster.connect_timeout`).
+    /// @throws boost::system::system_error if the address can't be resolved or bound;
+    /// std::runtime_error if the cluster can't be joined (or this build has no clusters),
+    /// std::invalid_argument for options that do not go together.
     explicit server(executor_type ex, server_options options = {});
     ~server();
 
@@ -42,6 +46,9 @@ public:
 
     /// The bound address (with the real port when options.port was 0).
     boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+    /// Whether this build of libnet can join clusters (built with LIBNET_WITH_NATS).
+    static bool cluster_supported() noexcept;
 
     /// Accepts and serves clients until the server stops (stop(), a client's TERM or a
     /// termination policy), then waits for every session to flush and close.

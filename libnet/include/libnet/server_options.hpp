@@ -17,6 +17,28 @@
 
 namespace libnet {
 
+/// Several servers forming one service over NATS (docs/guide.md §13). Each server of a
+/// cluster is a node; they share one directory and one id space and forward messages to
+/// each other's clients.
+struct cluster_options {
+    /// NATS servers, comma-separated: "nats://[user:pass@]host:port,...". Empty: no cluster,
+    /// the server stands alone.
+    std::string servers;
+    /// The service's name: nodes with the same name (on the same NATS) form one cluster.
+    /// Letters, digits, '-' and '_'.
+    std::string name = "libnet";
+    /// This node's name, unique in the cluster (letters, digits, '-' and '_'); empty: the
+    /// host name and the server's port.
+    std::string node_id;
+    /// Nodes tell each other they are alive this often ...
+    std::chrono::milliseconds heartbeat_interval{200};
+    /// ... and a node silent for this many intervals is taken for dead: its clients leave
+    /// (LEFT lost) everywhere and their ids are free again.
+    std::uint32_t heartbeat_misses = 4;
+    /// Time to reach NATS and load the directory at start-up.
+    std::chrono::milliseconds connect_timeout{5000};
+};
+
 /// Settings of a libnet::server. Every limit has a finite default; where 0 means "off"
 /// the member says so.
 struct server_options {
@@ -92,6 +114,10 @@ struct server_options {
     std::chrono::milliseconds message_ttl{0};
     /// Messages one GET returns at most.
     std::uint32_t max_get = 1000;
+
+    /// Join a cluster of servers on NATS; by default the server stands alone. Needs libnet
+    /// built with NATS (LIBNET_WITH_NATS); otherwise the server refuses to start.
+    cluster_options cluster;
 
     /// Where log lines go; empty: nowhere.
     log_function log;

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace libnet::detail {
 
@@ -42,9 +43,23 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
     acceptor_.listen(options_.backlog);
     acceptor_.non_blocking(true); // accept_ready() takes every waiting connection at once
     endpoint_ = acceptor_.local_endpoint();
+    if (!options_.cluster.servers.empty()) {
+        if (has_mailboxes_)
+            throw std::invalid_argument(
+                "a cluster keeps no mailboxes yet: drop the allow list and the store");
+        cluster_ = std::make_unique<cluster>(ex, options_.cluster, endpoint_.port(),
+                                            static_cast<cluster_events&>(*this));
+        cluster_->connect();
+    }
+}
+
+server_core::~server_core() {
+    cluster_.reset(); // before anything its callbacks use
 }
 
 asio::awaitable<error_code> server_core::run() {
+    if (cluster_)
+        cluster_->start();
     log(log_level::info, "listening on " + endpoint_string(endpoint_));
     {
         std::lock_guard lock(mutex_);
@@ -71,6 +86,8 @@ asio::awaitable<error_code> server_core::run() {
         co_await drained_.async_wait(use_tuple);
     }
     store_->flush(); // what was confirmed is committed; the rest gets its chance
+    if (cluster_)
+        cluster_->stop(); // the other nodes see our clients leave
     log(log_level::info, "stopped");
     co_return error_code{};
 }
@@ -99,7 +116,7 @@ asio::awaitable<void> server_core::idle_watch() {
             std::lock_guard lock(mutex_);
             if (stopping_)
                 co_return;
-            if (directory_.size() == 0)
+            if (directory_.members().empty())
                 wake = idle_since_ + options_.idle_timeout;
         }
         if (wake <= std::chrono::steady_clock::now()) {

@@ -1,6 +1,7 @@
 #ifndef LIBNET_SRC_SERVER_CORE_HPP
 #define LIBNET_SRC_SERVER_CORE_HPP
 
+#include "cluster.hpp"
 #include "directory.hpp"
 #include "session.hpp"
 
@@ -52,9 +53,10 @@ struct mailbox {
 
 /// State shared by all sessions of a server: the directory, routing and policies.
 /// Lock order: mutex_ before any connection's queue mutex; never the other way round.
-class server_core : public std::enable_shared_from_this<server_core> {
+class server_core : public std::enable_shared_from_this<server_core>, private cluster_events {
 public:
     server_core(boost::asio::any_io_executor ex, server_options options);
+    ~server_core();
 
     boost::asio::awaitable<error_code> run();
     void stop(msg::term_reason reason, std::string_view by = {}, std::string_view text = {});
@@ -85,6 +87,23 @@ public:
     io_counters counters_;
 
 private:
+    // The cluster's side (remote.cpp).
+    bool cluster_claimed(const std::string& id, std::uint64_t revision) override;
+    void cluster_claim_failed(const std::string& id, error_code ec) override;
+    void cluster_joined(const std::string& id, std::uint64_t revision, const std::string& node,
+                        const std::string& endpoint) override;
+    void cluster_left(const std::string& id, std::uint64_t revision,
+                      msg::leave_reason reason) override;
+    void cluster_frame(std::string_view to, std::string_view from, std::string_view from_node,
+                       std::span<const std::uint8_t> f) override;
+    void cluster_log(log_level level, const std::string& text) override { log(level, text); }
+    /// A frame for client `to` of node `node`, from a client of this one (STORED, ERROR).
+    void reply_remote(std::string_view node, std::string_view to, std::string_view about,
+                      const shared_frame& f);
+    void deliver_remote(std::string_view to, std::string_view from, std::string_view from_node,
+                        frame_view f);
+    void fan_out(std::string_view from, std::string_view body, const server_session* except);
+
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> idle_watch();
     void start_session(boost::asio::ip::tcp::socket socket);
@@ -97,6 +116,10 @@ private:
     void announce();
     void announce_soon();
     std::string assign_id(const server_session& s) const;
+    /// Lists a client whose id is settled and welcomes it (mutex_ held).
+    void admit(server_session& s, std::string id, std::string_view endpoint, std::uint16_t flags,
+               const msg::hello* h, std::uint64_t join_seq);
+    void registered(server_session& s);
     error_code check_access(std::string_view id, const msg::hello& h) const;
 
     // Mailboxes (mailbox.cpp); all under mutex_.
@@ -117,6 +140,8 @@ private:
         std::uint64_t link, link_seq;
     };
     void route_one(server_session& from, const outgoing& m);
+    /// Sends `m` to its recipient on another node; false when none is listed there.
+    bool forward(server_session& from, const outgoing& m);
     std::shared_ptr<server_session> recipient(server_session& from, std::string_view id);
     void deliver_live(server_session& from, server_session& to, const outgoing& m,
                       std::uint16_t mark, bool confirm_wanted);
@@ -133,6 +158,15 @@ private:
     std::int64_t expiry(std::uint32_t ttl_ms, std::int64_t now) const;
     void drop_expired(mailbox& mb, std::int64_t now);
     boost::asio::awaitable<void> expiry_watch();
+
+    std::unique_ptr<cluster> cluster_;
+    // Registrations waiting for the cluster to settle their id (under mutex_).
+    struct claim {
+        std::shared_ptr<server_session> session;
+        std::string endpoint;
+        std::uint16_t flags;
+    };
+    std::unordered_map<std::string, claim, string_hash, std::equal_to<>> claims_;
 
     boost::asio::any_io_executor ex_;
     boost::asio::strand<boost::asio::any_io_executor> strand_;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <numeric>
 
 namespace libnet::detail {
 
@@ -46,20 +45,61 @@ bool directory::fits(std::string_view id, std::string_view endpoint) const noexc
     return entries_.size() + entry <= max_frame_;
 }
 
-bool directory::add(member s) {
-    bool const was_due = due();
-    s->join_seq_ = next_join_seq_++;
-    auto const at = append(deltas_, msg::joined{{s->id_, s->join_seq_, s->endpoint_}});
+const directory::remote* directory::find_remote(std::string_view id) const noexcept {
+    if (remotes_.empty())
+        return nullptr;
+    auto it = remotes_.find(id);
+    return it == remotes_.end() ? nullptr : &it->second;
+}
+
+void directory::append_entry(std::string_view id, std::uint64_t join_seq,
+                             std::string_view endpoint) {
+    auto const at = append(deltas_, msg::joined{{id, join_seq, endpoint}});
     auto const size = deltas_.size() - at;
     ++delta_frames_;
     entries_.insert(entries_.end(), deltas_.begin() + static_cast<std::ptrdiff_t>(at),
                     deltas_.end());
     boost::endian::store_big_u16(entries_.data() + entries_.size() - size,
                                  static_cast<std::uint16_t>(msg::tag::entry));
-    entry_size_.push_back(static_cast<std::uint32_t>(size));
+    slots_.push_back({std::string(id), static_cast<std::uint32_t>(size)});
+}
+
+void directory::erase_entry(std::string_view id, std::uint64_t join_seq,
+                            msg::leave_reason reason, bool quiet) {
+    auto it = std::find_if(slots_.begin(), slots_.end(), [id](const slot& e) { return e.id == id; });
+    if (it != slots_.end()) {
+        std::size_t from = 0;
+        for (auto e = slots_.begin(); e != it; ++e)
+            from += e->size;
+        auto const first = entries_.begin() + static_cast<std::ptrdiff_t>(from);
+        entries_.erase(first, first + it->size);
+        slots_.erase(it);
+    }
+    if (!quiet) {
+        append(deltas_, msg::left{id, join_seq, reason});
+        ++delta_frames_;
+    }
+}
+
+bool directory::add(member s) {
+    return add(std::move(s), next_join_seq_);
+}
+
+bool directory::add(member s, std::uint64_t join_seq) {
+    bool const was_due = due();
+    s->join_seq_ = join_seq;
+    next_join_seq_ = join_seq + 1;
+    append_entry(s->id_, s->join_seq_, s->endpoint_);
     by_id_.emplace(s->id_, s.get());
     members_.push_back(std::move(s));
     ++joiners_;
+    return !was_due;
+}
+
+bool directory::add_remote(std::string id, remote r) {
+    bool const was_due = due();
+    append_entry(id, r.join_seq, r.endpoint);
+    remotes_.emplace(std::move(id), std::move(r));
     return !was_due;
 }
 
@@ -69,19 +109,21 @@ bool directory::remove(server_session& s, msg::leave_reason reason, bool quiet) 
     if (it == members_.end())
         return false;
     bool const was_due = due();
-    auto const i = static_cast<std::size_t>(it - members_.begin());
-    auto const from = std::accumulate(entry_size_.begin(), entry_size_.begin() + i, std::size_t{0});
-    auto const first = entries_.begin() + static_cast<std::ptrdiff_t>(from);
-    entries_.erase(first, first + entry_size_[i]);
-    entry_size_.erase(entry_size_.begin() + static_cast<std::ptrdiff_t>(i));
+    erase_entry(s.id_, s.join_seq_, reason, quiet);
     if (!s.announced_.load(std::memory_order_relaxed))
         --joiners_;
     by_id_.erase(s.id_);
     members_.erase(it);
-    if (!quiet) {
-        append(deltas_, msg::left{s.id_, s.join_seq_, reason});
-        ++delta_frames_;
-    }
+    return !was_due && due();
+}
+
+bool directory::remove_remote(std::string_view id, msg::leave_reason reason) {
+    auto it = remotes_.find(id);
+    if (it == remotes_.end())
+        return false;
+    bool const was_due = due();
+    erase_entry(id, it->second.join_seq, reason, false);
+    remotes_.erase(it);
     return !was_due && due();
 }
 

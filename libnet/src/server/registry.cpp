@@ -13,11 +13,11 @@ namespace libnet::detail {
 
 std::string server_core::assign_id(const server_session& s) const {
     auto base = endpoint_string(s.remote_endpoint());
-    if (!directory_.find(base))
+    if (!directory_.contains(base))
         return base;
     for (int i = 2;; ++i) { // two connections can only share ip:port across address families
         auto id = base + "#" + std::to_string(i);
-        if (!directory_.find(id))
+        if (!directory_.contains(id))
             return id;
     }
 }
@@ -49,22 +49,41 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     std::unique_lock lock(mutex_);
     if (stopping_)
         return error::shutting_down;
-    if (directory_.find(id))
+    if (directory_.contains(id) || claims_.count(id) != 0)
         return error::id_taken;
     // The snapshot is one frame: refuse a client it could no longer be sent to.
-    if (directory_.size() >= options_.max_clients || !directory_.fits(id, h.endpoint))
+    if (directory_.members().size() + claims_.size() >= options_.max_clients ||
+        !directory_.fits(id, h.endpoint))
         return error::server_full;
+    if (cluster_) {
+        // The cluster settles who gets the id; the session waits for its answer.
+        if (!cluster_->available())
+            return error::cluster_unavailable;
+        claims_.emplace(id, claim{s.self(), std::string(h.endpoint), h.flags});
+        s.claiming_ = true;
+        lock.unlock();
+        cluster_->claim(id, std::string(h.endpoint));
+        return {};
+    }
+    admit(s, std::move(id), h.endpoint, h.flags, &h, 0);
+    lock.unlock();
+    registered(s);
+    return {};
+}
 
+void server_core::admit(server_session& s, std::string id, std::string_view endpoint,
+                        std::uint16_t flags, const msg::hello* h, std::uint64_t join_seq) {
     s.id_ = std::move(id);
-    s.endpoint_ = h.endpoint;
-    s.presence_ = (h.flags & msg::hello_no_directory) == 0;
+    s.endpoint_ = endpoint;
+    s.presence_ = (flags & msg::hello_no_directory) == 0;
     if (!s.endpoint_.empty())
         s.peer_key_ = random_bytes(peer_key_size);
     s.registered_ = true;
-    if (directory_.add(s.self()))
+    if (join_seq != 0 ? directory_.add(s.self(), join_seq) : directory_.add(s.self()))
         announce_soon();
     ++registrations_;
-    open_mailbox(s, h);
+    if (h)
+        open_mailbox(s, *h);
 
     // WELCOME goes out now; the snapshot, the deltas to the others and what waits in the
     // mailbox follow with the next announcement, which batches every join until then.
@@ -81,18 +100,23 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     }
     s.enqueue(make_frame(w));
     commit();
+}
 
-    bool const teardown = options_.teardown_at != 0 && registrations_ == options_.teardown_at;
-    auto const count = directory_.size();
-    lock.unlock();
-
+// After admit(), outside the lock: the log line and the teardown policy.
+void server_core::registered(server_session& s) {
+    std::size_t count;
+    bool teardown;
+    {
+        std::lock_guard lock(mutex_);
+        count = directory_.size();
+        teardown = options_.teardown_at != 0 && registrations_ == options_.teardown_at;
+    }
     log(log_level::info, "joined " + s.id_ + " from " + endpoint_string(s.remote_endpoint()) +
                              " (" + std::to_string(count) + " online)");
     if (teardown) {
         log(log_level::info, "teardown: " + std::to_string(options_.teardown_at) + " registered");
         stop(msg::term_reason::teardown);
     }
-    return {};
 }
 
 void server_core::lookup(server_session& from, const msg::lookup& m) {
@@ -102,6 +126,9 @@ void server_core::lookup(server_session& from, const msg::lookup& m) {
     if (auto* s = directory_.find(m.id)) {
         p.join_seq = s->join_seq_;
         endpoint = s->endpoint_;
+    } else if (auto* r = directory_.find_remote(m.id)) {
+        p.join_seq = r->join_seq;
+        endpoint = r->endpoint;
     }
     lock.unlock();
     p.endpoint = endpoint;
@@ -127,8 +154,10 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
         s.mailbox_->session.reset();
     if (directory_.remove(s, reason, stopping_))
         announce_soon();
+    if (cluster_)
+        cluster_->release(s.id_, s.join_seq_, reason);
     leaves_.fetch_add(1, std::memory_order_release); // senders look it up again
-    if (directory_.size() == 0)
+    if (directory_.members().empty())
         idle_since_ = std::chrono::steady_clock::now();
     bool const stopping = stopping_;
     auto const count = directory_.size();
@@ -136,7 +165,7 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
     if (!stopping && options_.exit_on_disconnect)
         policy = msg::term_reason::disconnect;
     else if (!stopping && options_.expect != 0 && registrations_ >= options_.expect &&
-             directory_.size() == 0)
+             directory_.members().empty())
         policy = msg::term_reason::expected;
     lock.unlock();
 

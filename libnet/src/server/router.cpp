@@ -51,6 +51,8 @@ void server_core::route_one(server_session& from, const outgoing& m) {
     if (!has_mailboxes_) {
         if (auto to = recipient(from, m.to))
             return deliver_live(from, *to, m, mark, confirm_wanted);
+        if (cluster_ && forward(from, m))
+            return;
         if (!sync)
             from.send_error(error::no_such_client, type, m.ref, m.to);
         return;
@@ -92,18 +94,13 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
         return;
     if (!allowed(from, {from.id_, {}, type, m.body}, m.ref))
         return;
+    if (cluster_) { // one publish; each node fans it out to its own clients
+        auto const f = make_frame(msg::broadcast{m.body, 0, 0, 0});
+        if (!cluster_->broadcast(from.id_, {f.data.get(), f.size}))
+            from.send_error(error::cluster_unavailable, type, m.ref);
+    }
+    fan_out(from.id_, m.body, &from);
     std::lock_guard lock(mutex_);
-    announce();
-    // One encoding for everyone; a recipient whose stream already carries a later number
-    // (a SEND routed to it meanwhile without this lock) gets a renumbered copy.
-    auto const seq = next_msg_seq_.fetch_add(1, std::memory_order_relaxed);
-    auto const f = make_frame(msg::deliver{from.id_, m.body, seq, msg::flag_broadcast});
-    auto renumber = [&](std::uint64_t n) {
-        return make_frame(msg::deliver{from.id_, m.body, n, msg::flag_broadcast});
-    };
-    for (auto const& member : directory_.members())
-        if (member.get() != &from && !member->mailbox_)
-            member->enqueue_numbered(f, seq, next_msg_seq_, renumber);
     // Every mailbox gets its copy, online or not: everyone gets every message they missed.
     outgoing const o{0, {}, m.body, m.ref, 0, m.ttl_ms, 0, 0};
     auto const now = unix_now_ms();
@@ -126,6 +123,23 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
             from.enqueue_message(msg::stored{m.ref, {}, 0, 0});
     }
     commit();
+}
+
+// A broadcast to every local client without a mailbox but `except`.
+void server_core::fan_out(std::string_view from, std::string_view body,
+                          const server_session* except) {
+    std::lock_guard lock(mutex_);
+    announce(); // JOINED(sender) reaches every client before its messages do
+    // One encoding for everyone; a recipient whose stream already carries a later number
+    // (a SEND routed to it meanwhile without this lock) gets a renumbered copy.
+    auto const seq = next_msg_seq_.fetch_add(1, std::memory_order_relaxed);
+    auto const f = make_frame(msg::deliver{from, body, seq, msg::flag_broadcast});
+    auto renumber = [&](std::uint64_t n) {
+        return make_frame(msg::deliver{from, body, n, msg::flag_broadcast});
+    };
+    for (auto const& member : directory_.members())
+        if (member.get() != except && !member->mailbox_)
+            member->enqueue_numbered(f, seq, next_msg_seq_, renumber);
 }
 
 // The session of online client `id`, or null. A sender remembers its last recipient, and

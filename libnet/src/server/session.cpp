@@ -134,10 +134,23 @@ void server_session::on_hello(frame_view f) {
         set_deadline(clock::now() + core_->options().auth_failure_delay, error::auth_failed);
         return;
     }
+    if (claiming_)
+        return; // on_claim() goes on
     hello_done_ = true;
     set_max_frame(core_->options().max_frame);
     clear_deadline();
     set_heartbeat(core_->options().heartbeat_interval, core_->options().heartbeat_misses);
+}
+
+void server_session::on_claim(error_code ec) {
+    claiming_ = false;
+    if (ec)
+        return close(ec, make_error_frame(wire_code(ec), static_cast<std::uint16_t>(frame_type::hello)));
+    hello_done_ = true;
+    set_max_frame(core_->options().max_frame);
+    clear_deadline();
+    set_heartbeat(core_->options().heartbeat_interval, core_->options().heartbeat_misses);
+    resume_reading();
 }
 
 void server_session::on_closing(error_code reason) {

@@ -44,7 +44,10 @@ private:
     void on_closing(error_code reason) override;
     void before_reply() override;
     void on_written(std::uint64_t written) override;
+    bool want_read() override { return !claiming_; }
     void on_hello(frame_view f);
+    /// The cluster settled this session's id: the session is registered, or refused.
+    void on_claim(error_code ec);
     void send_error(error code, std::uint16_t ref_type, std::uint64_t ref = 0,
                     std::string_view about = {});
     std::shared_ptr<server_session> self();
@@ -59,6 +62,7 @@ private:
     bool hello_done_ = false; // strand
     bool said_bye_ = false;   // strand
     bool refused_ = false;    // strand: a failed secret; waiting out the delay, frames ignored
+    bool claiming_ = false;   // strand: the cluster settles the id; frames wait unread
     std::string refusal_;     // strand: on_register's reason, sent as the ERROR's text
 
     // Written under server_core::mutex_ at registration.

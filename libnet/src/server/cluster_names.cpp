@@ -1,0 +1,198 @@
+#include "cluster_names.hpp"
+
+#include <charconv>
+
+namespace libnet::detail::cluster_names {
+
+namespace {
+
+bool plain(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+std::string prefix(std::string_view name) {
+    return "libnet." + std::string(name);
+}
+
+// `s` without `head`, or nullopt when it does not start with it.
+std::optional<std::string_view> after(std::string_view s, std::string_view head) {
+    if (s.substr(0, head.size()) != head)
+        return std::nullopt;
+    return s.substr(head.size());
+}
+
+} // namespace
+
+bool valid_name(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 64)
+        return false;
+    for (char c : s)
+        if (!plain(c))
+            return false;
+    return true;
+}
+
+std::string encode_id(std::string_view id) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(id.size());
+    for (char c : id) {
+        if (plain(c)) {
+            out += c;
+            continue;
+        }
+        auto const b = static_cast<unsigned char>(c);
+        out += '=';
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+std::optional<std::string> decode_id(std::string_view token) {
+    std::string out;
+    out.reserve(token.size());
+    for (std::size_t i = 0; i < token.size(); ++i) {
+        char const c = token[i];
+        if (plain(c)) {
+            out += c;
+            continue;
+        }
+        if (c != '=' || token.size() - i < 3)
+            return std::nullopt;
+        int const hi = hex_value(token[i + 1]), lo = hex_value(token[i + 2]);
+        if (hi < 0 || lo < 0)
+            return std::nullopt;
+        auto const b = static_cast<char>(hi * 16 + lo);
+        if (plain(b)) // one spelling per id: what may stay plain must
+            return std::nullopt;
+        out += b;
+        i += 2;
+    }
+    if (out.empty())
+        return std::nullopt;
+    return out;
+}
+
+std::string bucket(std::string_view name) {
+    return "libnet_" + std::string(name);
+}
+
+std::string key(std::string_view id) {
+    return "c." + encode_id(id);
+}
+
+std::optional<std::string> id_of_key(std::string_view k) {
+    auto rest = after(k, "c.");
+    if (!rest)
+        return std::nullopt;
+    return decode_id(*rest);
+}
+
+std::string message_subject(std::string_view name, std::string_view node, std::string_view to) {
+    return prefix(name) + ".m." + std::string(node) + "." + encode_id(to);
+}
+
+std::string message_filter(std::string_view name, std::string_view node) {
+    return prefix(name) + ".m." + std::string(node) + ".>";
+}
+
+std::string broadcast_subject(std::string_view name) {
+    return prefix(name) + ".b";
+}
+
+std::string heartbeat_subject(std::string_view name, std::string_view node) {
+    return prefix(name) + ".hb." + std::string(node);
+}
+
+std::string heartbeat_filter(std::string_view name) {
+    return prefix(name) + ".hb.*";
+}
+
+std::optional<address> parse_message_subject(std::string_view name, std::string_view subject) {
+    auto const head = prefix(name) + ".m.";
+    auto rest = after(subject, head);
+    if (!rest)
+        return std::nullopt;
+    auto const dot = rest->find('.');
+    if (dot == std::string_view::npos)
+        return std::nullopt;
+    auto const node = rest->substr(0, dot);
+    auto id = decode_id(rest->substr(dot + 1));
+    if (!valid_name(node) || !id)
+        return std::nullopt;
+    return address{std::string(node), std::move(*id)};
+}
+
+std::optional<std::string> parse_heartbeat_subject(std::string_view name,
+                                                   std::string_view subject) {
+    auto const head = prefix(name) + ".hb.";
+    auto rest = after(subject, head);
+    if (!rest || !valid_name(*rest))
+        return std::nullopt;
+    return std::string(*rest);
+}
+
+std::string connection_name(std::string_view name, std::string_view node,
+                            std::string_view epoch) {
+    return "libnet/" + std::string(name) + "/" + std::string(node) + "/" + std::string(epoch);
+}
+
+std::optional<incarnation> parse_connection_name(std::string_view name, std::string_view s) {
+    auto const head = "libnet/" + std::string(name) + "/";
+    auto rest = after(s, head);
+    if (!rest)
+        return std::nullopt;
+    auto const slash = rest->find('/');
+    if (slash == std::string_view::npos)
+        return std::nullopt;
+    incarnation i{std::string(rest->substr(0, slash)), std::string(rest->substr(slash + 1))};
+    if (!valid_name(i.node) || !valid_name(i.epoch))
+        return std::nullopt;
+    return i;
+}
+
+std::string encode_record(const record& r) {
+    if (!r.live)
+        return "L " + std::to_string(static_cast<unsigned>(r.reason));
+    return "J " + r.node + " " + r.epoch + " " + r.endpoint;
+}
+
+std::optional<record> decode_record(std::string_view v) {
+    record r;
+    if (auto rest = after(v, "L ")) {
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(rest->data(), rest->data() + rest->size(), n);
+        if (ec != std::errc{} || end != rest->data() + rest->size() || n == 0 || n > 0xffff)
+            return std::nullopt;
+        r.reason = static_cast<msg::leave_reason>(n);
+        return r;
+    }
+    auto rest = after(v, "J ");
+    if (!rest)
+        return std::nullopt;
+    auto const a = rest->find(' ');
+    if (a == std::string_view::npos)
+        return std::nullopt;
+    auto const b = rest->find(' ', a + 1);
+    if (b == std::string_view::npos)
+        return std::nullopt;
+    r.live = true;
+    r.node = rest->substr(0, a);
+    r.epoch = rest->substr(a + 1, b - a - 1);
+    r.endpoint = rest->substr(b + 1);
+    if (!valid_name(r.node) || !valid_name(r.epoch))
+        return std::nullopt;
+    return r;
+}
+
+} // namespace libnet::detail::cluster_names

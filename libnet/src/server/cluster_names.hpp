@@ -1,0 +1,72 @@
+#ifndef LIBNET_SRC_SERVER_CLUSTER_NAMES_HPP
+#define LIBNET_SRC_SERVER_CLUSTER_NAMES_HPP
+
+// How a cluster's nodes name things on NATS: subjects, KV keys and directory records
+// (docs/protocol.md, appendix C). Pure functions, no I/O.
+
+#include <libnet/messages.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace libnet::detail::cluster_names {
+
+/// A cluster or node name: 1-64 of letters, digits, '-' and '_' (one NATS token).
+bool valid_name(std::string_view s) noexcept;
+
+/// A client id as one NATS token and KV key part: letters, digits, '-' and '_' stay, every
+/// other byte becomes '=' and two upper-case hex digits ("a.b" -> "a=2Eb").
+std::string encode_id(std::string_view id);
+/// The id encode_id() made `token` from; nullopt when `token` is not such an encoding.
+std::optional<std::string> decode_id(std::string_view token);
+
+/// The KV bucket of cluster `name`, and a client's key in it.
+std::string bucket(std::string_view name);
+std::string key(std::string_view id);
+/// The id of a key(); nullopt for any other key.
+std::optional<std::string> id_of_key(std::string_view key);
+
+/// Subjects. A frame for client `to` on `node` goes to message_subject(node, to), with the
+/// sender's own message_subject() as its reply subject; broadcasts go to one subject for
+/// the cluster, heartbeats to one per node.
+std::string message_subject(std::string_view name, std::string_view node, std::string_view to);
+std::string message_filter(std::string_view name, std::string_view node); // ".>" on it
+std::string broadcast_subject(std::string_view name);
+std::string heartbeat_subject(std::string_view name, std::string_view node);
+std::string heartbeat_filter(std::string_view name);
+
+struct address {
+    std::string node;
+    std::string id;
+};
+/// The node and client of a message_subject(); nullopt for any other subject.
+std::optional<address> parse_message_subject(std::string_view name, std::string_view subject);
+/// The node of a heartbeat_subject().
+std::optional<std::string> parse_heartbeat_subject(std::string_view name,
+                                                   std::string_view subject);
+
+/// The NATS connection name of a node in one run ("libnet/NAME/NODE/EPOCH"), and back.
+std::string connection_name(std::string_view name, std::string_view node, std::string_view epoch);
+struct incarnation {
+    std::string node;
+    std::string epoch;
+};
+std::optional<incarnation> parse_connection_name(std::string_view name, std::string_view s);
+
+/// A directory record: the value of a client's key. Live: the client is online on `node`
+/// in its run `epoch` ("J NODE EPOCH ENDPOINT"); left: the id is free ("L REASON").
+struct record {
+    bool live = false;
+    std::string node;
+    std::string epoch;
+    std::string endpoint;
+    msg::leave_reason reason = msg::leave_reason::closed;
+};
+std::string encode_record(const record& r);
+std::optional<record> decode_record(std::string_view value);
+
+} // namespace libnet::detail::cluster_names
+
+#endif

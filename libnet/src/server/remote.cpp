@@ -1,0 +1,183 @@
+// The server's side of a cluster: ids settled by the cluster, clients of other nodes in the
+// directory, and frames to and from other nodes. The cluster link (cluster.cpp) calls in.
+
+#include "core.hpp"
+
+#include <libnet/codec.hpp>
+
+#include <boost/asio/post.hpp>
+
+namespace libnet::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Encodes `m` into a buffer reused by the thread: forwarding allocates nothing per message.
+template <class Message>
+std::span<const std::uint8_t> encode_scratch(const Message& m) {
+    thread_local std::vector<std::uint8_t> buf;
+    auto const n = msg::encoded_size(m);
+    buf.resize(n);
+    msg::encode_into(m, std::span<std::uint8_t>(buf.data(), n));
+    return {buf.data(), n};
+}
+
+} // namespace
+
+bool server_core::cluster_claimed(const std::string& id, std::uint64_t revision) {
+    std::unique_lock lock(mutex_);
+    auto c = claims_.find(id);
+    if (c == claims_.end())
+        return false;
+    auto session = std::move(c->second.session);
+    auto const endpoint = std::move(c->second.endpoint);
+    auto const flags = c->second.flags;
+    claims_.erase(c);
+    if (stopping_ || session->closing())
+        return false;
+    admit(*session, id, endpoint, flags, nullptr, revision);
+    lock.unlock();
+    registered(*session);
+    asio::post(session->get_executor(), [session] { session->on_claim({}); });
+    return true;
+}
+
+void server_core::cluster_claim_failed(const std::string& id, error_code ec) {
+    std::shared_ptr<server_session> session;
+    {
+        std::lock_guard lock(mutex_);
+        auto c = claims_.find(id);
+        if (c == claims_.end())
+            return;
+        session = std::move(c->second.session);
+        claims_.erase(c);
+    }
+    asio::post(session->get_executor(), [session, ec] { session->on_claim(ec); });
+}
+
+void server_core::cluster_joined(const std::string& id, std::uint64_t revision,
+                                 const std::string& node, const std::string& endpoint) {
+    std::lock_guard lock(mutex_);
+    if (directory_.contains(id))
+        return; // the bucket's compare-and-set makes this impossible; a local client wins
+    if (directory_.add_remote(id, {node, endpoint, revision}))
+        announce_soon();
+}
+
+void server_core::cluster_left(const std::string& id, std::uint64_t revision,
+                               msg::leave_reason reason) {
+    std::unique_lock lock(mutex_);
+    if (directory_.remove_remote(id, reason))
+        announce_soon();
+    leaves_.fetch_add(1, std::memory_order_release);
+    auto* local = directory_.find(id);
+    if (!local || local->join_seq_ >= revision)
+        return;
+    // Another node released our client's id (it took this node for dead): the client must
+    // not stay online here, or the id could get a second owner.
+    auto const s = local->self();
+    lock.unlock();
+    log(log_level::warn, "cluster: " + id + " was released by another node; closing it here");
+    s->close(error::id_taken,
+             make_frame(msg::error{static_cast<std::uint16_t>(error::id_taken),
+                                   "this server lost its cluster; register again", 0, 0, id}));
+}
+
+bool server_core::forward(server_session& from, const outgoing& m) {
+    std::string node;
+    {
+        std::lock_guard lock(mutex_);
+        if (auto* r = directory_.find_remote(m.to))
+            node = r->node;
+    }
+    if (node.empty())
+        return false;
+    bool sent;
+    if (m.type == 0)
+        sent = cluster_->send(
+            node, m.to, from.id_,
+            encode_scratch(msg::send{m.to, m.body, m.ref, m.link, m.link_seq, m.flags, m.ttl_ms}));
+    else
+        sent = cluster_->send(node, m.to, from.id_,
+                              encode_scratch(msg::app{m.type, m.to, {}, m.body, m.ref, 0, m.link,
+                                                      m.link_seq, m.flags, m.ttl_ms}));
+    auto const type = m.type != 0 ? m.type : static_cast<std::uint16_t>(frame_type::send);
+    if (!sent)
+        from.send_error(error::cluster_unavailable, type, m.ref, m.to);
+    else
+        routed_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void server_core::reply_remote(std::string_view node, std::string_view to,
+                               std::string_view about, const shared_frame& f) {
+    cluster_->send(node, to, about, {f.data.get(), f.size});
+}
+
+// A frame from another node. Routing is thread-safe, so this runs on NATS's delivery
+// thread, which hands frames over in the order the sending node published them.
+void server_core::cluster_frame(std::string_view to, std::string_view from,
+                                std::string_view from_node, std::span<const std::uint8_t> bytes) {
+    auto const r = decode_frame(bytes, options_.max_frame + 1024);
+    if (r.status != decode_status::ok || r.consumed != bytes.size()) {
+        log(log_level::warn, "cluster: undecodable frame from " + std::string(from));
+        return;
+    }
+    if (to.empty()) {
+        msg::broadcast b;
+        if (r.frame.core_type() == frame_type::broadcast && !msg::decode(r.frame, b))
+            fan_out(from, b.body, nullptr);
+        return;
+    }
+    deliver_remote(to, from, from_node, r.frame);
+}
+
+void server_core::deliver_remote(std::string_view to_id, std::string_view from,
+                                 std::string_view from_node, frame_view f) {
+    std::shared_ptr<server_session> to;
+    {
+        std::lock_guard lock(mutex_);
+        announce();
+        if (auto* s = directory_.find(to_id))
+            to = s->self();
+    }
+    auto const type = f.core_type();
+    if (type == frame_type::stored || type == frame_type::error) { // an answer to our client
+        if (to) {
+            auto p = std::make_shared_for_overwrite<std::uint8_t[]>(frame_header_size +
+                                                                    f.value.size());
+            write_header(p.get(), f.type, static_cast<std::uint32_t>(f.value.size()));
+            std::copy(f.value.begin(), f.value.end(), p.get() + frame_header_size);
+            to->enqueue({std::move(p), frame_header_size + f.value.size(), 1});
+        }
+        return;
+    }
+    outgoing m{};
+    msg::send s;
+    msg::app a;
+    if (type == frame_type::send && !msg::decode(f, s))
+        m = {0, s.to, s.body, s.ref, s.flags, s.ttl_ms, s.link, s.link_seq};
+    else if (is_app_type(f.type) && !msg::decode(f, a))
+        m = {a.type, a.to, a.body, a.ref, a.flags, a.ttl_ms, a.link, a.link_seq};
+    else
+        return log(log_level::warn, "cluster: unexpected frame from " + std::string(from));
+    auto const ref_type = m.type != 0 ? m.type : static_cast<std::uint16_t>(frame_type::send);
+    if (!to) { // left or moved meanwhile: the sender hears of it
+        if ((m.flags & msg::flag_link_sync) == 0 || !m.body.empty())
+            reply_remote(from_node, from, to_id,
+                         make_error_frame(error::no_such_client, ref_type, m.ref, to_id));
+        return;
+    }
+    bool const sync = m.type == 0 && m.body.empty() && (m.flags & msg::flag_link_sync) != 0;
+    auto const mark = static_cast<std::uint16_t>(sync ? msg::flag_link_sync : 0);
+    bool const queued = to->enqueue_numbered(next_msg_seq_, [&](std::uint64_t seq, auto&& put) {
+        if (m.type == 0)
+            return put(msg::deliver{from, m.body, seq, mark, m.link, m.link_seq});
+        put(msg::app{m.type, {}, from, m.body, 0, seq, m.link, m.link_seq, 0, 0});
+    });
+    if (queued && !sync && (m.flags & msg::flag_confirm) != 0)
+        reply_remote(from_node, from, to_id, make_frame(msg::stored{m.ref, to_id, 0, 0}));
+}
+
+} // namespace libnet::detail
