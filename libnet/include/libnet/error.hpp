@@ -23,13 +23,13 @@ enum class error : std::uint16_t {
     frame_timeout = 8,       ///< A frame started but did not arrive whole within the deadline.
 
     // Registration (32-63).
-    hello_timeout = 32,      ///< No HELLO arrived within the registration deadline.
-    hello_expected = 33,     ///< The first frame of a connection was not HELLO.
-    already_registered = 34, ///< A second HELLO on a registered connection.
-    id_taken = 35,           ///< Another online client holds the requested id.
-    server_full = 36,        ///< The server's client limit is reached.
-    not_allowed = 37,        ///< The id is not on the server's allow list.
-    auth_failed = 38,        ///< A secret or peer-link token missing or wrong.
+    hello_timeout = 32,       ///< No HELLO arrived within the registration deadline.
+    hello_expected = 33,      ///< The first frame of a connection was not HELLO.
+    already_registered = 34,  ///< A second HELLO on a registered connection.
+    id_taken = 35,            ///< Another online client holds the requested id.
+    server_full = 36,         ///< The server's client limit is reached.
+    not_allowed = 37,         ///< The id is not on the server's allow list.
+    auth_failed = 38,         ///< A secret or peer-link token missing or wrong.
     cluster_unavailable = 39, ///< The server is cut off from its cluster and can't register.
 
     // Routing and flow control (64-95).

@@ -15,12 +15,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <nats/nats.h>
-
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <mutex>
+#include <nats/nats.h>
 #include <random>
 #include <stdexcept>
 #include <unordered_map>
@@ -69,8 +68,7 @@ std::uint64_t wrong_last_sequence(const char* text) {
 } // namespace
 
 struct cluster::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor ex, const cluster_options& o, std::uint16_t port,
-         cluster_events& ev)
+    impl(asio::any_io_executor ex, const cluster_options& o, std::uint16_t port, cluster_events& ev)
         : strand(asio::make_strand(ex)), options(o), events(ev),
           node(o.node_id.empty() ? default_node(port) : o.node_id), epoch(random_epoch()),
           bucket(names::bucket(o.name)), key_prefix("$KV." + bucket + "."),
@@ -78,15 +76,19 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
 
     ~impl() { close(); }
 
-    // A client's record, as the bucket last said.
+    // A client id, as the bucket last said.
     struct entry {
-        std::uint64_t revision = 0;
-        names::record record;
-        bool releasing = false; // a tombstone for this revision is on its way
+        std::uint64_t claim = 0;    // revision of its claim; 0: none seen
+        names::claim record;        // of that claim
+        std::uint64_t released = 0; // the claim the last release ended
+        bool releasing = false;     // a release of `claim` is on its way
+        bool live() const { return claim != 0 && released != claim; }
     };
     struct claim_state {
         std::string endpoint;
-        std::uint64_t wait_for = 0; // a lost compare-and-set: decide when the watch gets here
+        std::uint64_t wait_for = 0; // refused: decide again once the watch is here
+        unsigned retries = 0;
+        unsigned attempt = 0; // a timer for an earlier attempt finds it changed
     };
     struct peer_node {
         std::string epoch;
@@ -106,6 +108,8 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     natsSubscription* broadcast_sub = nullptr;
     natsSubscription* beat_sub = nullptr;
     natsSubscription* advisory_sub = nullptr;
+    natsSubscription* api_sub = nullptr; // answers to our deletes, which need none
+    std::string api_inbox;
     std::atomic<bool> up{false};
 
     // Strand.
@@ -123,16 +127,21 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     void open();
     void close();
     void subscribe();
-    void publish_record(const std::string& id, std::uint64_t expect, const names::record& r);
-    void on_record(std::string id, std::uint64_t revision, std::optional<names::record> r);
+    void publish(const std::string& key, const std::string& value, bool must_be_new);
+    void delete_claim(std::uint64_t revision);
+    void on_claim(std::string id, std::uint64_t revision, names::claim c);
+    void on_release(std::string id, names::release r);
+    void decide_claim(const std::string& id);
+    void on_claim_refused(const std::string& id, std::uint64_t actual);
+    void retry_later(const std::string& id, std::chrono::milliseconds after,
+                     bool taken_unless_released);
+    void fail_claim(const std::string& id, error_code ec);
+    void release(const std::string& id, std::uint64_t claim, msg::leave_reason reason);
     void set_loaded() {
         std::lock_guard lock(load_mutex);
         loaded = true;
         load_cv.notify_all();
     }
-    void decide_claim(const std::string& id);
-    void on_ack(std::string id, bool is_claim, std::uint64_t revision, bool wrong_sequence,
-                std::uint64_t actual, std::string error);
     void on_beat(std::string node_name, std::string node_epoch);
     void on_disconnect_advisory(std::string node_name, std::string node_epoch);
     void find_dead();
@@ -156,28 +165,40 @@ namespace {
 void on_watch_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
     auto* self = static_cast<cluster::impl*>(closure);
     std::string_view const subject = natsMsg_GetSubject(m);
+    std::string_view const value(natsMsg_GetData(m),
+                                 static_cast<std::size_t>(natsMsg_GetDataLength(m)));
     jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, m) == NATS_OK &&
-        subject.substr(0, self->key_prefix.size()) == self->key_prefix) {
-        auto id = names::id_of_key(subject.substr(self->key_prefix.size()));
-        const char* op = nullptr;
-        bool const removed = natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK;
-        std::optional<names::record> r;
-        if (removed) // a DEL or PURGE from outside libnet: the id is free
-            r = names::record{};
-        else
-            r = names::decode_record(std::string_view(natsMsg_GetData(m),
-                                                      static_cast<std::size_t>(
-                                                          natsMsg_GetDataLength(m))));
-        if (id)
-            self->on_strand([self, id = std::move(*id), rev = meta->Sequence.Stream,
-                             r = std::move(r)]() mutable {
-                self->on_record(std::move(id), rev, std::move(r));
+    std::optional<names::key_name> key;
+    if (subject.substr(0, self->key_prefix.size()) == self->key_prefix)
+        key = names::parse_key(subject.substr(self->key_prefix.size()));
+    const char* op = nullptr;
+    bool const removed = natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK;
+    if (key && natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+        auto const rev = meta->Sequence.Stream;
+        if (key->claim && removed) { // a DEL or PURGE from outside libnet frees the id
+            self->on_strand([self, id = std::move(key->id)]() mutable {
+                self->on_release(std::move(id), {msg::leave_reason::closed, 0});
             });
+        } else if (key->claim) {
+            if (auto c = names::decode_claim(value))
+                self->on_strand([self, id = std::move(key->id), rev, c = std::move(*c)]() mutable {
+                    self->on_claim(std::move(id), rev, std::move(c));
+                });
+        } else if (!removed) {
+            if (auto r = names::decode_release(value))
+                self->on_strand([self, id = std::move(key->id), r = *r]() mutable {
+                    self->on_release(std::move(id), r);
+                });
+        }
         if (meta->NumPending == 0)
             self->set_loaded();
     }
-    jsMsgMetaData_Destroy(meta);
+    if (meta)
+        jsMsgMetaData_Destroy(meta);
+    natsMsg_Destroy(m);
+}
+
+void on_drop(natsConnection*, natsSubscription*, natsMsg* m, void*) {
     natsMsg_Destroy(m);
 }
 
@@ -217,7 +238,8 @@ void on_advisory_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closu
     if (auto at = body.find(head); at != std::string_view::npos) {
         auto const from = at + 8;
         auto const end = body.find('"', from);
-        if (auto i = names::parse_connection_name(self->options.name, body.substr(from, end - from)))
+        if (auto i =
+                names::parse_connection_name(self->options.name, body.substr(from, end - from)))
             self->on_strand([self, i = std::move(*i)]() mutable {
                 self->on_disconnect_advisory(std::move(i.node), std::move(i.epoch));
             });
@@ -225,20 +247,27 @@ void on_advisory_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closu
     natsMsg_Destroy(m);
 }
 
-void on_publish_ack(jsCtx*, natsMsg* m, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
+void on_publish_ack(jsCtx*, natsMsg* m, jsPubAck*, jsPubAckErr* pae, void* closure) {
     auto* self = static_cast<cluster::impl*>(closure);
     std::string_view const subject = natsMsg_GetSubject(m);
-    auto id = subject.substr(0, self->key_prefix.size()) == self->key_prefix
-                  ? names::id_of_key(subject.substr(self->key_prefix.size()))
-                  : std::nullopt;
-    bool const is_claim = natsMsg_GetDataLength(m) > 0 && natsMsg_GetData(m)[0] == 'J';
-    if (id) {
-        std::uint64_t const revision = pa ? pa->Sequence : 0;
-        bool const wrong = pae && pae->ErrCode == JSStreamWrongLastSequenceErr;
-        std::uint64_t const actual = wrong ? wrong_last_sequence(pae->ErrText) : 0;
-        std::string error = pae ? (pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err)) : "";
-        self->on_strand([=, id = std::move(*id), error = std::move(error)]() mutable {
-            self->on_ack(std::move(id), is_claim, revision, wrong, actual, std::move(error));
+    std::optional<names::key_name> key;
+    if (subject.substr(0, self->key_prefix.size()) == self->key_prefix)
+        key = names::parse_key(subject.substr(self->key_prefix.size()));
+    if (key && key->claim && pae) { // a claim that won shows up in the watch
+        bool const taken = pae->ErrCode == JSStreamWrongLastSequenceErr;
+        std::uint64_t const actual = taken ? wrong_last_sequence(pae->ErrText) : 0;
+        std::string error = pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err);
+        self->on_strand(
+            [self, id = std::move(key->id), taken, actual, error = std::move(error)]() mutable {
+                if (taken)
+                    return self->on_claim_refused(id, actual);
+                self->events.cluster_log(log_level::warn,
+                                         "cluster: claim of " + id + " failed: " + error);
+                self->fail_claim(id, error::cluster_unavailable);
+            });
+    } else if (key && pae) {
+        self->on_strand([self, id = std::move(key->id)] {
+            self->events.cluster_log(log_level::warn, "cluster: release of " + id + " failed");
         });
     }
     natsMsg_Destroy(m);
@@ -285,20 +314,32 @@ void cluster::impl::open() {
     check(natsConnection_JetStream(&js, nc, &jo), "JetStream");
 
     // The directory lives as long as its clients' sessions: in memory, replicated when
-    // NATS can. Several nodes may create it at once: the same configuration is accepted.
-    kvStore* kv = nullptr;
-    kvConfig kc;
-    kvConfig_Init(&kc);
-    kc.Bucket = bucket.c_str();
-    kc.History = 1;
-    kc.StorageType = js_MemoryStorage;
-    kc.Replicas = 3;
-    if (js_CreateKeyValue(&kv, js, &kc) != NATS_OK) {
-        kc.Replicas = 1;
-        if (js_CreateKeyValue(&kv, js, &kc) != NATS_OK)
-            check(js_KeyValue(&kv, js, bucket.c_str()), ("bucket " + bucket).c_str());
+    // NATS can. It is a KV bucket (tools read it as one) whose claims can be deleted by
+    // revision, which js_CreateKeyValue forbids. Nodes starting together may both create
+    // it: an identical configuration is accepted.
+    auto const stream = "KV_" + bucket;
+    auto const subjects = key_prefix + ">";
+    const char* subject_list[] = {subjects.c_str()};
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = stream.c_str();
+    sc.Subjects = subject_list;
+    sc.SubjectsLen = 1;
+    sc.MaxMsgsPerSubject = 1;
+    sc.Discard = js_DiscardNew;
+    sc.Storage = js_MemoryStorage;
+    sc.AllowRollup = true;
+    sc.AllowDirect = true;
+    sc.Replicas = 3;
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_AddStream(&si, js, &sc, nullptr, &jerr) != NATS_OK) {
+        sc.Replicas = 1;
+        if (js_AddStream(&si, js, &sc, nullptr, &jerr) != NATS_OK)
+            check(js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr),
+                  ("bucket " + bucket).c_str());
     }
-    kvStore_Destroy(kv);
+    jsStreamInfo_Destroy(si);
     up.store(true);
 }
 
@@ -313,22 +354,25 @@ void cluster::impl::subscribe() {
     auto const message_filter = names::message_filter(options.name, node);
     check(natsConnection_Subscribe(&message_sub, nc, message_filter.c_str(), on_message, this),
           "subscribe");
-    check(natsConnection_Subscribe(&broadcast_sub, nc, broadcast_subject.c_str(), on_message,
-                                   this),
+    check(natsConnection_Subscribe(&broadcast_sub, nc, broadcast_subject.c_str(), on_message, this),
           "subscribe");
     auto const beats = names::heartbeat_filter(options.name);
     check(natsConnection_Subscribe(&beat_sub, nc, beats.c_str(), on_beat_msg, this), "subscribe");
     // Seen only where the NATS account imports its $SYS disconnect advisories (the guide
     // shows how); heartbeats find dead nodes without them, a little later.
-    natsConnection_Subscribe(&advisory_sub, nc, "$SYS.ACCOUNT.*.DISCONNECT", on_advisory_msg,
-                             this);
+    natsConnection_Subscribe(&advisory_sub, nc, "$SYS.ACCOUNT.*.DISCONNECT", on_advisory_msg, this);
 
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = stream.c_str();
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverLastPerSubject;
-    auto const keys = key_prefix + "c.>";
+    natsInbox* inbox = nullptr;
+    check(natsInbox_Create(&inbox), "inbox");
+    api_inbox = inbox;
+    natsInbox_Destroy(inbox);
+    check(natsConnection_Subscribe(&api_sub, nc, api_inbox.c_str(), on_drop, nullptr), "subscribe");
+    auto const keys = key_prefix + ">";
     check(js_Subscribe(&watch_sub, js, keys.c_str(), on_watch_msg, this, nullptr, &so, &jerr),
           "watch");
     if (empty)
@@ -336,13 +380,13 @@ void cluster::impl::subscribe() {
 }
 
 void cluster::impl::close() {
-    for (auto* s : {watch_sub, message_sub, broadcast_sub, beat_sub, advisory_sub})
+    for (auto* s : {watch_sub, message_sub, broadcast_sub, beat_sub, advisory_sub, api_sub})
         if (s)
             natsSubscription_Unsubscribe(s);
-    for (auto* s : {watch_sub, message_sub, broadcast_sub, beat_sub, advisory_sub})
+    for (auto* s : {watch_sub, message_sub, broadcast_sub, beat_sub, advisory_sub, api_sub})
         if (s)
             natsSubscription_Destroy(s);
-    watch_sub = message_sub = broadcast_sub = beat_sub = advisory_sub = nullptr;
+    watch_sub = message_sub = broadcast_sub = beat_sub = advisory_sub = api_sub = nullptr;
     if (js)
         jsCtx_Destroy(js);
     js = nullptr;
@@ -357,91 +401,130 @@ void cluster::impl::close() {
 }
 
 // ---- the directory ----
+//
+// A claim is a message on the id's claim key, published only where the key has none: that
+// test is atomic in JetStream (a compare-and-set on a later revision is not, in nats-server
+// 2.9's replicated streams). A release deletes exactly that message, by its revision, so
+// it can never remove a later claim, and records why on the release key. Every node
+// applies the same rules to the same ordered stream, so every replica agrees.
 
-void cluster::impl::publish_record(const std::string& id, std::uint64_t expect,
-                                   const names::record& r) {
+void cluster::impl::publish(const std::string& key, const std::string& value, bool must_be_new) {
     natsMsg* m = nullptr;
-    auto const subject = key_prefix + names::key(id);
-    auto const value = names::encode_record(r);
+    auto const subject = key_prefix + key;
     if (natsMsg_Create(&m, subject.c_str(), nullptr, value.data(),
                        static_cast<int>(value.size())) != NATS_OK)
         return;
-    // Compare-and-set on the key's last revision (0: the key must not exist): a claim
-    // wins only over a free id, a release only over the holder it releases.
-    natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", std::to_string(expect).c_str());
-    if (js_PublishMsgAsync(js, &m, nullptr) != NATS_OK) {
+    if (must_be_new)
+        natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", "0");
+    if (js_PublishMsgAsync(js, &m, nullptr) != NATS_OK)
         natsMsg_Destroy(m);
-        if (r.live)
-            on_strand([this, id] { on_ack(id, true, 0, false, 0, "cluster unreachable"); });
-    }
 }
 
-void cluster::impl::on_record(std::string id, std::uint64_t revision,
-                              std::optional<names::record> r) {
-    if (!r) {
-        events.cluster_log(log_level::warn, "cluster: unreadable record for " + id);
-        r = names::record{};
-    }
+void cluster::impl::delete_claim(std::uint64_t revision) {
+    auto const subject = "$JS.API.STREAM.MSG.DELETE.KV_" + bucket;
+    auto const body = "{\"seq\":" + std::to_string(revision) + ",\"no_erase\":true}";
+    natsConnection_PublishRequest(nc, subject.c_str(), api_inbox.c_str(), body.data(),
+                                  static_cast<int>(body.size()));
+}
+
+void cluster::impl::on_claim(std::string id, std::uint64_t revision, names::claim c) {
     auto& e = replica[id];
-    if (revision <= e.revision)
-        return; // a watch restarted after a reconnect replays what we know
-    auto const was = std::move(e);
-    e = entry{revision, *r, false};
-    if (was.record.live)
-        events.cluster_left(id, revision, r->live ? msg::leave_reason::closed : r->reason);
-    if (r->live) {
-        if (r->node == node && r->epoch == epoch) {
-            claims.erase(id);
-            if (!events.cluster_claimed(id, revision)) { // gone while it claimed
-                e.releasing = true;
-                publish_record(id, revision, {false, {}, {}, {}, msg::leave_reason::closed});
-            }
-        } else {
-            events.cluster_joined(id, revision, r->node, r->endpoint);
-        }
+    if (revision <= e.claim)
+        return;   // a watch restarted after a reconnect replays what we know
+    if (e.live()) // its release record was overtaken: the claim ended all the same
+        events.cluster_left(id, e.claim, msg::leave_reason::closed);
+    e.claim = revision;
+    e.record = std::move(c);
+    e.releasing = false;
+    if (e.record.node == node && e.record.epoch == epoch) {
+        claims.erase(id);
+        if (!events.cluster_claimed(id, revision)) // gone while it claimed
+            release(id, revision, msg::leave_reason::closed);
+        return;
     }
-    // A claim that lost to a write the watch had not shown yet decides now.
-    if (auto c = claims.find(id); c != claims.end() && c->second.wait_for != 0 &&
-                                  revision >= c->second.wait_for)
+    events.cluster_joined(id, revision, e.record.node, e.record.endpoint);
+    if (auto p = claims.find(id);
+        p != claims.end() && p->second.wait_for != 0 && revision >= p->second.wait_for)
         decide_claim(id);
 }
 
+void cluster::impl::on_release(std::string id, names::release r) {
+    auto& e = replica[id];
+    if (r.claim == 0)
+        r.claim = e.claim;
+    if (r.claim != e.claim || !e.live())
+        return; // about an earlier claim
+    e.released = r.claim;
+    e.releasing = false;
+    events.cluster_left(id, r.claim, r.reason);
+    if (claims.count(id)) // a claim waiting for this release: its message is being deleted
+        retry_later(id, std::chrono::milliseconds(5), false);
+}
+
+// Claims go to the bucket even when the replica lists a holder: the holder may have left
+// on its node already, and its release be on its way to this one.
 void cluster::impl::decide_claim(const std::string& id) {
     auto c = claims.find(id);
     if (c == claims.end())
         return;
-    auto const it = replica.find(id);
-    if (it != replica.end() && it->second.record.live) {
-        claims.erase(c);
-        events.cluster_claim_failed(id, error::id_taken);
-        return;
-    }
     c->second.wait_for = 0;
-    names::record r{true, node, epoch, c->second.endpoint};
-    publish_record(id, it == replica.end() ? 0 : it->second.revision, r);
+    ++c->second.attempt;
+    publish(names::claim_key(id), names::encode_claim({node, epoch, c->second.endpoint}), true);
 }
 
-void cluster::impl::on_ack(std::string id, bool is_claim, std::uint64_t, bool wrong_sequence,
-                           std::uint64_t actual, std::string error) {
-    if (!is_claim || error.empty())
-        return; // a claim that won shows up in the watch; a release that lost was not needed
+void cluster::impl::on_claim_refused(const std::string& id, std::uint64_t actual) {
     auto c = claims.find(id);
     if (c == claims.end())
         return;
-    if (wrong_sequence) {
-        // Someone wrote the key after the revision we knew: decide once the watch has it.
-        auto const known = replica.count(id) ? replica[id].revision : 0;
-        if (actual > known) {
-            c->second.wait_for = actual;
-            return;
-        }
-        claims.erase(c);
-        events.cluster_claim_failed(id, error::id_taken);
+    auto& e = replica[id];
+    if (e.claim < actual) { // the watch has not shown the holder yet
+        c->second.wait_for = actual;
         return;
     }
-    claims.erase(c);
-    events.cluster_log(log_level::warn, "cluster: claim of " + id + " failed: " + error);
-    events.cluster_claim_failed(id, error::cluster_unavailable);
+    if (++c->second.retries > 100)
+        return fail_claim(id, error::id_taken);
+    if (e.live()) {
+        // Held, as far as we know: its release may be on the way (on_release() tries
+        // again at once). Give it a moment, then the id is taken.
+        retry_later(id, options.heartbeat_interval, true);
+        return;
+    }
+    // Released, and its claim message about to be deleted: try again shortly. Should the
+    // releaser have died before deleting it, delete it ourselves.
+    if (c->second.retries == 3)
+        delete_claim(e.claim);
+    retry_later(id, std::chrono::milliseconds(10), false);
+}
+
+void cluster::impl::retry_later(const std::string& id, std::chrono::milliseconds after,
+                                bool taken_unless_released) {
+    auto c = claims.find(id);
+    if (c == claims.end())
+        return;
+    auto timer = std::make_shared<asio::steady_timer>(strand, after);
+    timer->async_wait([self = shared_from_this(), timer, id, attempt = c->second.attempt,
+                       taken_unless_released](boost::system::error_code) {
+        auto c = self->claims.find(id);
+        if (self->stopped || c == self->claims.end() || c->second.attempt != attempt)
+            return; // settled, or tried again meanwhile
+        if (taken_unless_released && self->replica[id].live())
+            return self->fail_claim(id, error::id_taken);
+        self->decide_claim(id);
+    });
+}
+
+void cluster::impl::fail_claim(const std::string& id, error_code ec) {
+    claims.erase(id);
+    events.cluster_claim_failed(id, ec);
+}
+
+void cluster::impl::release(const std::string& id, std::uint64_t claim, msg::leave_reason reason) {
+    auto e = replica.find(id);
+    if (e == replica.end() || e->second.claim != claim || !e->second.live() || e->second.releasing)
+        return;
+    e->second.releasing = true;
+    delete_claim(claim);
+    publish(names::release_key(id), names::encode_release({reason, claim}), false);
 }
 
 // ---- liveness ----
@@ -465,8 +548,9 @@ void cluster::impl::on_disconnect_advisory(std::string n, std::string e) {
 void cluster::impl::find_dead() {
     auto const now = clock::now();
     bool const settled = now - started > grace();
+    std::vector<std::pair<std::string, std::uint64_t>> dead_claims;
     for (auto& [id, e] : replica) {
-        if (!e.record.live || e.releasing)
+        if (!e.live() || e.releasing)
             continue;
         bool dead;
         if (e.record.node == node) {
@@ -480,11 +564,11 @@ void cluster::impl::find_dead() {
             else
                 dead = now - n->second.seen > grace();
         }
-        if (!dead)
-            continue;
-        e.releasing = true;
-        publish_record(id, e.revision, {false, {}, {}, {}, msg::leave_reason::lost});
+        if (dead)
+            dead_claims.emplace_back(id, e.claim);
     }
+    for (auto const& [id, claim] : dead_claims)
+        release(id, claim, msg::leave_reason::lost);
 }
 
 asio::awaitable<void> cluster::impl::heartbeat() {
@@ -527,12 +611,13 @@ void cluster::connect() {
 void cluster::start() {
     asio::co_spawn(
         impl_->strand,
-        [](std::shared_ptr<impl> s) -> asio::awaitable<void> { co_await s->heartbeat(); }(impl_),
+        [](std::shared_ptr<impl> s) -> asio::awaitable<void> {
+            co_await s->heartbeat();
+        }(impl_),
         asio::detached);
     impl_->on_strand([s = impl_.get()] {
-        s->events.cluster_log(log_level::info, "cluster " + s->options.name + ": node " +
-                                                   s->node + " joined (" +
-                                                   std::to_string(s->replica.size()) +
+        s->events.cluster_log(log_level::info, "cluster " + s->options.name + ": node " + s->node +
+                                                   " joined (" + std::to_string(s->replica.size()) +
                                                    " records)");
     });
 }
@@ -568,19 +653,14 @@ void cluster::claim(const std::string& id, const std::string& endpoint) {
             self->events.cluster_claim_failed(id, error::cluster_unavailable);
             return;
         }
-        self->claims[id] = {endpoint, 0};
+        self->claims[id] = {endpoint, 0, 0};
         self->decide_claim(id);
     });
 }
 
 void cluster::release(const std::string& id, std::uint64_t revision, msg::leave_reason reason) {
-    impl_->on_strand([self = impl_.get(), id, revision, reason] {
-        auto& e = self->replica[id];
-        if (e.revision > revision || e.releasing)
-            return;
-        e.releasing = true;
-        self->publish_record(id, revision, {false, {}, {}, {}, reason});
-    });
+    impl_->on_strand(
+        [self = impl_.get(), id, revision, reason] { self->release(id, revision, reason); });
 }
 
 bool cluster::send(std::string_view node, std::string_view to, std::string_view from,

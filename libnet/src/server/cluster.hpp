@@ -29,7 +29,7 @@ public:
     /// A client of another node joined.
     virtual void cluster_joined(const std::string& id, std::uint64_t revision,
                                 const std::string& node, const std::string& endpoint) = 0;
-    /// Client `id`, listed at a revision before `revision`, left (on any node).
+    /// The claim of client `id` at `revision` ended (on any node): the client left.
     virtual void cluster_left(const std::string& id, std::uint64_t revision,
                               msg::leave_reason reason) = 0;
     /// A frame from client `from` on node `from_node`: for local client `to`, or, with `to`

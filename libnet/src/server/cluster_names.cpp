@@ -7,8 +7,8 @@ namespace libnet::detail::cluster_names {
 namespace {
 
 bool plain(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 int hex_value(char c) noexcept {
@@ -87,15 +87,22 @@ std::string bucket(std::string_view name) {
     return "libnet_" + std::string(name);
 }
 
-std::string key(std::string_view id) {
+std::string claim_key(std::string_view id) {
     return "c." + encode_id(id);
 }
 
-std::optional<std::string> id_of_key(std::string_view k) {
-    auto rest = after(k, "c.");
-    if (!rest)
+std::string release_key(std::string_view id) {
+    return "l." + encode_id(id);
+}
+
+std::optional<key_name> parse_key(std::string_view k) {
+    bool const claim = k.substr(0, 2) == "c.";
+    if (!claim && k.substr(0, 2) != "l.")
         return std::nullopt;
-    return decode_id(*rest);
+    auto id = decode_id(k.substr(2));
+    if (!id)
+        return std::nullopt;
+    return key_name{claim, std::move(*id)};
 }
 
 std::string message_subject(std::string_view name, std::string_view node, std::string_view to) {
@@ -142,8 +149,7 @@ std::optional<std::string> parse_heartbeat_subject(std::string_view name,
     return std::string(*rest);
 }
 
-std::string connection_name(std::string_view name, std::string_view node,
-                            std::string_view epoch) {
+std::string connection_name(std::string_view name, std::string_view node, std::string_view epoch) {
     return "libnet/" + std::string(name) + "/" + std::string(node) + "/" + std::string(epoch);
 }
 
@@ -161,22 +167,11 @@ std::optional<incarnation> parse_connection_name(std::string_view name, std::str
     return i;
 }
 
-std::string encode_record(const record& r) {
-    if (!r.live)
-        return "L " + std::to_string(static_cast<unsigned>(r.reason));
-    return "J " + r.node + " " + r.epoch + " " + r.endpoint;
+std::string encode_claim(const claim& c) {
+    return "J " + c.node + " " + c.epoch + " " + c.endpoint;
 }
 
-std::optional<record> decode_record(std::string_view v) {
-    record r;
-    if (auto rest = after(v, "L ")) {
-        unsigned n = 0;
-        auto [end, ec] = std::from_chars(rest->data(), rest->data() + rest->size(), n);
-        if (ec != std::errc{} || end != rest->data() + rest->size() || n == 0 || n > 0xffff)
-            return std::nullopt;
-        r.reason = static_cast<msg::leave_reason>(n);
-        return r;
-    }
+std::optional<claim> decode_claim(std::string_view v) {
     auto rest = after(v, "J ");
     if (!rest)
         return std::nullopt;
@@ -186,11 +181,30 @@ std::optional<record> decode_record(std::string_view v) {
     auto const b = rest->find(' ', a + 1);
     if (b == std::string_view::npos)
         return std::nullopt;
-    r.live = true;
-    r.node = rest->substr(0, a);
-    r.epoch = rest->substr(a + 1, b - a - 1);
-    r.endpoint = rest->substr(b + 1);
-    if (!valid_name(r.node) || !valid_name(r.epoch))
+    claim c{std::string(rest->substr(0, a)), std::string(rest->substr(a + 1, b - a - 1)),
+            std::string(rest->substr(b + 1))};
+    if (!valid_name(c.node) || !valid_name(c.epoch))
+        return std::nullopt;
+    return c;
+}
+
+std::string encode_release(const release& r) {
+    return "L " + std::to_string(static_cast<unsigned>(r.reason)) + " " + std::to_string(r.claim);
+}
+
+std::optional<release> decode_release(std::string_view v) {
+    auto rest = after(v, "L ");
+    if (!rest)
+        return std::nullopt;
+    auto const* p = rest->data();
+    auto const* end = p + rest->size();
+    unsigned reason = 0;
+    auto [q, ec] = std::from_chars(p, end, reason);
+    if (ec != std::errc{} || q == end || *q != ' ' || reason == 0 || reason > 0xffff)
+        return std::nullopt;
+    release r{static_cast<msg::leave_reason>(reason), 0};
+    auto [e, ec2] = std::from_chars(q + 1, end, r.claim);
+    if (ec2 != std::errc{} || e != end || r.claim == 0)
         return std::nullopt;
     return r;
 }

@@ -22,11 +22,17 @@ std::string encode_id(std::string_view id);
 /// The id encode_id() made `token` from; nullopt when `token` is not such an encoding.
 std::optional<std::string> decode_id(std::string_view token);
 
-/// The KV bucket of cluster `name`, and a client's key in it.
+/// The KV bucket of cluster `name`. A client's id has two keys in it: its claim
+/// ("c.ID", present while the id is held) and its last release ("l.ID").
 std::string bucket(std::string_view name);
-std::string key(std::string_view id);
-/// The id of a key(); nullopt for any other key.
-std::optional<std::string> id_of_key(std::string_view key);
+std::string claim_key(std::string_view id);
+std::string release_key(std::string_view id);
+struct key_name {
+    bool claim; // c.ID; else l.ID
+    std::string id;
+};
+/// What a claim_key() or release_key() names; nullopt for any other key.
+std::optional<key_name> parse_key(std::string_view key);
 
 /// Subjects. A frame for client `to` on `node` goes to message_subject(node, to), with the
 /// sender's own message_subject() as its reply subject; broadcasts go to one subject for
@@ -44,8 +50,7 @@ struct address {
 /// The node and client of a message_subject(); nullopt for any other subject.
 std::optional<address> parse_message_subject(std::string_view name, std::string_view subject);
 /// The node of a heartbeat_subject().
-std::optional<std::string> parse_heartbeat_subject(std::string_view name,
-                                                   std::string_view subject);
+std::optional<std::string> parse_heartbeat_subject(std::string_view name, std::string_view subject);
 
 /// The NATS connection name of a node in one run ("libnet/NAME/NODE/EPOCH"), and back.
 std::string connection_name(std::string_view name, std::string_view node, std::string_view epoch);
@@ -55,17 +60,23 @@ struct incarnation {
 };
 std::optional<incarnation> parse_connection_name(std::string_view name, std::string_view s);
 
-/// A directory record: the value of a client's key. Live: the client is online on `node`
-/// in its run `epoch` ("J NODE EPOCH ENDPOINT"); left: the id is free ("L REASON").
-struct record {
-    bool live = false;
+/// A claim's value: the client is online on `node` in its run `epoch`
+/// ("J NODE EPOCH ENDPOINT").
+struct claim {
     std::string node;
     std::string epoch;
     std::string endpoint;
-    msg::leave_reason reason = msg::leave_reason::closed;
 };
-std::string encode_record(const record& r);
-std::optional<record> decode_record(std::string_view value);
+std::string encode_claim(const claim& c);
+std::optional<claim> decode_claim(std::string_view value);
+
+/// A release's value: the claim at revision `claim` ended for `reason` ("L REASON CLAIM").
+struct release {
+    msg::leave_reason reason = msg::leave_reason::closed;
+    std::uint64_t claim = 0;
+};
+std::string encode_release(const release& r);
+std::optional<release> decode_release(std::string_view value);
 
 } // namespace libnet::detail::cluster_names
 

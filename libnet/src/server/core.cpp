@@ -48,7 +48,7 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
             throw std::invalid_argument(
                 "a cluster keeps no mailboxes yet: drop the allow list and the store");
         cluster_ = std::make_unique<cluster>(ex, options_.cluster, endpoint_.port(),
-                                            static_cast<cluster_events&>(*this));
+                                             static_cast<cluster_events&>(*this));
         cluster_->connect();
     }
 }

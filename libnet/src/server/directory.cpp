@@ -64,9 +64,10 @@ void directory::append_entry(std::string_view id, std::uint64_t join_seq,
     slots_.push_back({std::string(id), static_cast<std::uint32_t>(size)});
 }
 
-void directory::erase_entry(std::string_view id, std::uint64_t join_seq,
-                            msg::leave_reason reason, bool quiet) {
-    auto it = std::find_if(slots_.begin(), slots_.end(), [id](const slot& e) { return e.id == id; });
+void directory::erase_entry(std::string_view id, std::uint64_t join_seq, msg::leave_reason reason,
+                            bool quiet) {
+    auto it =
+        std::find_if(slots_.begin(), slots_.end(), [id](const slot& e) { return e.id == id; });
     if (it != slots_.end()) {
         std::size_t from = 0;
         for (auto e = slots_.begin(); e != it; ++e)

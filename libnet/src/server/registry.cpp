@@ -49,7 +49,9 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     std::unique_lock lock(mutex_);
     if (stopping_)
         return error::shutting_down;
-    if (directory_.contains(id) || claims_.count(id) != 0)
+    // In a cluster the bucket decides for ids listed on other nodes: they may have left
+    // there already, and this node not heard yet.
+    if (directory_.find(id) || claims_.count(id) != 0 || (!cluster_ && directory_.find_remote(id)))
         return error::id_taken;
     // The snapshot is one frame: refuse a client it could no longer be sent to.
     if (directory_.members().size() + claims_.size() >= options_.max_clients ||

@@ -72,7 +72,7 @@ void server_core::cluster_left(const std::string& id, std::uint64_t revision,
         announce_soon();
     leaves_.fetch_add(1, std::memory_order_release);
     auto* local = directory_.find(id);
-    if (!local || local->join_seq_ >= revision)
+    if (!local || local->join_seq_ != revision)
         return;
     // Another node released our client's id (it took this node for dead): the client must
     // not stay online here, or the id could get a second owner.
@@ -99,9 +99,10 @@ bool server_core::forward(server_session& from, const outgoing& m) {
             node, m.to, from.id_,
             encode_scratch(msg::send{m.to, m.body, m.ref, m.link, m.link_seq, m.flags, m.ttl_ms}));
     else
-        sent = cluster_->send(node, m.to, from.id_,
-                              encode_scratch(msg::app{m.type, m.to, {}, m.body, m.ref, 0, m.link,
-                                                      m.link_seq, m.flags, m.ttl_ms}));
+        sent = cluster_->send(
+            node, m.to, from.id_,
+            encode_scratch(msg::app{
+                m.type, m.to, {}, m.body, m.ref, 0, m.link, m.link_seq, m.flags, m.ttl_ms}));
     auto const type = m.type != 0 ? m.type : static_cast<std::uint16_t>(frame_type::send);
     if (!sent)
         from.send_error(error::cluster_unavailable, type, m.ref, m.to);
@@ -110,8 +111,8 @@ bool server_core::forward(server_session& from, const outgoing& m) {
     return true;
 }
 
-void server_core::reply_remote(std::string_view node, std::string_view to,
-                               std::string_view about, const shared_frame& f) {
+void server_core::reply_remote(std::string_view node, std::string_view to, std::string_view about,
+                               const shared_frame& f) {
     cluster_->send(node, to, about, {f.data.get(), f.size});
 }
 
@@ -145,8 +146,8 @@ void server_core::deliver_remote(std::string_view to_id, std::string_view from,
     auto const type = f.core_type();
     if (type == frame_type::stored || type == frame_type::error) { // an answer to our client
         if (to) {
-            auto p = std::make_shared_for_overwrite<std::uint8_t[]>(frame_header_size +
-                                                                    f.value.size());
+            auto p =
+                std::make_shared_for_overwrite<std::uint8_t[]>(frame_header_size + f.value.size());
             write_header(p.get(), f.type, static_cast<std::uint32_t>(f.value.size()));
             std::copy(f.value.begin(), f.value.end(), p.get() + frame_header_size);
             to->enqueue({std::move(p), frame_header_size + f.value.size(), 1});

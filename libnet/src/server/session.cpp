@@ -145,7 +145,8 @@ void server_session::on_hello(frame_view f) {
 void server_session::on_claim(error_code ec) {
     claiming_ = false;
     if (ec)
-        return close(ec, make_error_frame(wire_code(ec), static_cast<std::uint16_t>(frame_type::hello)));
+        return close(
+            ec, make_error_frame(wire_code(ec), static_cast<std::uint16_t>(frame_type::hello)));
     hello_done_ = true;
     set_max_frame(core_->options().max_frame);
     clear_deadline();

@@ -1,0 +1,260 @@
+#include "../integration/harness.hpp"
+#include "nats_cluster.hpp"
+
+#include <map>
+#include <set>
+
+// Several servers on one NATS cluster: one directory, one id space, messages across nodes.
+
+using namespace test;
+
+namespace {
+
+libnet::server_options node(const nats_cluster& nats, int i, std::string name) {
+    libnet::server_options o;
+    o.cluster.servers = nats.url(i);
+    o.cluster.node_id = std::move(name);
+    return o;
+}
+
+// Receives until `n` messages came, skipping directory events.
+asio::awaitable<std::vector<libnet::message>> messages(libnet::client& c, std::size_t n) {
+    std::vector<libnet::message> got;
+    while (got.size() < n) {
+        auto ev = co_await next_event(c);
+        if (auto* m = std::get_if<libnet::message>(&ev))
+            got.push_back(std::move(*m));
+    }
+    co_return got;
+}
+
+// Waits until `c` sees `id` join (or has it listed already).
+asio::awaitable<void> sees(libnet::client& c, std::string id) {
+    for (auto const& p : c.directory())
+        if (p.id == id)
+            co_return;
+    for (;;) {
+        auto j = co_await expect<libnet::peer_joined>(c);
+        if (j.peer.id == id)
+            co_return;
+    }
+}
+
+asio::awaitable<error_code> try_connect(libnet::client& c, std::string port) {
+    auto [ec] = co_await c.async_connect("127.0.0.1", port, use_tuple);
+    co_return ec;
+}
+
+// Waits until `c` hears that `id` left, skipping other events.
+asio::awaitable<libnet::peer_left> until_left(libnet::client& c, std::string id) {
+    for (;;) {
+        auto ev = co_await next_event(c);
+        if (auto* l = std::get_if<libnet::peer_left>(&ev); l && l->id == id)
+            co_return std::move(*l);
+    }
+}
+
+} // namespace
+
+TEST_CASE("cluster: a SEND reaches a client on another node: 10000 in order") {
+    nats_cluster nats;
+    run(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            server a(ioc, node(nats, 0, "a")), b(ioc, node(nats, 1, "b"));
+            auto alice = co_await connect(ioc, a, "alice");
+            auto bob = co_await connect(ioc, b, "bob");
+            co_await sees(*alice, "bob");
+            constexpr int count = 10'000;
+            for (int i = 0; i < count; ++i) {
+                auto [ec] = co_await alice->async_send("bob", std::to_string(i), use_tuple);
+                REQUIRE_FALSE(ec);
+            }
+            auto got = co_await messages(*bob, count);
+            for (int i = 0; i < count; ++i) {
+                INFO("message " << i);
+                REQUIRE(got[static_cast<std::size_t>(i)].body == std::to_string(i));
+                REQUIRE(got[static_cast<std::size_t>(i)].from == "alice");
+            }
+            // A confirmed send is confirmed by the recipient's node; bob answers back.
+            auto [ec, receipt] = co_await alice->async_send_confirmed("bob", "sure?", use_tuple);
+            CHECK_FALSE(ec);
+            CHECK(receipt.offline == 0);
+            auto [ec2] = co_await bob->async_send("alice", "back", use_tuple);
+            REQUIRE_FALSE(ec2);
+            auto reply = co_await messages(*alice, 1);
+            CHECK(reply[0].from == "bob");
+            CHECK(reply[0].body == "back");
+            co_await close(*alice);
+            co_await close(*bob);
+            co_await a.stop();
+            co_await b.stop();
+        },
+        60s);
+}
+
+TEST_CASE("cluster: a BROADCAST reaches every client of every node once") {
+    nats_cluster nats;
+    run(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            server s0(ioc, node(nats, 0, "n0")), s1(ioc, node(nats, 1, "n1")),
+                s2(ioc, node(nats, 2, "n2"));
+            std::vector<server*> servers{&s0, &s1, &s2};
+            std::vector<std::unique_ptr<libnet::client>> clients;
+            for (int i = 0; i < 6; ++i)
+                clients.push_back(co_await connect(ioc, *servers[static_cast<std::size_t>(i % 3)],
+                                                   "c" + std::to_string(i)));
+            for (auto& c : clients)
+                co_await sees(*c, "c5");
+            constexpr int count = 100;
+            for (int i = 0; i < count; ++i) {
+                auto [ec] = co_await clients[0]->async_broadcast(std::to_string(i), use_tuple);
+                REQUIRE_FALSE(ec);
+            }
+            // A marker after the broadcasts: whatever came before it is all there is.
+            for (std::size_t k = 1; k < clients.size(); ++k) {
+                auto [ec] = co_await clients[0]->async_send(clients[k]->id(), "end", use_tuple);
+                REQUIRE_FALSE(ec);
+            }
+            for (std::size_t k = 1; k < clients.size(); ++k) {
+                auto got = co_await messages(*clients[k], count + 1);
+                INFO(clients[k]->id());
+                for (int i = 0; i < count; ++i) {
+                    CHECK(got[static_cast<std::size_t>(i)].broadcast);
+                    CHECK(got[static_cast<std::size_t>(i)].body == std::to_string(i));
+                }
+                CHECK(got.back().body == "end");
+            }
+            // The sender gets none of its own.
+            auto [ec, ev] = co_await clients[0]->async_receive(100ms, use_tuple);
+            CHECK(ec);
+            for (auto& c : clients)
+                co_await close(*c);
+            for (auto* s : servers)
+                co_await s->stop();
+        },
+        60s);
+}
+
+TEST_CASE("cluster: two nodes racing for one id: exactly one wins in each of 50 rounds") {
+    nats_cluster nats;
+    run(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            server a(ioc, node(nats, 0, "a")), b(ioc, node(nats, 1, "b"));
+            for (int round = 0; round < 50; ++round) {
+                INFO("round " << round);
+                auto const id = "dup" + std::to_string(round % 5); // ids come back after leaving
+                libnet::client ca(ioc.get_executor(), with_id(id)),
+                    cb(ioc.get_executor(), with_id(id));
+                using namespace asio::experimental::awaitable_operators;
+                auto [ea, eb] = co_await (try_connect(ca, a.port()) && try_connect(cb, b.port()));
+                INFO("a: " << ea.message() << ", b: " << eb.message());
+                REQUIRE((!ea) != (!eb));
+                CHECK((ea == libnet::error::id_taken || eb == libnet::error::id_taken));
+                co_await close(!ea ? ca : cb);
+                // Its id must be free everywhere before the next round claims it again.
+                libnet::client probe(ioc.get_executor(), with_id("probe" + std::to_string(round)));
+                auto [ep] = co_await probe.async_connect("127.0.0.1", (round % 2 ? a : b).port(),
+                                                         use_tuple);
+                REQUIRE_FALSE(ep);
+                for (;;) {
+                    bool listed = false;
+                    for (auto const& p : probe.directory())
+                        listed = listed || p.id == id;
+                    if (!listed)
+                        break;
+                    auto l = co_await until_left(probe, id);
+                    CHECK(l.reason == libnet::msg::leave_reason::bye);
+                }
+                co_await close(probe);
+            }
+            co_await a.stop();
+            co_await b.stop();
+        },
+        120s);
+}
+
+TEST_CASE("cluster: 1000 clients over 3 nodes see one directory in one join order") {
+    nats_cluster nats;
+    run(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            server s0(ioc, node(nats, 0, "n0")), s1(ioc, node(nats, 1, "n1")),
+                s2(ioc, node(nats, 2, "n2"));
+            std::vector<server*> servers{&s0, &s1, &s2};
+            constexpr int count = 1000;
+            std::vector<std::unique_ptr<libnet::client>> clients;
+            for (int i = 0; i < count; ++i)
+                clients.push_back(co_await connect(ioc, *servers[static_cast<std::size_t>(i % 3)],
+                                                   "p" + std::to_string(i)));
+            // The last to join sees everyone in its snapshot; everyone else sees it arrive.
+            auto const last = "p" + std::to_string(count - 1);
+            for (auto& c : clients)
+                co_await sees(*c, last);
+            auto const reference = clients.back()->directory();
+            REQUIRE(reference.size() == count);
+            for (std::size_t i = 1; i < reference.size(); ++i)
+                REQUIRE(reference[i - 1].join_seq < reference[i].join_seq);
+            for (auto& c : clients) {
+                INFO(c->id());
+                REQUIRE(c->directory() == reference);
+            }
+            for (auto& c : clients)
+                co_await close(*c);
+            for (auto* s : servers)
+                co_await s->stop();
+        },
+        120s);
+}
+
+TEST_CASE("cluster: a client that leaves one node can log in on another at once") {
+    nats_cluster nats;
+    run(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            server a(ioc, node(nats, 0, "a")), b(ioc, node(nats, 1, "b"));
+            auto watcher = co_await connect(ioc, a, "watcher");
+            for (int i = 0; i < 20; ++i) {
+                auto mover = co_await connect(ioc, i % 2 ? a : b, "mover");
+                co_await sees(*watcher, "mover");
+                co_await close(*mover);
+                auto l = co_await until_left(*watcher, "mover");
+                CHECK(l.reason == libnet::msg::leave_reason::bye);
+            }
+            // An unknown id is answered, not dropped.
+            auto [ec] = co_await watcher->async_send("nobody", "x", use_tuple);
+            REQUIRE_FALSE(ec);
+            libnet::server_error e;
+            for (;;) { // past the last mover's events
+                auto ev = co_await next_event(*watcher);
+                if (auto* p = std::get_if<libnet::server_error>(&ev)) {
+                    e = *p;
+                    break;
+                }
+            }
+            CHECK(e.code == libnet::error::no_such_client);
+            co_await close(*watcher);
+            co_await a.stop();
+            co_await b.stop();
+        },
+        60s);
+}
+
+TEST_CASE("cluster: a node that stops takes its clients out of every directory") {
+    nats_cluster nats(1); // one NATS server is a cluster too (a bucket of one replica)
+    run(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            server a(ioc, node(nats, 0, "a"));
+            auto b = std::make_unique<server>(ioc, node(nats, 0, "b"));
+            auto alice = co_await connect(ioc, a, "alice");
+            auto bob = co_await connect(ioc, *b, "bob");
+            co_await sees(*alice, "bob");
+            co_await b->stop();
+            auto l = co_await until_left(*alice, "bob");
+            CHECK(l.reason == libnet::msg::leave_reason::terminated);
+            CHECK(co_await end_of(*bob) == libnet::error::terminated);
+            // bob's id is free: he logs in on the node that is left.
+            auto again = co_await connect(ioc, a, "bob");
+            co_await close(*again);
+            co_await close(*alice);
+            co_await a.stop();
+        },
+        60s);
+}
