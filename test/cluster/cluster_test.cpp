@@ -14,6 +14,7 @@ libnet::server_options node(const nats_cluster& nats, int i, std::string name) {
     libnet::server_options o;
     o.cluster.servers = nats.url(i);
     o.cluster.node_id = std::move(name);
+    o.cluster.name = nats.name(); // a cluster of its own, should tests ever share NATS
     return o;
 }
 

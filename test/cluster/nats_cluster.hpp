@@ -56,6 +56,8 @@ public:
     std::string url(int i) const {
         return "nats://127.0.0.1:" + std::to_string(nodes_.at(static_cast<std::size_t>(i)).client);
     }
+    /// A libnet cluster name for this fixture alone.
+    std::string name() const { return "t" + std::to_string(getpid()); }
     /// Every server, comma-separated: what a net-server is given.
     std::string urls() const {
         std::string s;
@@ -129,9 +131,19 @@ private:
     }
 
     // Polls until JetStream answers on node `i`: a process coming up has no event to await.
+    // A server that could not listen (another test took the port first) is started again
+    // on new ports.
     void wait_ready(int i) {
         auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         while (std::chrono::steady_clock::now() < deadline) {
+            auto& n = nodes_[static_cast<std::size_t>(i)];
+            if (waitpid(n.pid, nullptr, WNOHANG) == n.pid) {
+                n = {free_port(), free_port(), -1};
+                for (std::size_t j = 0; j < nodes_.size(); ++j)
+                    write_config(static_cast<int>(j));
+                start(i);
+                continue;
+            }
             if (jetstream_answers(url(i)))
                 return;
             std::this_thread::sleep_for(std::chrono::milliseconds(50));

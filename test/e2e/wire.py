@@ -19,7 +19,9 @@ ACK, GET, STORED, FETCHED = 0x10, 0x11, 0x12, 0x13
 # a tag missing from INT_FORMATS holds bytes (ids and bodies are UTF-8 text).
 VERSION, CLIENT_ID, CREDENTIALS, TEXT, TO, FROM, BODY = 1, 2, 4, 11, 12, 13, 14
 SEQ, CODE, REF, NONCE, FLAGS, COUNT, PENDING = 15, 16, 17, 19, 21, 29, 30
+JOIN_SEQ, REASON = 9, 10
 INT_FORMATS = {VERSION: ">H", SEQ: ">Q", CODE: ">H", REF: ">Q", NONCE: ">Q", FLAGS: ">H",
+               REASON: ">H",
                COUNT: ">I", PENDING: ">I", 18: ">H", 5: ">I", 6: ">I", 7: ">I", 9: ">Q"}
 
 # Flag bits (messages.hpp).

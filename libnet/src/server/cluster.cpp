@@ -21,8 +21,10 @@
 #include <mutex>
 #include <nats/nats.h>
 #include <random>
+#include <shared_mutex>
 #include <stdexcept>
 #include <unordered_map>
+#include <vector>
 
 namespace libnet::detail {
 
@@ -117,11 +119,15 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     std::unordered_map<std::string, claim_state> claims;
     std::unordered_map<std::string, peer_node> nodes;
     asio::steady_timer beat_timer;
-    bool stopped = false;
+    // Set by stop(), under `life` held exclusively: no event reaches the server after it.
+    // Everything that calls the server holds `life` shared and looks at `stopped` first.
+    std::shared_mutex life;
+    std::atomic<bool> stopped{false};
     // The directory has loaded: set by NATS's thread, waited for by connect().
     std::mutex load_mutex;
     std::condition_variable load_cv;
     bool loaded = false;
+    bool closed = false; // libnats is done with the connection
     clock::time_point started;
 
     void open();
@@ -152,6 +158,7 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     template <class F>
     void on_strand(F&& f) {
         asio::post(strand, [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
+            std::shared_lock alive(self->life);
             if (!self->stopped)
                 f();
         });
@@ -209,7 +216,9 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
     std::span<const std::uint8_t> frame(reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)),
                                         static_cast<std::size_t>(natsMsg_GetDataLength(m)));
     std::string_view const subject = natsMsg_GetSubject(m);
-    if (from && subject == self->broadcast_subject) {
+    std::shared_lock alive(self->life);
+    if (self->stopped) {
+    } else if (from && subject == self->broadcast_subject) {
         self->events.cluster_frame({}, from->id, from->node, frame);
     } else if (from) {
         if (auto to = names::parse_message_subject(self->options.name, subject))
@@ -276,7 +285,18 @@ void on_publish_ack(jsCtx*, natsMsg* m, jsPubAck*, jsPubAckErr* pae, void* closu
 void on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<cluster::impl*>(closure);
     self->up.store(false);
+    if (self->stopped)
+        return; // closing
     self->on_strand([self] { self->events.cluster_log(log_level::warn, "cluster: NATS lost"); });
+}
+
+// The last callback libnats makes for a connection: close() waits for it, so no callback
+// can run after the link is gone.
+void on_closed(natsConnection*, void* closure) {
+    auto* self = static_cast<cluster::impl*>(closure);
+    std::lock_guard lock(self->load_mutex);
+    self->closed = true;
+    self->load_cv.notify_all();
 }
 
 void on_reconnected(natsConnection*, void* closure) {
@@ -292,7 +312,23 @@ void on_reconnected(natsConnection*, void* closure) {
 
 void cluster::impl::open() {
     check(natsOptions_Create(&nopts), "options");
-    check(natsOptions_SetURL(nopts, options.servers.c_str()), "servers");
+    // Tried in the order given (the first reachable one is this node's), then all of them
+    // again whenever the connection is lost.
+    std::vector<std::string> servers;
+    for (std::size_t at = 0; at <= options.servers.size();) {
+        auto const comma = std::min(options.servers.find(',', at), options.servers.size());
+        auto url = options.servers.substr(at, comma - at);
+        url.erase(0, url.find_first_not_of(" \t"));
+        url.erase(url.find_last_not_of(" \t") + 1);
+        if (!url.empty())
+            servers.push_back(std::move(url));
+        at = comma + 1;
+    }
+    std::vector<const char*> list;
+    for (auto const& u : servers)
+        list.push_back(u.c_str());
+    check(natsOptions_SetServers(nopts, list.data(), static_cast<int>(list.size())), "servers");
+    check(natsOptions_SetNoRandomize(nopts, true), "servers");
     auto const name = names::connection_name(options.name, node, epoch);
     check(natsOptions_SetName(nopts, name.c_str()), "name");
     check(natsOptions_SetNoEcho(nopts, true), "no echo");
@@ -303,6 +339,7 @@ void cluster::impl::open() {
     check(natsOptions_SetTimeout(nopts, options.connect_timeout.count()), "timeout");
     check(natsOptions_SetDisconnectedCB(nopts, on_disconnected, this), "callback");
     check(natsOptions_SetReconnectedCB(nopts, on_reconnected, this), "callback");
+    check(natsOptions_SetClosedCB(nopts, on_closed, this), "callback");
     check(natsConnection_Connect(&nc, nopts), ("connect to " + options.servers).c_str());
 
     jsOptions jo;
@@ -367,6 +404,12 @@ void cluster::impl::subscribe() {
     so.Stream = stream.c_str();
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+    // The watch is an ordered consumer on one NATS server; should that server die, the
+    // missing heartbeats make libnats recreate it elsewhere (from where it stopped). The
+    // libnats default, 5 s, would leave the directory stale that long.
+    so.Config.Heartbeat = std::chrono::nanoseconds(std::max(options.heartbeat_interval * 2,
+                                                            std::chrono::milliseconds(250)))
+                              .count();
     natsInbox* inbox = nullptr;
     check(natsInbox_Create(&inbox), "inbox");
     api_inbox = inbox;
@@ -392,6 +435,9 @@ void cluster::impl::close() {
     js = nullptr;
     if (nc) {
         natsConnection_Close(nc);
+        std::unique_lock lock(load_mutex);
+        load_cv.wait_for(lock, std::chrono::seconds(5), [this] { return closed; });
+        lock.unlock();
         natsConnection_Destroy(nc);
     }
     nc = nullptr;
@@ -416,8 +462,19 @@ void cluster::impl::publish(const std::string& key, const std::string& value, bo
         return;
     if (must_be_new)
         natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", "0");
-    if (js_PublishMsgAsync(js, &m, nullptr) != NATS_OK)
+    // Without a deadline an acknowledgement lost in a NATS outage would leave its claim
+    // unanswered.
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = std::max<std::int64_t>(options.connect_timeout.count() / 2, 500);
+    if (js_PublishMsgAsync(js, &m, &po) != NATS_OK) {
         natsMsg_Destroy(m);
+        if (must_be_new) {
+            auto const k = names::parse_key(key);
+            if (k)
+                fail_claim(k->id, error::cluster_unavailable);
+        }
+    }
 }
 
 void cluster::impl::delete_claim(std::uint64_t revision) {
@@ -504,6 +561,7 @@ void cluster::impl::retry_later(const std::string& id, std::chrono::milliseconds
     auto timer = std::make_shared<asio::steady_timer>(strand, after);
     timer->async_wait([self = shared_from_this(), timer, id, attempt = c->second.attempt,
                        taken_unless_released](boost::system::error_code) {
+        std::shared_lock alive(self->life);
         auto c = self->claims.find(id);
         if (self->stopped || c == self->claims.end() || c->second.attempt != attempt)
             return; // settled, or tried again meanwhile
@@ -573,9 +631,15 @@ void cluster::impl::find_dead() {
 
 asio::awaitable<void> cluster::impl::heartbeat() {
     auto const subject = names::heartbeat_subject(options.name, node);
-    while (!stopped) {
-        natsConnection_Publish(nc, subject.c_str(), epoch.data(), static_cast<int>(epoch.size()));
-        find_dead();
+    for (;;) {
+        {
+            std::shared_lock alive(life);
+            if (stopped)
+                co_return;
+            natsConnection_Publish(nc, subject.c_str(), epoch.data(),
+                                   static_cast<int>(epoch.size()));
+            find_dead();
+        }
         beat_timer.expires_after(options.heartbeat_interval);
         co_await beat_timer.async_wait(use_tuple);
     }
@@ -632,10 +696,11 @@ void cluster::stop() {
         po.MaxWait = 2000;
         js_PublishAsyncComplete(s.js, &po); // our releases reach the bucket
     }
-    asio::post(s.strand, [self = impl_] {
-        self->stopped = true;
-        self->beat_timer.cancel();
-    });
+    {
+        std::unique_lock quiet(s.life); // waits for a callback into the server to finish
+        s.stopped = true;
+    }
+    asio::post(s.strand, [self = impl_] { self->beat_timer.cancel(); });
     s.close();
 }
 

@@ -149,8 +149,16 @@ void server_core::client_term(server_session& from, const msg::term& m) {
 
 void server_core::unregister(server_session& s, msg::leave_reason reason) {
     std::unique_lock lock(mutex_);
-    if (!s.registered_)
+    if (!s.registered_) {
+        // Closed while the cluster settles its id: a later HELLO may claim it afresh (and
+        // if this claim wins after all, the id goes back).
+        for (auto it = claims_.begin(); it != claims_.end(); ++it)
+            if (it->second.session.get() == &s) {
+                claims_.erase(it);
+                break;
+            }
         return;
+    }
     s.registered_ = false;
     if (s.mailbox_ && s.mailbox_->session.get() == &s)
         s.mailbox_->session.reset();
