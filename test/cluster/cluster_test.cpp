@@ -1,4 +1,4 @@
-#include "../integration/harness.hpp"
+#include "../integration/peers_harness.hpp"
 #include "nats_cluster.hpp"
 
 #include <map>
@@ -250,12 +250,51 @@ TEST_CASE("cluster: a node that stops takes its clients out of every directory")
             co_await b->stop();
             auto l = co_await until_left(*alice, "bob");
             CHECK(l.reason == libnet::msg::leave_reason::terminated);
-            CHECK(co_await end_of(*bob) == libnet::error::terminated);
+            auto const end = co_await end_of(*bob);
+            CHECK(end == libnet::error::terminated);
             // bob's id is free: he logs in on the node that is left.
             auto again = co_await connect(ioc, a, "bob");
             co_await close(*again);
             co_await close(*alice);
             co_await a.stop();
+        },
+        60s);
+}
+
+TEST_CASE(
+    "cluster: a direct link between clients of two nodes is introduced by the acceptor's node") {
+    nats_cluster nats(1);
+    run(
+        [&](asio::io_context& ioc) -> asio::awaitable<void> {
+            server a(ioc, node(nats, 0, "a")), b(ioc, node(nats, 0, "b"));
+            auto alice = co_await connect_with(ioc, a, listening("alice"));
+            auto bob = co_await connect(ioc, b, "bob");
+            co_await sees(*bob, "alice");
+            co_await sees(*alice, "bob");
+            auto [ec] = co_await bob->async_connect_peer("alice", use_tuple);
+            REQUIRE_FALSE(ec);
+            auto up1 = co_await next_of<libnet::link_up>(*bob);
+            CHECK(up1.id == "alice");
+            auto up2 = co_await next_of<libnet::link_up>(*alice);
+            CHECK(up2.id == "bob");
+            auto [e2] =
+                co_await bob->async_send("alice", "direct", libnet::route::direct, use_tuple);
+            REQUIRE_FALSE(e2);
+            auto m = co_await next_of<libnet::message>(*alice);
+            CHECK(m.body == "direct");
+            CHECK(m.via == libnet::route::direct);
+            // One that does not listen can't be dialed, on whichever node it is.
+            auto carol = co_await connect(ioc, b, "carol");
+            co_await sees(*alice, "carol");
+            auto [e3] = co_await alice->async_connect_peer("carol", use_tuple);
+            CHECK(e3 == libnet::error::no_peer_link);
+            auto [e4] = co_await alice->async_connect_peer("nobody", use_tuple);
+            CHECK(e4 == libnet::error::no_such_client);
+            co_await close(*carol);
+            co_await close(*alice);
+            co_await close(*bob);
+            co_await a.stop();
+            co_await b.stop();
         },
         60s);
 }

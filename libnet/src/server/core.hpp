@@ -53,7 +53,7 @@ struct mailbox {
 
 /// State shared by all sessions of a server: the directory, routing and policies.
 /// Lock order: mutex_ before any connection's queue mutex; never the other way round.
-class server_core : public std::enable_shared_from_this<server_core>, private cluster_events {
+class server_core final : public std::enable_shared_from_this<server_core>, private cluster_events {
 public:
     server_core(boost::asio::any_io_executor ex, server_options options);
     ~server_core();
@@ -103,6 +103,8 @@ private:
     void deliver_remote(std::string_view to, std::string_view from, std::string_view from_node,
                         frame_view f);
     void fan_out(std::string_view from, std::string_view body, const server_session* except);
+    /// INTRODUCTION of `peer` to client `dialer` (of any node), or the ERROR to send instead.
+    shared_frame introduction(std::string_view dialer, server_session& peer, std::uint64_t ref);
 
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> idle_watch();

@@ -28,23 +28,42 @@ namespace libnet::detail {
 void server_core::introduce(server_session& from, const msg::intro_request& m) {
     auto const type = static_cast<std::uint16_t>(frame_type::intro_request);
     std::unique_lock lock(mutex_);
-    auto const* found = directory_.find(m.to);
+    auto* found = directory_.find(m.to);
     if (!found) {
+        // The acceptor's node mints the token: only it has the acceptor's key.
+        std::string node;
+        if (auto* r = cluster_ ? directory_.find_remote(m.to) : nullptr)
+            node = r->node;
         lock.unlock();
-        return from.send_error(error::no_such_client, type, m.ref, m.to);
+        if (node.empty())
+            return from.send_error(error::no_such_client, type, m.ref, m.to);
+        auto const f = make_frame(m);
+        if (!cluster_->send(node, m.to, from.id_, {f.data.get(), f.size}))
+            from.send_error(error::cluster_unavailable, type, m.ref, m.to);
+        return;
     }
-    auto const& peer = *found;
-    if (peer.peer_key_.empty() || &peer == &from) {
-        lock.unlock();
+    auto const hold = found->self();
+    lock.unlock();
+    if (hold.get() == &from)
         return from.send_error(error::no_peer_link, type, m.ref, m.to);
+    from.enqueue(introduction(from.id_, *hold, m.ref));
+}
+
+shared_frame server_core::introduction(std::string_view dialer, server_session& peer,
+                                       std::uint64_t ref) {
+    auto const type = static_cast<std::uint16_t>(frame_type::intro_request);
+    std::unique_lock lock(mutex_);
+    if (peer.peer_key_.empty() || !peer.registered_) {
+        count_error(error::no_peer_link);
+        return make_error_frame(error::no_peer_link, type, ref, peer.id_);
     }
     auto const key = peer.peer_key_;
     std::string const id = peer.id_, endpoint = peer.endpoint_;
     lock.unlock();
     auto const expires = unix_ms() + static_cast<std::uint64_t>(options_.peer_token_ttl.count());
-    auto const token = make_token(key, from.id_, id, expires);
+    auto const token = make_token(key, dialer, id, expires);
     auto const proof = token_proof(key, token);
-    from.enqueue(make_frame(msg::introduction{id, endpoint, token, proof, expires, m.ref}));
+    return make_frame(msg::introduction{id, endpoint, token, proof, expires, ref});
 }
 
 void server_core::app_frame(server_session& from, frame_view f) {

@@ -144,7 +144,16 @@ void server_core::deliver_remote(std::string_view to_id, std::string_view from,
             to = s->self();
     }
     auto const type = f.core_type();
-    if (type == frame_type::stored || type == frame_type::error) { // an answer to our client
+    if (type == frame_type::intro_request) { // our client is the one to be dialed
+        msg::intro_request r;
+        if (msg::decode(f, r))
+            return;
+        auto const answer = to ? introduction(from, *to, r.ref)
+                               : make_error_frame(error::no_such_client, f.type, r.ref, to_id);
+        return reply_remote(from_node, from, to_id, answer);
+    }
+    if (type == frame_type::stored || type == frame_type::error ||
+        type == frame_type::introduction) { // an answer to our client
         if (to) {
             auto p =
                 std::make_shared_for_overwrite<std::uint8_t[]>(frame_header_size + f.value.size());
