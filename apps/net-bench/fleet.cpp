@@ -30,8 +30,8 @@ fleet::fleet(boost::asio::io_context& ioc, const target& t, std::size_t n, std::
 void fleet::start(std::function<void()> on_settled) {
     on_settled_ = std::move(on_settled);
     start_ = std::chrono::steady_clock::now();
-    for (auto& c : clients_)
-        c->start(target_.server);
+    for (std::size_t i = 0; i < clients_.size(); ++i)
+        clients_[i]->start(i % 2 == 1 && target_.second ? *target_.second : target_.server);
 }
 
 double fleet::since_start() const {

@@ -41,6 +41,7 @@ struct command_line {
     std::string command;
     std::string host = "127.0.0.1";
     long long port = 7000;
+    long long port2 = 0;
     bench::target target;
     long long clients = 0, window = 64, size = 64, count = 10000;
     double seconds = 5;
@@ -55,6 +56,9 @@ po::options_description describe(command_line& c) {
         ("help,h", "show this help and exit")
         ("host", po::value(&c.host)->default_value(c.host), "server address or host name")
         ("port", po::value(&c.port)->default_value(c.port), "server port")
+        ("port2", po::value(&c.port2)->default_value(0),
+         "a second server of the same cluster on the same host: odd-numbered clients "
+         "connect to it, so every routed message crosses nodes (0: none)")
         ("timeout", po::value(&c.target.timeout)->default_value(60),
          "seconds the whole run may take before it fails")
         ("id-prefix", po::value(&c.target.prefix)->default_value(c.target.prefix),
@@ -113,6 +117,7 @@ void check_prefix(const command_line& c) {
 
 void validate(command_line& c) {
     check_range("port", c.port, 1, 65535);
+    check_range("port2", c.port2, 0, 65535);
     check_seconds("timeout", c.target.timeout);
     if (c.command == "storm") {
         check_range("clients", c.clients, 1, 1000000);
@@ -195,6 +200,9 @@ int run(command_line& c) {
         return 1;
     }
     c.target.server = found.begin()->endpoint();
+    if (c.port2 != 0)
+        c.target.second = boost::asio::ip::tcp::endpoint(c.target.server.address(),
+                                                         static_cast<std::uint16_t>(c.port2));
     auto const n = static_cast<std::size_t>(c.clients);
     auto const size = static_cast<std::size_t>(c.size);
     if (c.command == "storm")

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,8 @@ namespace bench {
 /// Where the clients go and what they speak.
 struct target {
     boost::asio::ip::tcp::endpoint server;
+    /// Odd-numbered clients connect here when set (a second node of a cluster).
+    std::optional<boost::asio::ip::tcp::endpoint> second;
     bool nats = false;         ///< Speak NATS to a nats-server instead of libnet.
     bool no_directory = false; ///< libnet: HELLO with hello_no_directory.
     std::string prefix = "c";  ///< Client i registers as (or subscribes to) prefix + i.

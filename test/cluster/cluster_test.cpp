@@ -181,15 +181,32 @@ TEST_CASE("cluster: 1000 clients over 3 nodes see one directory in one join orde
             server s0(ioc, node(nats, 0, "n0")), s1(ioc, node(nats, 1, "n1")),
                 s2(ioc, node(nats, 2, "n2"));
             std::vector<server*> servers{&s0, &s1, &s2};
-            constexpr int count = 1000;
+            constexpr int count = 1000, wave = 100;
             std::vector<std::unique_ptr<libnet::client>> clients;
-            for (int i = 0; i < count; ++i)
-                clients.push_back(co_await connect(ioc, *servers[static_cast<std::size_t>(i % 3)],
-                                                   "p" + std::to_string(i)));
-            // The last to join sees everyone in its snapshot; everyone else sees it arrive.
-            auto const last = "p" + std::to_string(count - 1);
+            // Waves of clients register at once, racing on all three nodes.
+            for (int first = 0; first < count; first += wave) {
+                std::vector<error_code> results(wave);
+                asio::steady_timer all_in(ioc, std::chrono::steady_clock::time_point::max());
+                int pending = wave;
+                for (int i = first; i < first + wave; ++i) {
+                    clients.push_back(std::make_unique<libnet::client>(
+                        ioc.get_executor(), with_id("p" + std::to_string(i))));
+                    clients.back()->async_connect(
+                        "127.0.0.1", servers[static_cast<std::size_t>(i % 3)]->port(),
+                        [&, k = i - first](error_code ec) {
+                            results[static_cast<std::size_t>(k)] = ec;
+                            if (--pending == 0)
+                                all_in.cancel();
+                        });
+                }
+                co_await all_in.async_wait(use_tuple);
+                for (auto const& ec : results)
+                    REQUIRE_FALSE(ec);
+            }
+            // Everyone ends up with the whole directory.
             for (auto& c : clients)
-                co_await sees(*c, last);
+                while (c->directory().size() < count)
+                    co_await next_event(*c);
             auto const reference = clients.back()->directory();
             REQUIRE(reference.size() == count);
             for (std::size_t i = 1; i < reference.size(); ++i)

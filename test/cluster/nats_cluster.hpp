@@ -2,7 +2,7 @@
 #define LIBNET_TEST_NATS_CLUSTER_HPP
 
 // A cluster of nats-server processes on loopback for tests: JetStream on, the $SYS
-// disconnect advisories imported into the application account (as docs/guide.md §13 shows),
+// disconnect advisories imported into the application account (as docs/guide.md §11 shows),
 // configuration in a temporary directory, free ports. Ready once JetStream answers, that
 // is once the meta leader is elected.
 

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-// How a cluster names ids, keys, subjects and records on NATS (docs/protocol.md appendix C).
+// How a cluster names ids, keys, subjects and records on NATS (docs/protocol.md appendix A).
 
 namespace names = libnet::detail::cluster_names;
 using libnet::msg::leave_reason;

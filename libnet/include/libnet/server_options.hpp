@@ -17,7 +17,7 @@
 
 namespace libnet {
 
-/// Several servers forming one service over NATS (docs/guide.md §13). Each server of a
+/// Several servers forming one service over NATS (docs/guide.md §11). Each server of a
 /// cluster is a node; they share one directory and one id space and forward messages to
 /// each other's clients.
 struct cluster_options {

@@ -15,6 +15,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
@@ -137,6 +138,7 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     void delete_claim(std::uint64_t revision);
     void on_claim(std::string id, std::uint64_t revision, names::claim c);
     void on_release(std::string id, names::release r);
+    void on_claim_marker(std::string id, std::uint64_t revision);
     void decide_claim(const std::string& id);
     void on_claim_refused(const std::string& id, std::uint64_t actual);
     void retry_later(const std::string& id, std::chrono::milliseconds after,
@@ -150,6 +152,7 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     }
     void on_beat(std::string node_name, std::string node_epoch);
     void on_disconnect_advisory(std::string node_name, std::string node_epoch);
+    void recheck_at(clock::time_point when);
     void find_dead();
     asio::awaitable<void> heartbeat();
     std::chrono::milliseconds grace() const {
@@ -183,8 +186,8 @@ void on_watch_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure)
     if (key && natsMsg_GetMetaData(&meta, m) == NATS_OK) {
         auto const rev = meta->Sequence.Stream;
         if (key->claim && removed) { // a DEL or PURGE from outside libnet frees the id
-            self->on_strand([self, id = std::move(key->id)]() mutable {
-                self->on_release(std::move(id), {msg::leave_reason::closed, 0});
+            self->on_strand([self, id = std::move(key->id), rev]() mutable {
+                self->on_claim_marker(std::move(id), rev);
             });
         } else if (key->claim) {
             if (auto c = names::decode_claim(value))
@@ -274,10 +277,19 @@ void on_publish_ack(jsCtx*, natsMsg* m, jsPubAck*, jsPubAckErr* pae, void* closu
                                          "cluster: claim of " + id + " failed: " + error);
                 self->fail_claim(id, error::cluster_unavailable);
             });
-    } else if (key && pae) {
-        self->on_strand([self, id = std::move(key->id)] {
-            self->events.cluster_log(log_level::warn, "cluster: release of " + id + " failed");
-        });
+    } else if (key) {
+        // The release record is in the stream: only now does the claim go, so that every
+        // watcher sees the release before any later claim of the id.
+        std::string_view const value(natsMsg_GetData(m),
+                                     static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+        std::shared_lock alive(self->life);
+        if (auto r = names::decode_release(value); r && !self->stopped)
+            self->delete_claim(r->claim);
+        if (pae)
+            self->on_strand([self, id = std::move(key->id)] {
+                self->events.cluster_log(log_level::warn,
+                                         "cluster: release record of " + id + " failed");
+            });
     }
     natsMsg_Destroy(m);
 }
@@ -302,8 +314,15 @@ void on_closed(natsConnection*, void* closure) {
 void on_reconnected(natsConnection*, void* closure) {
     auto* self = static_cast<cluster::impl*>(closure);
     self->up.store(true);
-    self->on_strand(
-        [self] { self->events.cluster_log(log_level::info, "cluster: NATS reconnected"); });
+    self->on_strand([self] {
+        // Heartbeats missed while we were cut off say nothing about the others: judge
+        // them afresh from now.
+        auto const now = clock::now();
+        for (auto& [name, n] : self->nodes)
+            n.seen = std::max(n.seen, now);
+        self->started = now;
+        self->events.cluster_log(log_level::info, "cluster: NATS reconnected");
+    });
 }
 
 } // namespace
@@ -520,6 +539,21 @@ void cluster::impl::on_release(std::string id, names::release r) {
 
 // Claims go to the bucket even when the replica lists a holder: the holder may have left
 // on its node already, and its release be on its way to this one.
+// A DEL or PURGE marker that a tool left on a claim key: the id is free, but the marker
+// must go before anyone can claim it (on_claim_refused() deletes it).
+void cluster::impl::on_claim_marker(std::string id, std::uint64_t revision) {
+    auto& e = replica[id];
+    if (revision <= e.claim)
+        return;
+    if (e.live())
+        events.cluster_left(id, e.claim, msg::leave_reason::closed);
+    e.claim = e.released = revision;
+    e.releasing = false;
+    if (auto c = claims.find(id); c != claims.end() && c->second.wait_for != 0 &&
+                                  revision >= c->second.wait_for)
+        decide_claim(id);
+}
+
 void cluster::impl::decide_claim(const std::string& id) {
     auto c = claims.find(id);
     if (c == claims.end())
@@ -581,7 +615,6 @@ void cluster::impl::release(const std::string& id, std::uint64_t claim, msg::lea
     if (e == replica.end() || e->second.claim != claim || !e->second.live() || e->second.releasing)
         return;
     e->second.releasing = true;
-    delete_claim(claim);
     publish(names::release_key(id), names::encode_release({reason, claim}), false);
 }
 
@@ -591,19 +624,33 @@ void cluster::impl::on_beat(std::string n, std::string e) {
     nodes[n] = {std::move(e), clock::now()};
 }
 
+// A node's connection closed. It may be dead, or back on another NATS server in a moment:
+// unless a heartbeat of the same run comes within two intervals, it is dead.
 void cluster::impl::on_disconnect_advisory(std::string n, std::string e) {
+    auto const deadline = clock::now() - grace() + 2 * options.heartbeat_interval;
     auto it = nodes.find(n);
-    if (it != nodes.end() && it->second.epoch == e)
-        it->second.seen = clock::time_point{}; // gone now, not after the grace
-    else if (it == nodes.end())
-        nodes[n] = {std::move(e), clock::time_point{}};
-    find_dead();
+    if (it == nodes.end())
+        nodes[n] = {std::move(e), deadline};
+    else if (it->second.epoch == e)
+        it->second.seen = std::min(it->second.seen, deadline);
+    recheck_at(deadline + grace());
+}
+
+void cluster::impl::recheck_at(clock::time_point when) {
+    auto timer = std::make_shared<asio::steady_timer>(strand, when);
+    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
+        std::shared_lock alive(self->life);
+        if (!self->stopped)
+            self->find_dead();
+    });
 }
 
 // Releases the ids held by runs of nodes that stopped beating. Every node does it; the
 // compare-and-set lets one tombstone through per record and never touches an id that was
 // claimed again since.
 void cluster::impl::find_dead() {
+    if (!up.load())
+        return; // cut off: everyone looks silent, and nothing we wrote would arrive now
     auto const now = clock::now();
     bool const settled = now - started > grace();
     std::vector<std::pair<std::string, std::uint64_t>> dead_claims;
@@ -618,7 +665,7 @@ void cluster::impl::find_dead() {
             if (n == nodes.end())
                 dead = settled;
             else if (n->second.epoch != e.record.epoch)
-                dead = settled || n->second.seen == clock::time_point{};
+                dead = settled;
             else
                 dead = now - n->second.seen > grace();
         }
@@ -694,7 +741,8 @@ void cluster::stop() {
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MaxWait = 2000;
-        js_PublishAsyncComplete(s.js, &po); // our releases reach the bucket
+        js_PublishAsyncComplete(s.js, &po); // our releases reach the bucket ...
+        natsConnection_FlushTimeout(s.nc, 2000); // ... and the deletes that follow them
     }
     {
         std::unique_lock quiet(s.life); // waits for a callback into the server to finish

@@ -42,7 +42,7 @@ protected:
     ~cluster_events() = default;
 };
 
-/// A server's membership in a cluster of servers on NATS (docs/architecture.md §12): the
+/// A server's membership in a cluster of servers on NATS (docs/architecture.md §11): the
 /// directory kept in a JetStream KV bucket and replicated on every node, ids claimed there
 /// first-come-first-served, frames forwarded to the node of their recipient, and nodes
 /// watching each other's heartbeats.

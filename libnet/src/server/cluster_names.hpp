@@ -2,7 +2,7 @@
 #define LIBNET_SRC_SERVER_CLUSTER_NAMES_HPP
 
 // How a cluster's nodes name things on NATS: subjects, KV keys and directory records
-// (docs/protocol.md, appendix C). Pure functions, no I/O.
+// (docs/protocol.md, appendix A). Pure functions, no I/O.
 
 #include <libnet/messages.hpp>
 

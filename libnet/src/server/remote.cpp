@@ -75,8 +75,11 @@ void server_core::cluster_left(const std::string& id, std::uint64_t revision,
     if (!local || local->join_seq_ != revision)
         return;
     // Another node released our client's id (it took this node for dead): the client must
-    // not stay online here, or the id could get a second owner.
+    // not stay online here, or the id could get a second owner. It leaves the directory
+    // now, so that the id's next owner can be listed before the session has closed.
     auto const s = local->self();
+    if (directory_.remove(*s, msg::leave_reason::lost, false))
+        announce_soon();
     lock.unlock();
     log(log_level::warn, "cluster: " + id + " was released by another node; closing it here");
     s->close(error::id_taken,

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# net-server clusters on NATS against a single net-server, with the same load generator
+# (net-bench): routed 64 B messages in a ring whose every hop crosses nodes (route: odd
+# clients on the second node, --port2), and a registration storm spread over two nodes
+# (storm: every registration is a claim in the cluster's JetStream bucket, and every
+# client waits for the whole directory). Clusters on one nats-server and on three (a
+# JetStream cluster, the bucket replicated 3 times). Rounds are interleaved. Prints every
+# run, then medians and ratios to the single server.
+#
+# usage: bench/cluster.sh [BUILD_DIR]        (default: $BUILD, else build/default)
+# env:   ROUNDS (3), CLIENTS (16: route clients), WINDOW (64), DURATION (3: s per route
+#        run), STORM (1000: storm clients), TIMEOUT (120: per run)
+set -euo pipefail
+
+build=${1:-${BUILD:-build/default}}
+bench=$build/apps/net-bench
+server=$build/apps/net-server
+rounds=${ROUNDS:-3}
+clients=${CLIENTS:-16}
+window=${WINDOW:-64}
+seconds=${DURATION:-3}
+storm=${STORM:-1000}
+limit=${TIMEOUT:-120}
+
+for exe in "$bench" "$server"; do
+    [ -x "$exe" ] || { echo "cluster.sh: $exe not built" >&2; exit 2; }
+done
+command -v nats-server > /dev/null || { echo "cluster.sh: no nats-server" >&2; exit 2; }
+ulimit -n "$(ulimit -Hn)"
+tmp=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+fail() {
+    echo "cluster.sh: $1" >&2
+    shift
+    for f in "$@"; do [ -f "$f" ] && sed 's/^/  | /' "$f" >&2; done
+    exit 1
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Prints the first match of sed expression $2 in file $1, once there is one.
+await_match() {
+    for _ in $(seq 800); do
+        local got
+        got=$(sed -n "$2" "$1" 2>/dev/null | head -1)
+        [ -n "$got" ] && { echo "$got"; return; }
+        sleep 0.025
+    done
+    fail "no match for '$2' in time" "$1"
+}
+
+# Starts a net-server; prints its port. $1: name, then its extra arguments.
+start_server() {
+    local name=$1
+    shift
+    "$server" --port 0 --log-level warn "$@" > "$tmp/$name.out" 2>&1 &
+    pids+=($!)
+    await_match "$tmp/$name.out" 's/^[^ ]*:\([0-9][0-9]*\)$/\1/p'
+}
+
+# One nats-server with JetStream; prints its URL.
+one_nats() {
+    local p
+    p=$(free_port)
+    nats-server -js -a 127.0.0.1 -p "$p" -sd "$tmp/js1" > "$tmp/nats1.log" 2>&1 &
+    pids+=($!)
+    await_match "$tmp/nats1.log" 's/.*\(Server is ready\).*/\1/p' > /dev/null
+    echo "nats://127.0.0.1:$p"
+}
+
+# Three nats-servers in a JetStream cluster; prints their URLs, comma-separated.
+three_nats() {
+    local client=() route=() http=() routes="" urls="" i
+    for i in 0 1 2; do
+        client+=("$(free_port)") route+=("$(free_port)") http+=("$(free_port)")
+        routes+="${routes:+, }nats://127.0.0.1:${route[$i]}"
+        urls+="${urls:+,}nats://127.0.0.1:${client[$i]}"
+    done
+    for i in 0 1 2; do
+        cat > "$tmp/n$i.conf" << EOF
+server_name: n$i
+listen: 127.0.0.1:${client[$i]}
+http: 127.0.0.1:${http[$i]}
+jetstream { store_dir: "$tmp/js3-$i" }
+cluster { name: bench, listen: 127.0.0.1:${route[$i]}, routes: [$routes] }
+EOF
+        nats-server -c "$tmp/n$i.conf" > "$tmp/n$i.log" 2>&1 &
+        pids+=($!)
+    done
+    for i in 0 1 2; do # the meta leader elected
+        for _ in $(seq 800); do
+            python3 -c 'import sys, urllib.request; sys.exit(b"\"leader\"" not in
+                urllib.request.urlopen(sys.argv[1], timeout=1).read())' \
+                "http://127.0.0.1:${http[$i]}/jsz" 2> /dev/null && break
+            sleep 0.025
+        done
+    done
+    echo "$urls"
+}
+
+declare -A args label
+nats1=$(one_nats)
+nats3=$(three_nats)
+single=$(start_server single)
+a1=$(start_server a1 --cluster "$nats1" --cluster-name bench1 --node-id a)
+b1=$(start_server b1 --cluster "$nats1" --cluster-name bench1 --node-id b)
+a3=$(start_server a3 --cluster "$nats3" --cluster-name bench3 --node-id a)
+b3=$(start_server b3 --cluster "$nats3" --cluster-name bench3 --node-id b)
+
+contestants=(single cluster1 cluster3)
+label=([single]="one net-server" [cluster1]="2 nodes, 1 NATS" [cluster3]="2 nodes, 3 NATS")
+declare -A ports=([single]="--port $single" [cluster1]="--port $a1 --port2 $b1"
+                  [cluster3]="--port $a3 --port2 $b3")
+tests=(route64 storm)
+declare -A metric=([route64]=msg_per_s [storm]=seconds)
+declare -A unit=([route64]=msg/s [storm]=s)
+declare -A targs=([route64]="route --clients $clients --window $window --size 64 --seconds $seconds"
+                  [storm]="storm --clients $storm")
+
+run_once() { # $1 test, $2 contestant, $3 id prefix
+    local a out=$tmp/run.out err=$tmp/run.err
+    read -ra a <<< "${targs[$1]} ${ports[$2]}"
+    a+=(--timeout "$limit" --id-prefix "$3")
+    if ! "$bench" "${a[@]}" > "$out" 2> "$err"; then
+        grep -h '^net-bench:' "$err" | tail -1 | sed 's/^/    /' >&2
+        echo fail
+        return
+    fi
+    sed -n "s/.* ${metric[$1]}=\([^ ]*\).*/\1/p" "$out"
+}
+
+median() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) print "-"
+        else if (NR % 2) print v[(NR + 1) / 2]
+        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+declare -A results
+for ((r = 1; r <= rounds; r++)); do
+    for test in "${tests[@]}"; do
+        for who in "${contestants[@]}"; do
+            for pid in "${pids[@]}"; do
+                kill -0 "$pid" 2> /dev/null || fail "a server died" "$tmp"/*.out
+            done
+            value=$(run_once "$test" "$who" "r${r}${test}${who}_")
+            printf 'round %d  %-8s %-18s %12s %s\n' "$r" "$test" "${label[$who]}" "$value" \
+                "${unit[$test]}"
+            [ "$value" != fail ] && results[$test,$who]+="$value "
+        done
+    done
+done
+
+med() { echo "${results[$1,$2]:-}" | tr ' ' '\n' | { grep . || true; } | median; }
+
+echo
+echo "Medians of $rounds rounds (route: $clients clients, window $window, $seconds s, every hop"
+echo "across nodes in a cluster; storm: $storm clients over the nodes, registrations/s"
+echo "= clients / seconds until every client holds the whole directory)."
+printf '%-18s %16s %16s %10s\n' "" "route64 msg/s" "storm regs/s" "route %"
+base=$(med route64 single)
+for who in "${contestants[@]}"; do
+    msgs=$(med route64 "$who")
+    secs=$(med storm "$who")
+    awk -v l="${label[$who]}" -v m="$msgs" -v s="$secs" -v n="$storm" -v b="$base" 'BEGIN {
+        regs = (s == "-" || s == 0) ? "-" : sprintf("%.0f", n / s)
+        pct = (m == "-" || b == "-" || b == 0) ? "-" : sprintf("%.0f", 100 * m / b)
+        printf "%-18s %16s %16s %10s\n", l, m, regs, pct }'
+done
