@@ -53,26 +53,29 @@ await_match() {
     fail "no match for '$2' in time" "$1"
 }
 
-# Starts a net-server; prints its port. $1: name, then its extra arguments.
+# Starts a net-server and records its pid (not in a subshell: the pids must reach the
+# trap). $1: name, then its extra arguments. Its port: port_of NAME.
 start_server() {
     local name=$1
     shift
     "$server" --port 0 --log-level warn "$@" > "$tmp/$name.out" 2>&1 &
     pids+=($!)
-    await_match "$tmp/$name.out" 's/^[^ ]*:\([0-9][0-9]*\)$/\1/p'
+}
+port_of() {
+    await_match "$tmp/$1.out" 's/^[^ ]*:\([0-9][0-9]*\)$/\1/p'
 }
 
-# One nats-server with JetStream; prints its URL.
+# One nats-server with JetStream; sets nats1 to its URL.
 one_nats() {
     local p
     p=$(free_port)
     nats-server -js -a 127.0.0.1 -p "$p" -sd "$tmp/js1" > "$tmp/nats1.log" 2>&1 &
     pids+=($!)
     await_match "$tmp/nats1.log" 's/.*\(Server is ready\).*/\1/p' > /dev/null
-    echo "nats://127.0.0.1:$p"
+    nats1="nats://127.0.0.1:$p"
 }
 
-# Three nats-servers in a JetStream cluster; prints their URLs, comma-separated.
+# Three nats-servers in a JetStream cluster; sets nats3 to their URLs, comma-separated.
 three_nats() {
     local client=() route=() http=() routes="" urls="" i
     for i in 0 1 2; do
@@ -99,17 +102,18 @@ EOF
             sleep 0.025
         done
     done
-    echo "$urls"
+    nats3=$urls
 }
 
 declare -A args label
-nats1=$(one_nats)
-nats3=$(three_nats)
-single=$(start_server single)
-a1=$(start_server a1 --cluster "$nats1" --cluster-name bench1 --node-id a)
-b1=$(start_server b1 --cluster "$nats1" --cluster-name bench1 --node-id b)
-a3=$(start_server a3 --cluster "$nats3" --cluster-name bench3 --node-id a)
-b3=$(start_server b3 --cluster "$nats3" --cluster-name bench3 --node-id b)
+one_nats
+three_nats
+start_server single
+start_server a1 --cluster "$nats1" --cluster-name bench1 --node-id a
+start_server b1 --cluster "$nats1" --cluster-name bench1 --node-id b
+start_server a3 --cluster "$nats3" --cluster-name bench3 --node-id a
+start_server b3 --cluster "$nats3" --cluster-name bench3 --node-id b
+single=$(port_of single) a1=$(port_of a1) b1=$(port_of b1) a3=$(port_of a3) b3=$(port_of b3)
 
 contestants=(single cluster1 cluster3)
 label=([single]="one net-server" [cluster1]="2 nodes, 1 NATS" [cluster3]="2 nodes, 3 NATS")

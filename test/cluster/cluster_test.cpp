@@ -191,13 +191,13 @@ TEST_CASE("cluster: 1000 clients over 3 nodes see one directory in one join orde
                 for (int i = first; i < first + wave; ++i) {
                     clients.push_back(std::make_unique<libnet::client>(
                         ioc.get_executor(), with_id("p" + std::to_string(i))));
-                    clients.back()->async_connect(
-                        "127.0.0.1", servers[static_cast<std::size_t>(i % 3)]->port(),
-                        [&, k = i - first](error_code ec) {
-                            results[static_cast<std::size_t>(k)] = ec;
-                            if (--pending == 0)
-                                all_in.cancel();
-                        });
+                    clients.back()->async_connect("127.0.0.1",
+                                                  servers[static_cast<std::size_t>(i % 3)]->port(),
+                                                  [&, k = i - first](error_code ec) {
+                                                      results[static_cast<std::size_t>(k)] = ec;
+                                                      if (--pending == 0)
+                                                          all_in.cancel();
+                                                  });
                 }
                 co_await all_in.async_wait(use_tuple);
                 for (auto const& ec : results)

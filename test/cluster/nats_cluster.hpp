@@ -16,15 +16,13 @@
 #include <filesystem>
 #include <fstream>
 #include <nats/nats.h>
-#include <spawn.h>
 #include <stdexcept>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
-
-extern char** environ;
 
 namespace test {
 
@@ -113,24 +111,32 @@ private:
              "}\nsystem_account: SYS\nno_auth_user: app\n";
     }
 
+    // fork and exec rather than posix_spawn: the child asks to be killed with its parent,
+    // so a test that crashes leaves no nats-server behind.
     void start(int i) {
         auto& n = nodes_[static_cast<std::size_t>(i)];
         auto const conf = (dir_ / ("n" + std::to_string(i) + ".conf")).string();
         auto const log = (dir_ / ("n" + std::to_string(i) + ".log")).string();
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
         std::string prog = "nats-server", c = "-c";
         char* argv[] = {prog.data(), c.data(), const_cast<char*>(conf.c_str()), nullptr};
-        int const rc = posix_spawnp(&n.pid, "nats-server", &fa, nullptr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0)
-            throw std::runtime_error("cannot start nats-server (is it installed? "
-                                     "scripts/bootstrap installs it)");
+        pid_t const parent = getpid();
+        n.pid = fork();
+        if (n.pid < 0)
+            throw std::runtime_error("fork failed");
+        if (n.pid == 0) { // the child: async-signal-safe calls only until exec
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(1);
+            int const fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+            execvp("nats-server", argv);
+            _exit(127); // not installed: scripts/bootstrap installs it
+        }
     }
 
-    // Polls until JetStream answers on node `i`: a process coming up has no event to await.
     // A server that could not listen (another test took the port first) is started again
     // on new ports.
     void wait_ready(int i) {

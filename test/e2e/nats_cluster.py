@@ -4,13 +4,20 @@ JetStream on, the $SYS disconnect advisories imported into the application accou
 configuration in a temporary directory, free ports. Ready once every server's monitoring
 endpoint names a JetStream meta leader.
 """
+import ctypes
 import json
+import signal
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
+
+
+def _die_with_parent():
+    """In the child: killed when the test dies, however it dies (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
 def free_port():
@@ -76,7 +83,8 @@ class NatsCluster:
     def _start(self, i):
         log = open(f"{self.dir}/n{i}.log", "a")
         self.nodes[i]["proc"] = subprocess.Popen(
-            ["nats-server", "-c", f"{self.dir}/n{i}.conf"], stdout=log, stderr=log)
+            ["nats-server", "-c", f"{self.dir}/n{i}.conf"], stdout=log, stderr=log,
+            preexec_fn=_die_with_parent)
 
     def _wait_ready(self, i):
         """Polls the monitoring endpoint: a process coming up has no event to await."""

@@ -46,15 +46,12 @@ TEST_CASE("cluster names: keys and subjects and connection names round-trip") {
     CHECK_FALSE(names::parse_key("x.bob"));
     CHECK_FALSE(names::parse_key("c."));
 
-    auto const s = names::message_subject("prod", "n1", "a.b");
-    CHECK(s == "libnet.prod.m.n1.a=2Eb");
-    auto a = names::parse_message_subject("prod", s);
-    REQUIRE(a);
-    CHECK(a->node == "n1");
-    CHECK(a->id == "a.b");
-    CHECK_FALSE(names::parse_message_subject("other", s));
-    CHECK_FALSE(names::parse_message_subject("prod", "libnet.prod.m.n1"));
-    CHECK(names::message_filter("prod", "n1") == "libnet.prod.m.n1.>");
+    auto const s = names::node_subject("prod", "n1");
+    CHECK(s == "libnet.prod.n.n1");
+    CHECK(names::parse_node_subject("prod", s) == "n1");
+    CHECK_FALSE(names::parse_node_subject("other", s));
+    CHECK_FALSE(names::parse_node_subject("prod", "libnet.prod.n.n1.x"));
+    CHECK(names::broadcast_subject("prod") == "libnet.prod.b");
     CHECK(names::parse_heartbeat_subject("prod", names::heartbeat_subject("prod", "n2")) == "n2");
     CHECK_FALSE(names::parse_heartbeat_subject("prod", "libnet.prod.hb.a.b"));
 
@@ -101,4 +98,30 @@ TEST_CASE("cluster names: cluster and node names are single plain tokens") {
     CHECK_FALSE(names::valid_name("a b"));
     CHECK_FALSE(names::valid_name("a*"));
     CHECK_FALSE(names::valid_name(std::string(65, 'a')));
+}
+
+TEST_CASE("cluster names: a batch of records round-trips and a torn one is refused") {
+    std::vector<std::uint8_t> batch;
+    std::vector<std::uint8_t> const f1{0x00, 0x06, 0x00, 0x00, 0x00, 0x02, 0xaa, 0xbb};
+    std::vector<std::uint8_t> const f2{0x00, 0x08, 0x00, 0x00, 0x00, 0x00};
+    names::append_record(batch, "alice", "bob", f1);
+    names::append_record(batch, "a.b", "", f2);
+    std::vector<std::string> seen;
+    bool const ok = names::for_each_record(batch, [&](const names::record_view& r) {
+        seen.push_back(std::string(r.from) + ">" + std::string(r.to) + ":" +
+                       std::to_string(r.frame.size()));
+    });
+    CHECK(ok);
+    CHECK(seen == std::vector<std::string>{"alice>bob:8", "a.b>:6"});
+    CHECK(batch.size() == 4 + 5 + 3 + 8 + 4 + 3 + 0 + 6);
+    for (std::size_t cut = 1; cut < batch.size(); ++cut) {
+        if (cut == 4 + 5 + 3 + 8)
+            continue; // a whole first record: a valid batch
+        std::size_t n = 0;
+        bool const whole = names::for_each_record(std::span(batch.data(), cut),
+                                                  [&](const names::record_view&) { ++n; });
+        INFO("cut at " << cut);
+        CHECK_FALSE(whole);
+        CHECK(n == (cut < 4 + 5 + 3 + 8 ? 0u : 1u));
+    }
 }

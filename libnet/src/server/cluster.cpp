@@ -75,7 +75,8 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
         : strand(asio::make_strand(ex)), options(o), events(ev),
           node(o.node_id.empty() ? default_node(port) : o.node_id), epoch(random_epoch()),
           bucket(names::bucket(o.name)), key_prefix("$KV." + bucket + "."),
-          broadcast_subject(names::broadcast_subject(o.name)), beat_timer(strand) {}
+          broadcast_subject(names::broadcast_subject(o.name)),
+          own_subject(names::node_subject(o.name, node)), beat_timer(strand) {}
 
     ~impl() { close(); }
 
@@ -101,7 +102,22 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     asio::strand<asio::any_io_executor> strand;
     cluster_options options;
     cluster_events& events;
-    std::string node, epoch, bucket, key_prefix, broadcast_subject;
+    std::string node, epoch, bucket, key_prefix, broadcast_subject, own_subject;
+
+    // Frames for the clients of one node, sent as one NATS message: a sender appends, and
+    // the first to append to an empty batch posts its flush, so a burst from many
+    // sessions leaves in one publish. Flushing under the mutex keeps batches in order.
+    struct outbox {
+        std::mutex mutex;
+        std::string subject;
+        std::vector<std::uint8_t> batch;
+        bool flush_posted = false;
+    };
+    std::shared_mutex outboxes_mutex;
+    std::unordered_map<std::string, std::unique_ptr<outbox>> outboxes;
+    outbox& outbox_for(std::string_view to_node);
+    void flush_locked(outbox& o);
+    void flush_all();
 
     natsOptions* nopts = nullptr;
     natsConnection* nc = nullptr;
@@ -212,20 +228,21 @@ void on_drop(natsConnection*, natsSubscription*, natsMsg* m, void*) {
     natsMsg_Destroy(m);
 }
 
+// A batch of frames for this node's clients, or a broadcast.
 void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
     auto* self = static_cast<cluster::impl*>(closure);
     auto const* reply = natsMsg_GetReply(m);
-    auto from = reply ? names::parse_message_subject(self->options.name, reply) : std::nullopt;
-    std::span<const std::uint8_t> frame(reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)),
+    auto from_node = reply ? names::parse_node_subject(self->options.name, reply) : std::nullopt;
+    std::span<const std::uint8_t> batch(reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)),
                                         static_cast<std::size_t>(natsMsg_GetDataLength(m)));
-    std::string_view const subject = natsMsg_GetSubject(m);
     std::shared_lock alive(self->life);
-    if (self->stopped) {
-    } else if (from && subject == self->broadcast_subject) {
-        self->events.cluster_frame({}, from->id, from->node, frame);
-    } else if (from) {
-        if (auto to = names::parse_message_subject(self->options.name, subject))
-            self->events.cluster_frame(to->id, from->id, from->node, frame);
+    if (from_node && !self->stopped) {
+        bool const ok = names::for_each_record(batch, [&](const names::record_view& r) {
+            self->events.cluster_frame(r.to, r.from, *from_node, r.frame);
+        });
+        if (!ok)
+            self->events.cluster_log(log_level::warn,
+                                     "cluster: malformed batch from node " + *from_node);
     }
     natsMsg_Destroy(m);
 }
@@ -407,8 +424,7 @@ void cluster::impl::subscribe() {
     bool const empty = si->State.Msgs == 0;
     jsStreamInfo_Destroy(si);
 
-    auto const message_filter = names::message_filter(options.name, node);
-    check(natsConnection_Subscribe(&message_sub, nc, message_filter.c_str(), on_message, this),
+    check(natsConnection_Subscribe(&message_sub, nc, own_subject.c_str(), on_message, this),
           "subscribe");
     check(natsConnection_Subscribe(&broadcast_sub, nc, broadcast_subject.c_str(), on_message, this),
           "subscribe");
@@ -549,8 +565,8 @@ void cluster::impl::on_claim_marker(std::string id, std::uint64_t revision) {
         events.cluster_left(id, e.claim, msg::leave_reason::closed);
     e.claim = e.released = revision;
     e.releasing = false;
-    if (auto c = claims.find(id); c != claims.end() && c->second.wait_for != 0 &&
-                                  revision >= c->second.wait_for)
+    if (auto c = claims.find(id);
+        c != claims.end() && c->second.wait_for != 0 && revision >= c->second.wait_for)
         decide_claim(id);
 }
 
@@ -737,11 +753,11 @@ void cluster::stop() {
     auto& s = *impl_;
     if (s.stopped)
         return;
-    if (s.js) {
+    if (s.js && s.up.load()) { // cut off from NATS, nothing would be acknowledged
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MaxWait = 2000;
-        js_PublishAsyncComplete(s.js, &po); // our releases reach the bucket ...
+        js_PublishAsyncComplete(s.js, &po);      // our releases reach the bucket ...
         natsConnection_FlushTimeout(s.nc, 2000); // ... and the deletes that follow them
     }
     {
@@ -776,20 +792,75 @@ void cluster::release(const std::string& id, std::uint64_t revision, msg::leave_
         [self = impl_.get(), id, revision, reason] { self->release(id, revision, reason); });
 }
 
+cluster::impl::outbox& cluster::impl::outbox_for(std::string_view to_node) {
+    {
+        std::shared_lock lock(outboxes_mutex);
+        if (auto it = outboxes.find(std::string(to_node)); it != outboxes.end())
+            return *it->second;
+    }
+    std::unique_lock lock(outboxes_mutex);
+    auto& o = outboxes[std::string(to_node)];
+    if (!o) {
+        o = std::make_unique<outbox>();
+        o->subject = names::node_subject(options.name, to_node);
+    }
+    return *o;
+}
+
+void cluster::impl::flush_locked(outbox& o) {
+    o.flush_posted = false;
+    if (o.batch.empty())
+        return;
+    natsConnection_PublishRequest(nc, o.subject.c_str(), own_subject.c_str(), o.batch.data(),
+                                  static_cast<int>(o.batch.size()));
+    if (o.batch.capacity() > (1u << 20))
+        std::vector<std::uint8_t>().swap(o.batch);
+    else
+        o.batch.clear();
+}
+
+void cluster::impl::flush_all() {
+    std::shared_lock lock(outboxes_mutex);
+    for (auto& [name, o] : outboxes) {
+        std::lock_guard l(o->mutex);
+        flush_locked(*o);
+    }
+}
+
 bool cluster::send(std::string_view node, std::string_view to, std::string_view from,
                    std::span<const std::uint8_t> frame) {
     auto& s = *impl_;
-    auto const subject = names::message_subject(s.options.name, node, to);
-    auto const reply = names::message_subject(s.options.name, s.node, from);
-    return natsConnection_PublishRequest(s.nc, subject.c_str(), reply.c_str(), frame.data(),
-                                         static_cast<int>(frame.size())) == NATS_OK;
+    auto const size = 4 + from.size() + to.size() + frame.size();
+    auto const max = static_cast<std::size_t>(natsConnection_GetMaxPayload(s.nc));
+    if (size > max || !s.up.load(std::memory_order_relaxed))
+        return false;
+    auto& o = s.outbox_for(node);
+    std::lock_guard lock(o.mutex);
+    if (o.batch.size() + size > max / 2)
+        s.flush_locked(o); // a large batch goes now; NATS refuses more than max_payload
+    cluster_names::append_record(o.batch, from, to, frame);
+    if (!o.flush_posted) {
+        o.flush_posted = true;
+        asio::post(s.strand.get_inner_executor(), [self = impl_, &o] {
+            std::shared_lock alive(self->life);
+            if (self->stopped)
+                return;
+            std::lock_guard lock(o.mutex);
+            self->flush_locked(o);
+        });
+    }
+    return true;
 }
 
 bool cluster::broadcast(std::string_view from, std::span<const std::uint8_t> frame) {
     auto& s = *impl_;
-    auto const reply = names::message_subject(s.options.name, s.node, from);
-    return natsConnection_PublishRequest(s.nc, s.broadcast_subject.c_str(), reply.c_str(),
-                                         frame.data(), static_cast<int>(frame.size())) == NATS_OK;
+    if (!s.up.load(std::memory_order_relaxed))
+        return false;
+    s.flush_all(); // what the sender sent before goes first
+    std::vector<std::uint8_t> record;
+    cluster_names::append_record(record, from, {}, frame);
+    return natsConnection_PublishRequest(s.nc, s.broadcast_subject.c_str(), s.own_subject.c_str(),
+                                         record.data(), static_cast<int>(record.size())) == NATS_OK;
 }
 
 bool cluster_supported() noexcept {

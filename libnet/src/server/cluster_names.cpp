@@ -1,6 +1,9 @@
 #include "cluster_names.hpp"
 
+#include <boost/endian/conversion.hpp>
+
 #include <charconv>
+#include <cstring>
 
 namespace libnet::detail::cluster_names {
 
@@ -105,12 +108,8 @@ std::optional<key_name> parse_key(std::string_view k) {
     return key_name{claim, std::move(*id)};
 }
 
-std::string message_subject(std::string_view name, std::string_view node, std::string_view to) {
-    return prefix(name) + ".m." + std::string(node) + "." + encode_id(to);
-}
-
-std::string message_filter(std::string_view name, std::string_view node) {
-    return prefix(name) + ".m." + std::string(node) + ".>";
+std::string node_subject(std::string_view name, std::string_view node) {
+    return prefix(name) + ".n." + std::string(node);
 }
 
 std::string broadcast_subject(std::string_view name) {
@@ -125,19 +124,12 @@ std::string heartbeat_filter(std::string_view name) {
     return prefix(name) + ".hb.*";
 }
 
-std::optional<address> parse_message_subject(std::string_view name, std::string_view subject) {
-    auto const head = prefix(name) + ".m.";
+std::optional<std::string> parse_node_subject(std::string_view name, std::string_view subject) {
+    auto const head = prefix(name) + ".n.";
     auto rest = after(subject, head);
-    if (!rest)
+    if (!rest || !valid_name(*rest))
         return std::nullopt;
-    auto const dot = rest->find('.');
-    if (dot == std::string_view::npos)
-        return std::nullopt;
-    auto const node = rest->substr(0, dot);
-    auto id = decode_id(rest->substr(dot + 1));
-    if (!valid_name(node) || !id)
-        return std::nullopt;
-    return address{std::string(node), std::move(*id)};
+    return std::string(*rest);
 }
 
 std::optional<std::string> parse_heartbeat_subject(std::string_view name,
@@ -147,6 +139,47 @@ std::optional<std::string> parse_heartbeat_subject(std::string_view name,
     if (!rest || !valid_name(*rest))
         return std::nullopt;
     return std::string(*rest);
+}
+
+void append_record(std::vector<std::uint8_t>& batch, std::string_view from, std::string_view to,
+                   std::span<const std::uint8_t> frame) {
+    auto const at = batch.size();
+    batch.resize(at + 4 + from.size() + to.size() + frame.size());
+    auto* p = batch.data() + at;
+    boost::endian::store_big_u16(p, static_cast<std::uint16_t>(from.size()));
+    std::memcpy(p + 2, from.data(), from.size());
+    p += 2 + from.size();
+    boost::endian::store_big_u16(p, static_cast<std::uint16_t>(to.size()));
+    std::memcpy(p + 2, to.data(), to.size());
+    p += 2 + to.size();
+    if (!frame.empty())
+        std::memcpy(p, frame.data(), frame.size());
+}
+
+bool for_each_record(std::span<const std::uint8_t> batch,
+                     const std::function<void(const record_view&)>& f) {
+    auto text = [&batch](std::string_view& out) {
+        if (batch.size() < 2)
+            return false;
+        std::size_t const n = boost::endian::load_big_u16(batch.data());
+        if (batch.size() - 2 < n)
+            return false;
+        out = {reinterpret_cast<const char*>(batch.data() + 2), n};
+        batch = batch.subspan(2 + n);
+        return true;
+    };
+    while (!batch.empty()) {
+        record_view r;
+        if (!text(r.from) || !text(r.to) || batch.size() < frame_header_size)
+            return false;
+        std::size_t const len = boost::endian::load_big_u32(batch.data() + 2);
+        if (batch.size() - frame_header_size < len)
+            return false;
+        r.frame = batch.subspan(0, frame_header_size + len);
+        batch = batch.subspan(frame_header_size + len);
+        f(r);
+    }
+    return true;
 }
 
 std::string connection_name(std::string_view name, std::string_view node, std::string_view epoch) {

@@ -7,9 +7,12 @@
 #include <libnet/messages.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace libnet::detail::cluster_names {
 
@@ -34,23 +37,33 @@ struct key_name {
 /// What a claim_key() or release_key() names; nullopt for any other key.
 std::optional<key_name> parse_key(std::string_view key);
 
-/// Subjects. A frame for client `to` on `node` goes to message_subject(node, to), with the
-/// sender's own message_subject() as its reply subject; broadcasts go to one subject for
-/// the cluster, heartbeats to one per node.
-std::string message_subject(std::string_view name, std::string_view node, std::string_view to);
-std::string message_filter(std::string_view name, std::string_view node); // ".>" on it
+/// Subjects. Frames for clients of a node go to its node_subject() in batches, with the
+/// sending node's own node_subject() as reply subject; broadcasts go to one subject for the
+/// cluster, heartbeats to one per node.
+std::string node_subject(std::string_view name, std::string_view node);
 std::string broadcast_subject(std::string_view name);
 std::string heartbeat_subject(std::string_view name, std::string_view node);
 std::string heartbeat_filter(std::string_view name);
 
-struct address {
-    std::string node;
-    std::string id;
-};
-/// The node and client of a message_subject(); nullopt for any other subject.
-std::optional<address> parse_message_subject(std::string_view name, std::string_view subject);
+/// The node of a node_subject(); nullopt for any other subject.
+std::optional<std::string> parse_node_subject(std::string_view name, std::string_view subject);
 /// The node of a heartbeat_subject().
 std::optional<std::string> parse_heartbeat_subject(std::string_view name, std::string_view subject);
+
+/// A batch is a sequence of records, each a frame from client `from` for client `to`
+/// (empty in a broadcast): u16 length and bytes of `from`, the same for `to`, then the
+/// frame (header and value). Appends one record.
+void append_record(std::vector<std::uint8_t>& batch, std::string_view from, std::string_view to,
+                   std::span<const std::uint8_t> frame);
+struct record_view {
+    std::string_view from;
+    std::string_view to;
+    std::span<const std::uint8_t> frame;
+};
+/// Calls `f` for each record of `batch` in order; false when the batch is malformed (the
+/// records before the fault have been handed over).
+bool for_each_record(std::span<const std::uint8_t> batch,
+                     const std::function<void(const record_view&)>& f);
 
 /// The NATS connection name of a node in one run ("libnet/NAME/NODE/EPOCH"), and back.
 std::string connection_name(std::string_view name, std::string_view node, std::string_view epoch);

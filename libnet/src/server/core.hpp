@@ -102,6 +102,7 @@ private:
                       const shared_frame& f);
     void deliver_remote(std::string_view to, std::string_view from, std::string_view from_node,
                         frame_view f);
+    std::shared_ptr<server_session> remote_recipient(std::string_view id);
     void fan_out(std::string_view from, std::string_view body, const server_session* except);
     /// INTRODUCTION of `peer` to client `dialer` (of any node), or the ERROR to send instead.
     shared_frame introduction(std::string_view dialer, server_session& peer, std::uint64_t ref);
@@ -169,6 +170,10 @@ private:
         std::uint16_t flags;
     };
     std::unordered_map<std::string, claim, string_hash, std::equal_to<>> claims_;
+    // NATS's delivery thread only (remote_recipient()).
+    std::unordered_map<std::string, std::shared_ptr<server_session>, string_hash, std::equal_to<>>
+        remote_recipients_;
+    std::uint64_t remote_recipients_epoch_ = 0;
 
     boost::asio::any_io_executor ex_;
     boost::asio::strand<boost::asio::any_io_executor> strand_;

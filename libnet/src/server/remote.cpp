@@ -88,14 +88,19 @@ void server_core::cluster_left(const std::string& id, std::uint64_t revision,
 }
 
 bool server_core::forward(server_session& from, const outgoing& m) {
-    std::string node;
-    {
+    // As recipient(): the node of the last recipient holds while no client has left.
+    auto& cache = from.remote_cache_;
+    auto const epoch = leaves_.load(std::memory_order_acquire);
+    if (cache.epoch != epoch || cache.id != m.to || cache.node.empty()) {
         std::lock_guard lock(mutex_);
-        if (auto* r = directory_.find_remote(m.to))
-            node = r->node;
+        auto* r = directory_.find_remote(m.to);
+        if (!r)
+            return false;
+        cache.id = m.to;
+        cache.node = r->node;
+        cache.epoch = leaves_.load(std::memory_order_relaxed);
     }
-    if (node.empty())
-        return false;
+    auto const& node = cache.node;
     bool sent;
     if (m.type == 0)
         sent = cluster_->send(
@@ -137,15 +142,32 @@ void server_core::cluster_frame(std::string_view to, std::string_view from,
     deliver_remote(to, from, from_node, r.frame);
 }
 
+// The local client `id`, or null. Called on NATS's delivery thread only, which keeps the
+// sessions it found while no client has left (leaves_ unchanged): a batch of frames for a
+// few recipients takes the server's lock once per recipient, not once per frame.
+std::shared_ptr<server_session> server_core::remote_recipient(std::string_view id) {
+    auto const epoch = leaves_.load(std::memory_order_acquire);
+    if (remote_recipients_epoch_ != epoch) {
+        remote_recipients_.clear();
+        remote_recipients_epoch_ = epoch;
+    }
+    if (auto it = remote_recipients_.find(id); it != remote_recipients_.end())
+        return it->second;
+    std::lock_guard lock(mutex_);
+    announce();
+    auto* s = directory_.find(id);
+    if (!s)
+        return nullptr;
+    if (remote_recipients_.size() > 4096)
+        remote_recipients_.clear();
+    remote_recipients_.emplace(std::string(id), s->self());
+    remote_recipients_epoch_ = leaves_.load(std::memory_order_relaxed);
+    return s->self();
+}
+
 void server_core::deliver_remote(std::string_view to_id, std::string_view from,
                                  std::string_view from_node, frame_view f) {
-    std::shared_ptr<server_session> to;
-    {
-        std::lock_guard lock(mutex_);
-        announce();
-        if (auto* s = directory_.find(to_id))
-            to = s->self();
-    }
+    auto const to = remote_recipient(to_id);
     auto const type = f.core_type();
     if (type == frame_type::intro_request) { // our client is the one to be dialed
         msg::intro_request r;

@@ -59,6 +59,12 @@ private:
         std::shared_ptr<server_session> to;
         std::uint64_t epoch = 0;
     } route_cache_;
+    // Strand: the node of the last recipient forwarded to, valid as route_cache_.
+    struct remote_cache {
+        std::string id;
+        std::string node;
+        std::uint64_t epoch = 0;
+    } remote_cache_;
     bool hello_done_ = false; // strand
     bool said_bye_ = false;   // strand
     bool refused_ = false;    // strand: a failed secret; waiting out the delay, frames ignored
