@@ -146,14 +146,19 @@ void append_record(std::vector<std::uint8_t>& batch, std::string_view from, std:
     auto const at = batch.size();
     batch.resize(at + 4 + from.size() + to.size() + frame.size());
     auto* p = batch.data() + at;
+    // memcpy with an empty view's null pointer is undefined even for 0 bytes.
+    auto put = [&p](const void* data, std::size_t n) {
+        if (n != 0)
+            std::memcpy(p, data, n);
+        p += n;
+    };
     boost::endian::store_big_u16(p, static_cast<std::uint16_t>(from.size()));
-    std::memcpy(p + 2, from.data(), from.size());
-    p += 2 + from.size();
+    p += 2;
+    put(from.data(), from.size());
     boost::endian::store_big_u16(p, static_cast<std::uint16_t>(to.size()));
-    std::memcpy(p + 2, to.data(), to.size());
-    p += 2 + to.size();
-    if (!frame.empty())
-        std::memcpy(p, frame.data(), frame.size());
+    p += 2;
+    put(to.data(), to.size());
+    put(frame.data(), frame.size());
 }
 
 bool for_each_record(std::span<const std::uint8_t> batch,
