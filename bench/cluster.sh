@@ -11,6 +11,7 @@
 # env:   ROUNDS (3), CLIENTS (16: route clients), WINDOW (64), DURATION (3: s per route
 #        run), STORM (1000: storm clients), TIMEOUT (120: per run)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 build=${1:-${BUILD:-build/default}}
 bench=$build/apps/net-bench
@@ -30,28 +31,6 @@ ulimit -n "$(ulimit -Hn)"
 tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-
-fail() {
-    echo "cluster.sh: $1" >&2
-    shift
-    for f in "$@"; do [ -f "$f" ] && sed 's/^/  | /' "$f" >&2; done
-    exit 1
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Prints the first match of sed expression $2 in file $1, once there is one.
-await_match() {
-    for _ in $(seq 800); do
-        local got
-        got=$(sed -n "$2" "$1" 2>/dev/null | head -1)
-        [ -n "$got" ] && { echo "$got"; return; }
-        sleep 0.025
-    done
-    fail "no match for '$2' in time" "$1"
-}
 
 # Starts a net-server and records its pid (not in a subshell: the pids must reach the
 # trap). $1: name, then its extra arguments. Its port: port_of NAME.
@@ -135,13 +114,6 @@ run_once() { # $1 test, $2 contestant, $3 id prefix
         return
     fi
     sed -n "s/.* ${metric[$1]}=\([^ ]*\).*/\1/p" "$out"
-}
-
-median() {
-    sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) print "-"
-        else if (NR % 2) print v[(NR + 1) / 2]
-        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 declare -A results

@@ -9,6 +9,7 @@
 #        BATCH (0: one libnet operation per message; B: async_send_batch / async_receive_batch
 #        of B messages)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 build=${1:-build/bench}
 bench=$build/bench/link_bench
@@ -25,13 +26,6 @@ for exe in "$bench" "$server"; do
 done
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
-
-fail() {
-    echo "link_bench.sh: $1" >&2
-    shift
-    for f in "$@"; do [ -f "$f" ] && sed 's/^/  | /' "$f" >&2; done
-    exit 1
-}
 
 # Prints the last field of the first line of file $1 matching $2, once there is one.
 await_line() {

@@ -13,6 +13,7 @@
 #        THREADS2 (0; 1 adds net-server --threads 2 as a third contestant),
 #        NATS (nats-server, from PATH; skipped when missing), TIMEOUT (120: per run)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 build=${1:-${BUILD:-build/default}}
 bench=$build/apps/net-bench
@@ -38,24 +39,6 @@ ulimit -n "$(ulimit -Hn)" # the storm needs a descriptor per client, in every pr
 tmp=$(mktemp -d)
 pids=() # the servers
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-
-fail() {
-    echo "race.sh: $1" >&2
-    shift
-    for f in "$@"; do [ -f "$f" ] && sed 's/^/  | /' "$f" >&2; done
-    exit 1
-}
-
-# Prints the first match of sed expression $2 in file $1, once there is one.
-await_match() {
-    for _ in $(seq 400); do
-        local got
-        got=$(sed -n "$2" "$1" 2>/dev/null | head -1)
-        [ -n "$got" ] && { echo "$got"; return; }
-        sleep 0.025
-    done
-    fail "no match for '$2' in time" "$1"
-}
 
 declare -A port
 contestants=(libnet)
@@ -105,14 +88,6 @@ run_once() {
         return
     fi
     sed -n "s/.* ${metric[$test]}=\([^ ]*\).*/\1/p" "$out"
-}
-
-# The median of the numbers on stdin (the mean of the middle two for an even count), or "-".
-median() {
-    sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) print "-"
-        else if (NR % 2) print v[(NR + 1) / 2]
-        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 declare -A results
