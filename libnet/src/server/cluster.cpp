@@ -5,6 +5,7 @@
 
 #include "cluster.hpp"
 #include "cluster_names.hpp"
+#include "outboxes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -76,7 +77,22 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
           node(o.node_id.empty() ? default_node(port) : o.node_id), epoch(random_epoch()),
           bucket(names::bucket(o.name)), key_prefix("$KV." + bucket + "."),
           broadcast_subject(names::broadcast_subject(o.name)),
-          own_subject(names::node_subject(o.name, node)), beat_timer(strand) {}
+          own_subject(names::node_subject(o.name, node)),
+          batches(
+              o.name,
+              [this](const std::string& subject, std::span<const std::uint8_t> batch) {
+                  natsConnection_PublishRequest(nc, subject.c_str(), own_subject.c_str(),
+                                                batch.data(), static_cast<int>(batch.size()));
+              },
+              [this](std::function<void()> flush) {
+                  asio::post(strand.get_inner_executor(),
+                             [self = shared_from_this(), flush = std::move(flush)] {
+                                 std::shared_lock alive(self->life);
+                                 if (!self->stopped)
+                                     flush();
+                             });
+              }),
+          beat_timer(strand) {}
 
     ~impl() { close(); }
 
@@ -104,20 +120,8 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     cluster_events& events;
     std::string node, epoch, bucket, key_prefix, broadcast_subject, own_subject;
 
-    // Frames for the clients of one node, sent as one NATS message: a sender appends, and
-    // the first to append to an empty batch posts its flush, so a burst from many
-    // sessions leaves in one publish. Flushing under the mutex keeps batches in order.
-    struct outbox {
-        std::mutex mutex;
-        std::string subject;
-        std::vector<std::uint8_t> batch;
-        bool flush_posted = false;
-    };
-    std::shared_mutex outboxes_mutex;
-    std::unordered_map<std::string, std::unique_ptr<outbox>> outboxes;
-    outbox& outbox_for(std::string_view to_node);
-    void flush_locked(outbox& o);
-    void flush_all();
+    outboxes batches;
+    std::atomic<std::size_t> max_payload{0}; // NATS's, from the server we are connected to
 
     natsOptions* nopts = nullptr;
     natsConnection* nc = nullptr;
@@ -328,8 +332,9 @@ void on_closed(natsConnection*, void* closure) {
     self->load_cv.notify_all();
 }
 
-void on_reconnected(natsConnection*, void* closure) {
+void on_reconnected(natsConnection* nc, void* closure) {
     auto* self = static_cast<cluster::impl*>(closure);
+    self->max_payload.store(static_cast<std::size_t>(natsConnection_GetMaxPayload(nc)));
     self->up.store(true);
     self->on_strand([self] {
         // Heartbeats missed while we were cut off say nothing about the others: judge
@@ -377,6 +382,7 @@ void cluster::impl::open() {
     check(natsOptions_SetReconnectedCB(nopts, on_reconnected, this), "callback");
     check(natsOptions_SetClosedCB(nopts, on_closed, this), "callback");
     check(natsConnection_Connect(&nc, nopts), ("connect to " + options.servers).c_str());
+    max_payload.store(static_cast<std::size_t>(natsConnection_GetMaxPayload(nc)));
 
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -792,71 +798,18 @@ void cluster::release(const std::string& id, std::uint64_t revision, msg::leave_
         [self = impl_.get(), id, revision, reason] { self->release(id, revision, reason); });
 }
 
-cluster::impl::outbox& cluster::impl::outbox_for(std::string_view to_node) {
-    {
-        std::shared_lock lock(outboxes_mutex);
-        if (auto it = outboxes.find(std::string(to_node)); it != outboxes.end())
-            return *it->second;
-    }
-    std::unique_lock lock(outboxes_mutex);
-    auto& o = outboxes[std::string(to_node)];
-    if (!o) {
-        o = std::make_unique<outbox>();
-        o->subject = names::node_subject(options.name, to_node);
-    }
-    return *o;
-}
-
-void cluster::impl::flush_locked(outbox& o) {
-    o.flush_posted = false;
-    if (o.batch.empty())
-        return;
-    natsConnection_PublishRequest(nc, o.subject.c_str(), own_subject.c_str(), o.batch.data(),
-                                  static_cast<int>(o.batch.size()));
-    if (o.batch.capacity() > (1u << 20))
-        std::vector<std::uint8_t>().swap(o.batch);
-    else
-        o.batch.clear();
-}
-
-void cluster::impl::flush_all() {
-    std::shared_lock lock(outboxes_mutex);
-    for (auto& [name, o] : outboxes) {
-        std::lock_guard l(o->mutex);
-        flush_locked(*o);
-    }
-}
-
 bool cluster::send(std::string_view node, std::string_view to, std::string_view from,
                    std::span<const std::uint8_t> frame) {
     auto& s = *impl_;
-    auto const size = 4 + from.size() + to.size() + frame.size();
-    auto const max = static_cast<std::size_t>(natsConnection_GetMaxPayload(s.nc));
-    if (size > max || !s.up.load(std::memory_order_relaxed))
-        return false;
-    auto& o = s.outbox_for(node);
-    std::lock_guard lock(o.mutex);
-    if (o.batch.size() + size > max / 2)
-        s.flush_locked(o); // a large batch goes now; NATS refuses more than max_payload
-    cluster_names::append_record(o.batch, from, to, frame);
-    if (!o.flush_posted) {
-        o.flush_posted = true;
-        asio::post(s.strand.get_inner_executor(), [self = impl_, &o] {
-            std::shared_lock alive(self->life);
-            if (self->stopped)
-                return;
-            std::lock_guard lock(o.mutex);
-            self->flush_locked(o);
-        });
-    }
-    return true;
+    return s.up.load(std::memory_order_relaxed) &&
+           s.batches.add(node, from, to, frame, s.max_payload.load(std::memory_order_relaxed));
 }
 
 bool cluster::broadcast(std::string_view from, std::span<const std::uint8_t> frame) {
     auto& s = *impl_;
     if (!s.up.load(std::memory_order_relaxed))
         return false;
-    s.flush_all(); // what the sender sent before goes first
+    s.batches.flush_all(); // what the sender sent before goes first
     std::vector<std::uint8_t> record;
     cluster_names::append_record(record, from, {}, frame);
     return natsConnection_PublishRequest(s.nc, s.broadcast_subject.c_str(), s.own_subject.c_str(),

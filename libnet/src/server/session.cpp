@@ -134,8 +134,12 @@ void server_session::on_hello(frame_view f) {
         set_deadline(clock::now() + core_->options().auth_failure_delay, error::auth_failed);
         return;
     }
-    if (claiming_)
-        return; // on_claim() goes on
+    if (!claiming_) // else on_claim() goes on
+        start_session();
+}
+
+// Registered: the full frame limit, no HELLO deadline, heartbeats.
+void server_session::start_session() {
     hello_done_ = true;
     set_max_frame(core_->options().max_frame);
     clear_deadline();
@@ -147,10 +151,7 @@ void server_session::on_claim(error_code ec) {
     if (ec)
         return close(
             ec, make_error_frame(wire_code(ec), static_cast<std::uint16_t>(frame_type::hello)));
-    hello_done_ = true;
-    set_max_frame(core_->options().max_frame);
-    clear_deadline();
-    set_heartbeat(core_->options().heartbeat_interval, core_->options().heartbeat_misses);
+    start_session();
     resume_reading();
 }
 

@@ -48,6 +48,7 @@ private:
     void on_hello(frame_view f);
     /// The cluster settled this session's id: the session is registered, or refused.
     void on_claim(error_code ec);
+    void start_session();
     void send_error(error code, std::uint16_t ref_type, std::uint64_t ref = 0,
                     std::string_view about = {});
     std::shared_ptr<server_session> self();
