@@ -5,6 +5,7 @@
 
 #include "cluster.hpp"
 #include "cluster_names.hpp"
+#include "cluster_replica.hpp"
 #include "outboxes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -71,7 +72,7 @@ std::uint64_t wrong_last_sequence(const char* text) {
 
 } // namespace
 
-struct cluster::impl : std::enable_shared_from_this<impl> {
+struct cluster::impl : std::enable_shared_from_this<impl>, cluster_replica::link {
     impl(asio::any_io_executor ex, const cluster_options& o, std::uint16_t port, cluster_events& ev)
         : strand(asio::make_strand(ex)), options(o), events(ev),
           node(o.node_id.empty() ? default_node(port) : o.node_id), epoch(random_epoch()),
@@ -92,28 +93,10 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
                                      flush();
                              });
               }),
+          dir(node, epoch, o.heartbeat_interval, o.heartbeat_misses, ev, *this),
           beat_timer(strand) {}
 
     ~impl() { close(); }
-
-    // A client id, as the bucket last said.
-    struct entry {
-        std::uint64_t claim = 0;    // revision of its claim; 0: none seen
-        names::claim record;        // of that claim
-        std::uint64_t released = 0; // the claim the last release ended
-        bool releasing = false;     // a release of `claim` is on its way
-        bool live() const { return claim != 0 && released != claim; }
-    };
-    struct claim_state {
-        std::string endpoint;
-        std::uint64_t wait_for = 0; // refused: decide again once the watch is here
-        unsigned retries = 0;
-        unsigned attempt = 0; // a timer for an earlier attempt finds it changed
-    };
-    struct peer_node {
-        std::string epoch;
-        clock::time_point seen;
-    };
 
     asio::strand<asio::any_io_executor> strand;
     cluster_options options;
@@ -135,10 +118,7 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     std::string api_inbox;
     std::atomic<bool> up{false};
 
-    // Strand.
-    std::unordered_map<std::string, entry> replica;
-    std::unordered_map<std::string, claim_state> claims;
-    std::unordered_map<std::string, peer_node> nodes;
+    cluster_replica dir; // on the strand
     asio::steady_timer beat_timer;
     // Set by stop(), under `life` held exclusively: no event reaches the server after it.
     // Everything that calls the server holds `life` shared and looks at `stopped` first.
@@ -149,35 +129,27 @@ struct cluster::impl : std::enable_shared_from_this<impl> {
     std::condition_variable load_cv;
     bool loaded = false;
     bool closed = false; // libnats is done with the connection
-    clock::time_point started;
 
     void open();
     void close();
     void subscribe();
     void publish(const std::string& key, const std::string& value, bool must_be_new);
-    void delete_claim(std::uint64_t revision);
-    void on_claim(std::string id, std::uint64_t revision, names::claim c);
-    void on_release(std::string id, names::release r);
-    void on_claim_marker(std::string id, std::uint64_t revision);
-    void decide_claim(const std::string& id);
-    void on_claim_refused(const std::string& id, std::uint64_t actual);
-    void retry_later(const std::string& id, std::chrono::milliseconds after,
-                     bool taken_unless_released);
-    void fail_claim(const std::string& id, error_code ec);
-    void release(const std::string& id, std::uint64_t claim, msg::leave_reason reason);
+    // cluster_replica::link
+    void publish_claim(const std::string& id, const std::string& value) override {
+        publish(names::claim_key(id), value, true);
+    }
+    void publish_release(const std::string& id, const std::string& value) override {
+        publish(names::release_key(id), value, false);
+    }
+    void delete_claim(std::uint64_t revision) override;
+    void after(cluster_replica::clock::duration delay, std::function<void()> f) override;
+    bool connected() const override { return up.load(); }
     void set_loaded() {
         std::lock_guard lock(load_mutex);
         loaded = true;
         load_cv.notify_all();
     }
-    void on_beat(std::string node_name, std::string node_epoch);
-    void on_disconnect_advisory(std::string node_name, std::string node_epoch);
-    void recheck_at(clock::time_point when);
-    void find_dead();
     asio::awaitable<void> heartbeat();
-    std::chrono::milliseconds grace() const {
-        return options.heartbeat_interval * std::max<std::uint32_t>(options.heartbeat_misses, 1);
-    }
     template <class F>
     void on_strand(F&& f) {
         asio::post(strand, [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
@@ -207,17 +179,17 @@ void on_watch_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure)
         auto const rev = meta->Sequence.Stream;
         if (key->claim && removed) { // a DEL or PURGE from outside libnet frees the id
             self->on_strand([self, id = std::move(key->id), rev]() mutable {
-                self->on_claim_marker(std::move(id), rev);
+                self->dir.on_claim_marker(id, rev);
             });
         } else if (key->claim) {
             if (auto c = names::decode_claim(value))
                 self->on_strand([self, id = std::move(key->id), rev, c = std::move(*c)]() mutable {
-                    self->on_claim(std::move(id), rev, std::move(c));
+                    self->dir.on_claim(id, rev, std::move(c));
                 });
         } else if (!removed) {
             if (auto r = names::decode_release(value))
                 self->on_strand([self, id = std::move(key->id), r = *r]() mutable {
-                    self->on_release(std::move(id), r);
+                    self->dir.on_release(id, r);
                 });
         }
         if (meta->NumPending == 0)
@@ -256,7 +228,7 @@ void on_beat_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure) 
     if (auto n = names::parse_heartbeat_subject(self->options.name, natsMsg_GetSubject(m))) {
         std::string e(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
         self->on_strand([self, n = std::move(*n), e = std::move(e)]() mutable {
-            self->on_beat(std::move(n), std::move(e));
+            self->dir.on_beat(n, std::move(e));
         });
     }
     natsMsg_Destroy(m);
@@ -274,7 +246,7 @@ void on_advisory_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closu
         if (auto i =
                 names::parse_connection_name(self->options.name, body.substr(from, end - from)))
             self->on_strand([self, i = std::move(*i)]() mutable {
-                self->on_disconnect_advisory(std::move(i.node), std::move(i.epoch));
+                self->dir.on_disconnect_advisory(i.node, std::move(i.epoch));
             });
     }
     natsMsg_Destroy(m);
@@ -293,10 +265,10 @@ void on_publish_ack(jsCtx*, natsMsg* m, jsPubAck*, jsPubAckErr* pae, void* closu
         self->on_strand(
             [self, id = std::move(key->id), taken, actual, error = std::move(error)]() mutable {
                 if (taken)
-                    return self->on_claim_refused(id, actual);
+                    return self->dir.on_claim_refused(id, actual);
                 self->events.cluster_log(log_level::warn,
                                          "cluster: claim of " + id + " failed: " + error);
-                self->fail_claim(id, error::cluster_unavailable);
+                self->dir.fail_claim(id, error::cluster_unavailable);
             });
     } else if (key) {
         // The release record is in the stream: only now does the claim go, so that every
@@ -339,10 +311,7 @@ void on_reconnected(natsConnection* nc, void* closure) {
     self->on_strand([self] {
         // Heartbeats missed while we were cut off say nothing about the others: judge
         // them afresh from now.
-        auto const now = clock::now();
-        for (auto& [name, n] : self->nodes)
-            n.seen = std::max(n.seen, now);
-        self->started = now;
+        self->dir.restart_clock();
         self->events.cluster_log(log_level::info, "cluster: NATS reconnected");
     });
 }
@@ -487,13 +456,7 @@ void cluster::impl::close() {
     nopts = nullptr;
 }
 
-// ---- the directory ----
-//
-// A claim is a message on the id's claim key, published only where the key has none: that
-// test is atomic in JetStream (a compare-and-set on a later revision is not, in nats-server
-// 2.9's replicated streams). A release deletes exactly that message, by its revision, so
-// it can never remove a later claim, and records why on the release key. Every node
-// applies the same rules to the same ordered stream, so every replica agrees.
+// ---- the directory's I/O (its rules: cluster_replica.cpp) ----
 
 void cluster::impl::publish(const std::string& key, const std::string& value, bool must_be_new) {
     natsMsg* m = nullptr;
@@ -513,7 +476,7 @@ void cluster::impl::publish(const std::string& key, const std::string& value, bo
         if (must_be_new) {
             auto const k = names::parse_key(key);
             if (k)
-                fail_claim(k->id, error::cluster_unavailable);
+                dir.fail_claim(k->id, error::cluster_unavailable);
         }
     }
 }
@@ -525,177 +488,13 @@ void cluster::impl::delete_claim(std::uint64_t revision) {
                                   static_cast<int>(body.size()));
 }
 
-void cluster::impl::on_claim(std::string id, std::uint64_t revision, names::claim c) {
-    auto& e = replica[id];
-    if (revision <= e.claim)
-        return;   // a watch restarted after a reconnect replays what we know
-    if (e.live()) // its release record was overtaken: the claim ended all the same
-        events.cluster_left(id, e.claim, msg::leave_reason::closed);
-    e.claim = revision;
-    e.record = std::move(c);
-    e.releasing = false;
-    if (e.record.node == node && e.record.epoch == epoch) {
-        claims.erase(id);
-        if (!events.cluster_claimed(id, revision)) // gone while it claimed
-            release(id, revision, msg::leave_reason::closed);
-        return;
-    }
-    events.cluster_joined(id, revision, e.record.node, e.record.endpoint);
-    if (auto p = claims.find(id);
-        p != claims.end() && p->second.wait_for != 0 && revision >= p->second.wait_for)
-        decide_claim(id);
-}
-
-void cluster::impl::on_release(std::string id, names::release r) {
-    auto& e = replica[id];
-    if (r.claim == 0)
-        r.claim = e.claim;
-    if (r.claim != e.claim || !e.live())
-        return; // about an earlier claim
-    e.released = r.claim;
-    e.releasing = false;
-    events.cluster_left(id, r.claim, r.reason);
-    if (claims.count(id)) // a claim waiting for this release: its message is being deleted
-        retry_later(id, std::chrono::milliseconds(5), false);
-}
-
-// Claims go to the bucket even when the replica lists a holder: the holder may have left
-// on its node already, and its release be on its way to this one.
-// A DEL or PURGE marker that a tool left on a claim key: the id is free, but the marker
-// must go before anyone can claim it (on_claim_refused() deletes it).
-void cluster::impl::on_claim_marker(std::string id, std::uint64_t revision) {
-    auto& e = replica[id];
-    if (revision <= e.claim)
-        return;
-    if (e.live())
-        events.cluster_left(id, e.claim, msg::leave_reason::closed);
-    e.claim = e.released = revision;
-    e.releasing = false;
-    if (auto c = claims.find(id);
-        c != claims.end() && c->second.wait_for != 0 && revision >= c->second.wait_for)
-        decide_claim(id);
-}
-
-void cluster::impl::decide_claim(const std::string& id) {
-    auto c = claims.find(id);
-    if (c == claims.end())
-        return;
-    c->second.wait_for = 0;
-    ++c->second.attempt;
-    publish(names::claim_key(id), names::encode_claim({node, epoch, c->second.endpoint}), true);
-}
-
-void cluster::impl::on_claim_refused(const std::string& id, std::uint64_t actual) {
-    auto c = claims.find(id);
-    if (c == claims.end())
-        return;
-    auto& e = replica[id];
-    if (e.claim < actual) { // the watch has not shown the holder yet
-        c->second.wait_for = actual;
-        return;
-    }
-    if (++c->second.retries > 100)
-        return fail_claim(id, error::id_taken);
-    if (e.live()) {
-        // Held, as far as we know: its release may be on the way (on_release() tries
-        // again at once). Give it a moment, then the id is taken.
-        retry_later(id, options.heartbeat_interval, true);
-        return;
-    }
-    // Released, and its claim message about to be deleted: try again shortly. Should the
-    // releaser have died before deleting it, delete it ourselves.
-    if (c->second.retries == 3)
-        delete_claim(e.claim);
-    retry_later(id, std::chrono::milliseconds(10), false);
-}
-
-void cluster::impl::retry_later(const std::string& id, std::chrono::milliseconds after,
-                                bool taken_unless_released) {
-    auto c = claims.find(id);
-    if (c == claims.end())
-        return;
-    auto timer = std::make_shared<asio::steady_timer>(strand, after);
-    timer->async_wait([self = shared_from_this(), timer, id, attempt = c->second.attempt,
-                       taken_unless_released](boost::system::error_code) {
-        std::shared_lock alive(self->life);
-        auto c = self->claims.find(id);
-        if (self->stopped || c == self->claims.end() || c->second.attempt != attempt)
-            return; // settled, or tried again meanwhile
-        if (taken_unless_released && self->replica[id].live())
-            return self->fail_claim(id, error::id_taken);
-        self->decide_claim(id);
-    });
-}
-
-void cluster::impl::fail_claim(const std::string& id, error_code ec) {
-    claims.erase(id);
-    events.cluster_claim_failed(id, ec);
-}
-
-void cluster::impl::release(const std::string& id, std::uint64_t claim, msg::leave_reason reason) {
-    auto e = replica.find(id);
-    if (e == replica.end() || e->second.claim != claim || !e->second.live() || e->second.releasing)
-        return;
-    e->second.releasing = true;
-    publish(names::release_key(id), names::encode_release({reason, claim}), false);
-}
-
-// ---- liveness ----
-
-void cluster::impl::on_beat(std::string n, std::string e) {
-    nodes[n] = {std::move(e), clock::now()};
-}
-
-// A node's connection closed. It may be dead, or back on another NATS server in a moment:
-// unless a heartbeat of the same run comes within two intervals, it is dead.
-void cluster::impl::on_disconnect_advisory(std::string n, std::string e) {
-    auto const deadline = clock::now() - grace() + 2 * options.heartbeat_interval;
-    auto it = nodes.find(n);
-    if (it == nodes.end())
-        nodes[n] = {std::move(e), deadline};
-    else if (it->second.epoch == e)
-        it->second.seen = std::min(it->second.seen, deadline);
-    recheck_at(deadline + grace());
-}
-
-void cluster::impl::recheck_at(clock::time_point when) {
-    auto timer = std::make_shared<asio::steady_timer>(strand, when);
-    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
+void cluster::impl::after(cluster_replica::clock::duration delay, std::function<void()> f) {
+    auto timer = std::make_shared<asio::steady_timer>(strand, delay);
+    timer->async_wait([self = shared_from_this(), timer, f = std::move(f)](auto) {
         std::shared_lock alive(self->life);
         if (!self->stopped)
-            self->find_dead();
+            f();
     });
-}
-
-// Releases the ids held by runs of nodes that stopped beating. Every node does it; the
-// compare-and-set lets one tombstone through per record and never touches an id that was
-// claimed again since.
-void cluster::impl::find_dead() {
-    if (!up.load())
-        return; // cut off: everyone looks silent, and nothing we wrote would arrive now
-    auto const now = clock::now();
-    bool const settled = now - started > grace();
-    std::vector<std::pair<std::string, std::uint64_t>> dead_claims;
-    for (auto& [id, e] : replica) {
-        if (!e.live() || e.releasing)
-            continue;
-        bool dead;
-        if (e.record.node == node) {
-            dead = e.record.epoch != epoch; // an earlier run of this node
-        } else {
-            auto n = nodes.find(e.record.node);
-            if (n == nodes.end())
-                dead = settled;
-            else if (n->second.epoch != e.record.epoch)
-                dead = settled;
-            else
-                dead = now - n->second.seen > grace();
-        }
-        if (dead)
-            dead_claims.emplace_back(id, e.claim);
-    }
-    for (auto const& [id, claim] : dead_claims)
-        release(id, claim, msg::leave_reason::lost);
 }
 
 asio::awaitable<void> cluster::impl::heartbeat() {
@@ -707,7 +506,7 @@ asio::awaitable<void> cluster::impl::heartbeat() {
                 co_return;
             natsConnection_Publish(nc, subject.c_str(), epoch.data(),
                                    static_cast<int>(epoch.size()));
-            find_dead();
+            dir.find_dead();
         }
         beat_timer.expires_after(options.heartbeat_interval);
         co_await beat_timer.async_wait(use_tuple);
@@ -733,7 +532,7 @@ cluster::~cluster() {
 
 void cluster::connect() {
     auto& s = *impl_;
-    s.started = clock::now();
+    s.dir.restart_clock();
     s.open();
     s.subscribe();
     std::unique_lock lock(s.load_mutex);
@@ -750,7 +549,7 @@ void cluster::start() {
         asio::detached);
     impl_->on_strand([s = impl_.get()] {
         s->events.cluster_log(log_level::info, "cluster " + s->options.name + ": node " + s->node +
-                                                   " joined (" + std::to_string(s->replica.size()) +
+                                                   " joined (" + std::to_string(s->dir.size()) +
                                                    " records)");
     });
 }
@@ -788,14 +587,13 @@ void cluster::claim(const std::string& id, const std::string& endpoint) {
             self->events.cluster_claim_failed(id, error::cluster_unavailable);
             return;
         }
-        self->claims[id] = {endpoint, 0, 0};
-        self->decide_claim(id);
+        self->dir.claim(id, endpoint);
     });
 }
 
 void cluster::release(const std::string& id, std::uint64_t revision, msg::leave_reason reason) {
     impl_->on_strand(
-        [self = impl_.get(), id, revision, reason] { self->release(id, revision, reason); });
+        [self = impl_.get(), id, revision, reason] { self->dir.release(id, revision, reason); });
 }
 
 bool cluster::send(std::string_view node, std::string_view to, std::string_view from,
