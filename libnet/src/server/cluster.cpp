@@ -72,7 +72,7 @@ std::uint64_t wrong_last_sequence(const char* text) {
 
 } // namespace
 
-struct cluster::impl : std::enable_shared_from_this<impl>, cluster_replica::link {
+struct cluster::impl final : std::enable_shared_from_this<impl>, cluster_replica::link {
     impl(asio::any_io_executor ex, const cluster_options& o, std::uint16_t port, cluster_events& ev)
         : strand(asio::make_strand(ex)), options(o), events(ev),
           node(o.node_id.empty() ? default_node(port) : o.node_id), epoch(random_epoch()),
