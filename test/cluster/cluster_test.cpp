@@ -46,6 +46,15 @@ asio::awaitable<error_code> try_connect(libnet::client& c, std::string port) {
     co_return ec;
 }
 
+// Closes every client, then stops every node.
+asio::awaitable<void> close_all(std::vector<std::unique_ptr<libnet::client>>& clients,
+                                std::vector<server*> servers) {
+    for (auto& c : clients)
+        co_await close(*c);
+    for (auto* s : servers)
+        co_await s->stop();
+}
+
 // Waits until `c` hears that `id` left, skipping other events.
 asio::awaitable<libnet::peer_left> until_left(libnet::client& c, std::string id) {
     for (;;) {
@@ -128,10 +137,7 @@ TEST_CASE("cluster: a BROADCAST reaches every client of every node once") {
             // The sender gets none of its own.
             auto [ec, ev] = co_await clients[0]->async_receive(100ms, use_tuple);
             CHECK(ec);
-            for (auto& c : clients)
-                co_await close(*c);
-            for (auto* s : servers)
-                co_await s->stop();
+            co_await close_all(clients, servers);
         },
         60s);
 }
@@ -228,10 +234,7 @@ TEST_CASE("cluster: 1000 clients over 3 nodes see one directory in one join orde
                 INFO(c->id());
                 REQUIRE(c->directory() == reference);
             }
-            for (auto& c : clients)
-                co_await close(*c);
-            for (auto* s : servers)
-                co_await s->stop();
+            co_await close_all(clients, servers);
         },
         120s);
 }
