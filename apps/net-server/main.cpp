@@ -129,7 +129,8 @@ settings parse(int argc, char** argv) {
                      "\nMailboxes: ids on the allow list (and, with a sqlite store, every id that "
                      "has registered) get a mailbox. A message to such an id while it is offline "
                      "is stored, the sender gets STORED, and the id receives it, in order, when it "
-                     "logs in. Secrets are never logged.\n";
+                     "logs in (in a cluster: on any node; the mailboxes live in NATS). Secrets "
+                     "are never logged.\n";
         std::exit(0);
     }
     if (s.threads < 1 || s.threads > 256)
@@ -172,6 +173,8 @@ settings parse(int argc, char** argv) {
         throw app::usage_error("--cluster needs at least one NATS server");
     if ((vm.count("allow-ids") || vm.count("allow-file")) && s.server.allow_ids.empty())
         throw app::usage_error("the allow list is empty");
+    if (vm.count("cluster") && !vm["store"].defaulted())
+        throw app::usage_error("--store: a cluster keeps its mailboxes in NATS");
     if (st.store != "memory" && !st.store.starts_with("sqlite:"))
         throw app::usage_error("--store must be memory or sqlite:PATH");
     if (st.store == "sqlite:")
@@ -193,7 +196,8 @@ int main(int argc, char** argv) {
     }
 
     try {
-        s.server.store = libnet::open_store(s.store_spec, s.full_sync);
+        if (s.server.cluster.servers.empty())
+            s.server.store = libnet::open_store(s.store_spec, s.full_sync);
     } catch (const std::exception& e) {
         std::cerr << "net-server: " << e.what() << "\n";
         return 1;

@@ -54,6 +54,9 @@ TEST_CASE("cluster names: keys and subjects and connection names round-trip") {
     CHECK(names::broadcast_subject("prod") == "libnet.prod.b");
     CHECK(names::parse_heartbeat_subject("prod", names::heartbeat_subject("prod", "n2")) == "n2");
     CHECK_FALSE(names::parse_heartbeat_subject("prod", "libnet.prod.hb.a.b"));
+    CHECK(names::mail_stream("prod") == "libnet_prod_mail");
+    CHECK(names::mail_subject("prod", "a b") == "libnet.prod.m.a=20b");
+    CHECK(names::mail_filter("prod") == "libnet.prod.m.>");
 
     auto const conn = names::connection_name("prod", "n1", "ab12");
     CHECK(conn == "libnet/prod/n1/ab12");

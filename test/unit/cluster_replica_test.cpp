@@ -37,6 +37,11 @@ struct fake final : libnet::detail::cluster_events, cluster_replica::link {
     void cluster_frame(std::string_view, std::string_view, std::string_view,
                        std::span<const std::uint8_t>) override {}
     void cluster_log(libnet::log_level, const std::string&) override {}
+    void cluster_stored(std::uint64_t, libnet::error_code) override {}
+    void cluster_mailbox_opened(const std::string&, std::uint64_t, std::uint64_t, std::uint64_t,
+                                libnet::error_code) override {}
+    void cluster_mail(const std::string&, std::uint64_t, std::uint64_t, std::uint64_t, std::int64_t,
+                      std::span<const std::uint8_t>) override {}
 
     void publish_claim(const std::string& id, const std::string& v) override {
         sent.push_back("claim " + id + " " + v);

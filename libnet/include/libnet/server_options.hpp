@@ -102,12 +102,15 @@ struct server_options {
 
     // Mailboxes and store-and-forward (docs/guide.md §10). Ids on the allow list have a
     // mailbox; with a durable store so does every id that ever registered by name.
-    /// Where mailboxes are kept; null: in memory only (make_memory_store()).
+    /// Where mailboxes are kept; null: in memory only (make_memory_store()). In a cluster
+    /// it must stay null: the mailboxes of the allow list's ids live in a JetStream stream
+    /// (docs/guide.md §11), and the constructor throws std::invalid_argument otherwise.
     std::shared_ptr<message_store> store;
     /// Messages one mailbox may hold (delivered but unacknowledged ones count); beyond it
     /// senders get ERROR(queue_full).
     std::size_t mailbox_max_messages = 10'000;
     /// Bytes of message bodies one mailbox may hold; beyond it senders get ERROR(queue_full).
+    /// Not applied in a cluster, whose stream counts messages only.
     std::size_t mailbox_max_bytes = 16u << 20;
     /// How long a stored message waits before it is dropped unread; 0: forever. A SEND may
     /// ask for less (SEND.ttl_ms), not more.

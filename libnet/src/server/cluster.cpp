@@ -4,6 +4,7 @@
 // thread-safe, from the one delivery thread (so they keep NATS's order).
 
 #include "cluster.hpp"
+#include "cluster_mail.hpp"
 #include "cluster_names.hpp"
 #include "cluster_replica.hpp"
 #include "outboxes.hpp"
@@ -23,6 +24,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <nats/nats.h>
+#include <optional>
 #include <random>
 #include <shared_mutex>
 #include <stdexcept>
@@ -117,6 +119,8 @@ struct cluster::impl final : std::enable_shared_from_this<impl>, cluster_replica
     natsSubscription* api_sub = nullptr; // answers to our deletes, which need none
     std::string api_inbox;
     std::atomic<bool> up{false};
+    std::optional<mail_limits> keep_mail;
+    std::unique_ptr<cluster_mail> mail;
 
     cluster_replica dir; // on the strand
     asio::steady_timer beat_timer;
@@ -388,6 +392,13 @@ void cluster::impl::open() {
                   ("bucket " + bucket).c_str());
     }
     jsStreamInfo_Destroy(si);
+    if (keep_mail) {
+        mail = std::make_unique<cluster_mail>(
+            nc, options.name, *keep_mail,
+            std::max(options.connect_timeout / 2, std::chrono::milliseconds(500)), events, life,
+            stopped);
+        mail->create();
+    }
     up.store(true);
 }
 
@@ -433,6 +444,7 @@ void cluster::impl::subscribe() {
 }
 
 void cluster::impl::close() {
+    mail.reset();
     for (auto* s : {watch_sub, message_sub, broadcast_sub, beat_sub, advisory_sub, api_sub})
         if (s)
             natsSubscription_Unsubscribe(s);
@@ -562,8 +574,10 @@ void cluster::stop() {
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MaxWait = 2000;
-        js_PublishAsyncComplete(s.js, &po);      // our releases reach the bucket ...
-        natsConnection_FlushTimeout(s.nc, 2000); // ... and the deletes that follow them
+        if (s.mail)
+            s.mail->drain(std::chrono::milliseconds(2000)); // stores are answered
+        js_PublishAsyncComplete(s.js, &po);                 // our releases reach the bucket ...
+        natsConnection_FlushTimeout(s.nc, 2000);            // ... and the deletes that follow them
     }
     {
         std::unique_lock quiet(s.life); // waits for a callback into the server to finish
@@ -612,6 +626,36 @@ bool cluster::broadcast(std::string_view from, std::span<const std::uint8_t> fra
     cluster_names::append_record(record, from, {}, frame);
     return natsConnection_PublishRequest(s.nc, s.broadcast_subject.c_str(), s.own_subject.c_str(),
                                          record.data(), static_cast<int>(record.size())) == NATS_OK;
+}
+
+void cluster::keep_mailboxes(const mail_limits& limits) {
+    impl_->keep_mail = limits;
+}
+
+bool cluster::store(std::string_view to, std::span<const std::uint8_t> record,
+                    std::uint64_t token) {
+    auto& s = *impl_;
+    return s.mail && s.up.load(std::memory_order_relaxed) && s.mail->store(to, record, token);
+}
+
+void cluster::open_mailbox(const std::string& id, std::uint64_t feed) {
+    if (impl_->mail)
+        impl_->mail->open(id, feed);
+}
+
+void cluster::close_mailbox(const std::string& id) {
+    if (impl_->mail)
+        impl_->mail->close(id);
+}
+
+void cluster::ack_mailbox(const std::string& id, std::uint64_t seq) {
+    if (impl_->mail)
+        impl_->mail->ack(id, seq);
+}
+
+void cluster::drop_mail(std::uint64_t seq) {
+    if (impl_->mail)
+        impl_->mail->drop(seq);
 }
 
 bool cluster_supported() noexcept {

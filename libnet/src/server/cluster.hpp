@@ -8,6 +8,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -38,8 +39,31 @@ public:
                                std::string_view from_node, std::span<const std::uint8_t> f) = 0;
     virtual void cluster_log(log_level level, const std::string& text) = 0;
 
+    // Mailboxes, with cluster::keep_mailboxes(); on libnats's threads.
+    /// A store() is answered: an empty code once the stream holds the message, else
+    /// queue_full (the mailbox is at its limit) or store_failed.
+    virtual void cluster_stored(std::uint64_t token, error_code ec) = 0;
+    /// Mailbox `id`, opened as `feed`, is being read: `delivered` messages have been
+    /// handed over, and `pending` more are on their way. `ec` when
+    /// it could not be opened.
+    virtual void cluster_mailbox_opened(const std::string& id, std::uint64_t feed,
+                                        std::uint64_t delivered, std::uint64_t pending,
+                                        error_code ec) = 0;
+    /// A message of mailbox `id` at stream sequence `seq`, stored at `stored_at` (ms since
+    /// the Unix epoch), with `pending` more after it then; `record` as cluster_names says.
+    virtual void cluster_mail(const std::string& id, std::uint64_t feed, std::uint64_t seq,
+                              std::uint64_t pending, std::int64_t stored_at,
+                              std::span<const std::uint8_t> record) = 0;
+
 protected:
     ~cluster_events() = default;
+};
+
+/// The limits of a cluster's mailbox stream.
+struct mail_limits {
+    std::uint64_t max_messages = 0;       // per mailbox
+    std::chrono::milliseconds max_age{0}; // 0: none
+    std::uint32_t max_message_size = 0;   // a record
 };
 
 /// A server's membership in a cluster of servers on NATS (docs/architecture.md §11): the
@@ -58,6 +82,8 @@ public:
     cluster(const cluster&) = delete;
     cluster& operator=(const cluster&) = delete;
 
+    /// Keeps mailboxes in the cluster's stream (created by connect()); before connect().
+    void keep_mailboxes(const mail_limits& limits);
     /// Connects to NATS, opens the bucket (creating it: three replicas when NATS runs a
     /// cluster of three or more, else one) and waits until the directory's records have
     /// arrived (they become events once the executor runs, before any claim). Blocks;
@@ -82,6 +108,13 @@ public:
               std::span<const std::uint8_t> frame);
     /// Forwards a BROADCAST from local client `from` to every other node.
     bool broadcast(std::string_view from, std::span<const std::uint8_t> frame);
+
+    // Mailboxes: see cluster_mail.
+    bool store(std::string_view to, std::span<const std::uint8_t> record, std::uint64_t token);
+    void open_mailbox(const std::string& id, std::uint64_t feed);
+    void close_mailbox(const std::string& id);
+    void ack_mailbox(const std::string& id, std::uint64_t seq);
+    void drop_mail(std::uint64_t seq);
 
     struct impl; // the NATS side (cluster.cpp); public for libnats's callbacks
 

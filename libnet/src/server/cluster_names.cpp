@@ -124,6 +124,18 @@ std::string heartbeat_filter(std::string_view name) {
     return prefix(name) + ".hb.*";
 }
 
+std::string mail_stream(std::string_view name) {
+    return bucket(name) + "_mail";
+}
+
+std::string mail_subject(std::string_view name, std::string_view id) {
+    return prefix(name) + ".m." + encode_id(id);
+}
+
+std::string mail_filter(std::string_view name) {
+    return prefix(name) + ".m.>";
+}
+
 std::optional<std::string> parse_node_subject(std::string_view name, std::string_view subject) {
     auto const head = prefix(name) + ".n.";
     auto rest = after(subject, head);

@@ -65,6 +65,14 @@ struct record_view {
 bool for_each_record(std::span<const std::uint8_t> batch,
                      const std::function<void(const record_view&)>& f);
 
+/// Mailboxes: one JetStream stream per cluster, a subject per client id in it. A stored
+/// message is one record as in a batch (from, to, frame): the frame is a SEND or an
+/// application frame whose flags are the ones its delivery carries (flag_broadcast,
+/// flag_link_sync) and whose ttl_ms counts from the stream's timestamp (0: none).
+std::string mail_stream(std::string_view name);
+std::string mail_subject(std::string_view name, std::string_view id);
+std::string mail_filter(std::string_view name);
+
 /// The NATS connection name of a node in one run ("libnet/NAME/NODE/EPOCH"), and back.
 std::string connection_name(std::string_view name, std::string_view node, std::string_view epoch);
 struct incarnation {

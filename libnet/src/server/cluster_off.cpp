@@ -43,6 +43,20 @@ bool cluster::broadcast(std::string_view, std::span<const std::uint8_t>) {
     return false;
 }
 
+void cluster::keep_mailboxes(const mail_limits&) {}
+
+bool cluster::store(std::string_view, std::span<const std::uint8_t>, std::uint64_t) {
+    return false;
+}
+
+void cluster::open_mailbox(const std::string&, std::uint64_t) {}
+
+void cluster::close_mailbox(const std::string&) {}
+
+void cluster::ack_mailbox(const std::string&, std::uint64_t) {}
+
+void cluster::drop_mail(std::uint64_t) {}
+
 bool cluster_supported() noexcept {
     return false;
 }

@@ -44,11 +44,14 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
     acceptor_.non_blocking(true); // accept_ready() takes every waiting connection at once
     endpoint_ = acceptor_.local_endpoint();
     if (!options_.cluster.servers.empty()) {
-        if (has_mailboxes_)
-            throw std::invalid_argument(
-                "a cluster keeps no mailboxes yet: drop the allow list and the store");
+        if (options_.store)
+            throw std::invalid_argument("a cluster keeps its mailboxes in NATS: drop the store");
         cluster_ = std::make_unique<cluster>(ex, options_.cluster, endpoint_.port(),
                                              static_cast<cluster_events&>(*this));
+        shared_mail_ = has_mailboxes_;
+        if (shared_mail_)
+            cluster_->keep_mailboxes({options_.mailbox_max_messages, options_.message_ttl,
+                                      static_cast<std::uint32_t>(options_.max_frame + 1024)});
         cluster_->connect();
     }
 }

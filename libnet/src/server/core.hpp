@@ -49,6 +49,14 @@ struct mailbox {
     std::uint64_t sent = 0;                  // the highest seq queued to the current session
     std::shared_ptr<server_session> session; // when online
     bool push = true;
+    // In a cluster the mailbox lives in NATS and is read here while its id is claimed here:
+    // `feed` names the current reading (0: none); the messages are loaded once the reader
+    // has handed over everything the stream held when it started.
+    std::uint64_t feed = 0;
+    bool feed_open = false;
+    bool caught_up = false;
+    std::uint64_t load_until = 0; // messages of the feed
+    std::uint64_t fed = 0;        // ... that came
 };
 
 /// State shared by all sessions of a server: the directory, routing and policies.
@@ -97,6 +105,13 @@ private:
     void cluster_frame(std::string_view to, std::string_view from, std::string_view from_node,
                        std::span<const std::uint8_t> f) override;
     void cluster_log(log_level level, const std::string& text) override { log(level, text); }
+    // Mailboxes in the cluster (remote_mailbox.cpp).
+    void cluster_stored(std::uint64_t token, error_code ec) override;
+    void cluster_mailbox_opened(const std::string& id, std::uint64_t feed, std::uint64_t delivered,
+                                std::uint64_t pending, error_code ec) override;
+    void cluster_mail(const std::string& id, std::uint64_t feed, std::uint64_t seq,
+                      std::uint64_t pending, std::int64_t stored_at,
+                      std::span<const std::uint8_t> record) override;
     /// A frame for client `to` of node `node`, from a client of this one (STORED, ERROR).
     void reply_remote(std::string_view node, std::string_view to, std::string_view about,
                       const shared_frame& f);
@@ -160,7 +175,33 @@ private:
     void committed(std::uint64_t batch, error_code ec);
     std::int64_t expiry(std::uint32_t ttl_ms, std::int64_t now) const;
     void drop_expired(mailbox& mb, std::int64_t now);
+    void forget(mailbox& mb, std::uint64_t seq);
     boost::asio::awaitable<void> expiry_watch();
+    /// The answer a sender gets for one SEND or BROADCAST once every copy is stored.
+    struct store_group {
+        std::weak_ptr<server_session> from;
+        std::uint64_t ref;
+        std::uint16_t ref_type;
+        std::string to; // empty for a broadcast
+        std::uint32_t offline = 0;
+        std::uint32_t remaining = 0;
+        std::uint32_t stored = 0;
+        bool answer = false; // STORED is wanted (flag_confirm, or a recipient offline)
+    };
+    /// Stores a copy of `m` from `from` for mailbox `to` in the cluster (mutex_ held by
+    /// `lock`, released while NATS takes it). `group`: the answer it counts towards.
+    void store_shared(std::unique_lock<std::mutex>& lock, server_session& from, std::string_view to,
+                      const outgoing& m, std::uint16_t flags,
+                      const std::shared_ptr<store_group>& group);
+    void broadcast_shared(std::unique_lock<std::mutex>& lock, server_session& from,
+                          const msg::broadcast& b, const outgoing& o);
+    void answer_store(store_group& g, std::string_view recipient, error_code ec);
+    void settle(store_group& g);
+    /// Reads `mb` from the cluster's stream for the client whose claim waits in claims_.
+    void load_mailbox(mailbox& mb);
+    /// Admits the claim of `id` once its mailbox has loaded (mutex_ held by `lock`).
+    void mailbox_loaded(std::unique_lock<std::mutex>& lock, mailbox& mb);
+    void close_shared(mailbox& mb);
 
     std::unique_ptr<cluster> cluster_;
     // Registrations waiting for the cluster to settle their id (under mutex_).
@@ -168,6 +209,8 @@ private:
         std::shared_ptr<server_session> session;
         std::string endpoint;
         std::uint16_t flags;
+        std::uint64_t seq;          // HELLO's
+        std::uint64_t revision = 0; // won, while its mailbox loads
     };
     std::unordered_map<std::string, claim, string_hash, std::equal_to<>> claims_;
     // NATS's delivery thread only (remote_recipient()).
@@ -214,6 +257,15 @@ private:
     };
     std::deque<confirmation> confirmations_; // waiting for their batch to commit
     std::uint64_t pending_mail_ = 0;
+    // Mailboxes in the cluster's stream: stores waiting for NATS's answer, by token.
+    bool shared_mail_ = false;
+    std::uint64_t feeds_ = 0;
+    std::uint64_t next_store_ = 1;
+    struct store_wait {
+        std::shared_ptr<store_group> group;
+        std::string recipient;
+    };
+    std::unordered_map<std::uint64_t, store_wait> stores_;
     boost::asio::steady_timer expiry_timer_;
     std::chrono::steady_clock::time_point idle_since_;
     bool stopping_ = false;

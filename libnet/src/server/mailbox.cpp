@@ -150,8 +150,7 @@ void server_core::drop_expired(mailbox& mb, std::int64_t now) {
         if (m.expires_at == 0 || m.expires_at > now)
             return false;
         mb.bytes -= m.body.size();
-        if (durable_)
-            changes_.push_back(store_change::drop{mb.id, m.seq});
+        forget(mb, m.seq);
         return true;
     });
     auto const n = before - mb.mails.size();
@@ -186,8 +185,7 @@ std::size_t server_core::send_mail(mailbox& mb, std::size_t max) {
             break;
         if (m.expires_at != 0 && m.expires_at <= now) {
             mb.bytes -= m.body.size();
-            if (durable_)
-                changes_.push_back(store_change::drop{mb.id, m.seq});
+            forget(mb, m.seq);
             expired_.fetch_add(1, std::memory_order_relaxed);
             --pending_mail_;
             it = mb.mails.erase(it);
@@ -252,6 +250,16 @@ void server_core::ack_upto(mailbox& mb, std::uint64_t seq) {
     mb.acked = seq;
     if (durable_)
         changes_.push_back(store_change::ack{mb.id, seq});
+    if (shared_mail_)
+        cluster_->ack_mailbox(mb.id, seq);
+}
+
+// An expired message leaves the store.
+void server_core::forget(mailbox& mb, std::uint64_t seq) {
+    if (durable_)
+        changes_.push_back(store_change::drop{mb.id, seq});
+    if (shared_mail_)
+        cluster_->drop_mail(seq);
 }
 
 void server_core::ack(server_session& from, const msg::ack& a) {

@@ -61,7 +61,7 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         // The cluster settles who gets the id; the session waits for its answer.
         if (!cluster_->available())
             return error::cluster_unavailable;
-        claims_.emplace(id, claim{s.self(), std::string(h.endpoint), h.flags});
+        claims_.emplace(id, claim{s.self(), std::string(h.endpoint), h.flags, h.seq});
         s.claiming_ = true;
         lock.unlock();
         cluster_->claim(id, std::string(h.endpoint));
@@ -96,7 +96,7 @@ void server_core::admit(server_session& s, std::string id, std::string_view endp
                    std::max<std::uint32_t>(options_.heartbeat_misses, 1),
                    s.peer_key_};
     if (auto* mb = s.mailbox_) {
-        w.flags = msg::welcome_mailbox | (durable_ ? msg::welcome_durable : 0);
+        w.flags = msg::welcome_mailbox | (durable_ || shared_mail_ ? msg::welcome_durable : 0);
         w.seq = mb->acked;
         w.pending = static_cast<std::uint32_t>(mb->mails.size());
     }
@@ -154,14 +154,21 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
         // if this claim wins after all, the id goes back).
         for (auto it = claims_.begin(); it != claims_.end(); ++it)
             if (it->second.session.get() == &s) {
+                if (it->second.revision != 0) { // won; its mailbox was loading
+                    cluster_->release(it->first, it->second.revision, reason);
+                    close_shared(mailboxes_.at(it->first));
+                }
                 claims_.erase(it);
                 break;
             }
         return;
     }
     s.registered_ = false;
-    if (s.mailbox_ && s.mailbox_->session.get() == &s)
+    if (s.mailbox_ && s.mailbox_->session.get() == &s) {
         s.mailbox_->session.reset();
+        if (shared_mail_)
+            close_shared(*s.mailbox_); // the stream keeps it for the next login
+    }
     if (directory_.remove(s, reason, stopping_))
         announce_soon();
     if (cluster_)

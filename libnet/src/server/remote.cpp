@@ -33,9 +33,16 @@ bool server_core::cluster_claimed(const std::string& id, std::uint64_t revision)
     auto session = std::move(c->second.session);
     auto const endpoint = std::move(c->second.endpoint);
     auto const flags = c->second.flags;
+    auto const seq = c->second.seq;
     claims_.erase(c);
     if (stopping_ || session->closing())
         return false;
+    if (auto box = mailboxes_.find(id); shared_mail_ && box != mailboxes_.end()) {
+        // Welcomed once its mailbox has been read: WELCOME counts what waits in it.
+        claims_.emplace(id, claim{std::move(session), endpoint, flags, seq, revision});
+        load_mailbox(box->second);
+        return true;
+    }
     admit(*session, id, endpoint, flags, nullptr, revision);
     lock.unlock();
     registered(*session);

@@ -61,6 +61,19 @@ void server_core::route_one(server_session& from, const outgoing& m) {
     announce(); // JOINED(sender) reaches every client before its messages do
     if (auto box = mailboxes_.find(m.to); box != mailboxes_.end()) {
         auto& mb = box->second;
+        if (shared_mail_) {
+            bool const offline = !mb.session && !directory_.find_remote(m.to);
+            if (sync && offline)
+                return;
+            auto g = std::make_shared<store_group>(
+                store_group{from.self(), m.ref, type, std::string(m.to), offline ? 1u : 0u, 0, 0,
+                            !sync && (confirm_wanted || offline)});
+            if (!sync)
+                routed_.fetch_add(1, std::memory_order_relaxed);
+            if (!sync && offline)
+                stored_offline_.fetch_add(1, std::memory_order_relaxed);
+            return store_shared(lock, from, m.to, m, mark, g);
+        }
         if (sync && !mb.session)
             return; // a marker matters only to a peer that is online
         bool const offline = !mb.session;
@@ -83,6 +96,8 @@ void server_core::route_one(server_session& from, const outgoing& m) {
         return deliver_live(from, *hold, m, mark, confirm_wanted);
     }
     lock.unlock();
+    if (cluster_ && forward(from, m))
+        return;
     if (!sync)
         from.send_error(error::no_such_client, type, m.ref, m.to);
 }
@@ -100,9 +115,11 @@ void server_core::broadcast(server_session& from, const msg::broadcast& m) {
             from.send_error(error::cluster_unavailable, type, m.ref);
     }
     fan_out(from.id_, m.body, &from);
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     // Every mailbox gets its copy, online or not: everyone gets every message they missed.
     outgoing const o{0, {}, m.body, m.ref, 0, m.ttl_ms, 0, 0};
+    if (shared_mail_)
+        return broadcast_shared(lock, from, m, o);
     auto const now = unix_now_ms();
     std::uint32_t stored = 0, offline = 0;
     for (auto& [id, mb] : mailboxes_) {
