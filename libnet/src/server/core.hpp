@@ -118,6 +118,10 @@ private:
     void deliver_remote(std::string_view to, std::string_view from, std::string_view from_node,
                         frame_view f);
     std::shared_ptr<server_session> remote_recipient(std::string_view id);
+    /// Ends local client `s` whose id another node holds now or may hold (mutex_ held by
+    /// `lock`, released).
+    void fence(std::unique_lock<std::mutex>& lock, server_session& s);
+    bool claiming_again(std::string_view id, const server_session* s) const;
     void fan_out(std::string_view from, std::string_view body, const server_session* except);
     /// INTRODUCTION of `peer` to client `dialer` (of any node), or the ERROR to send instead.
     shared_frame introduction(std::string_view dialer, server_session& peer, std::uint64_t ref);
@@ -211,6 +215,7 @@ private:
         std::uint16_t flags;
         std::uint64_t seq;          // HELLO's
         std::uint64_t revision = 0; // won, while its mailbox loads
+        bool again = false;         // an online client's id, released by another node
     };
     std::unordered_map<std::string, claim, string_hash, std::equal_to<>> claims_;
     // NATS's delivery thread only (remote_recipient()).

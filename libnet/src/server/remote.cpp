@@ -34,9 +34,16 @@ bool server_core::cluster_claimed(const std::string& id, std::uint64_t revision)
     auto const endpoint = std::move(c->second.endpoint);
     auto const flags = c->second.flags;
     auto const seq = c->second.seq;
+    bool const again = c->second.again;
     claims_.erase(c);
     if (stopping_ || session->closing())
         return false;
+    if (again) { // the client stayed online here: it holds its id at the new revision
+        session->join_seq_ = revision;
+        lock.unlock();
+        log(log_level::info, "cluster: " + id + " claimed again");
+        return true;
+    }
     if (auto box = mailboxes_.find(id); shared_mail_ && box != mailboxes_.end()) {
         // Welcomed once its mailbox has been read: WELCOME counts what waits in it.
         claims_.emplace(id, claim{std::move(session), endpoint, flags, seq, revision});
@@ -51,25 +58,51 @@ bool server_core::cluster_claimed(const std::string& id, std::uint64_t revision)
 }
 
 void server_core::cluster_claim_failed(const std::string& id, error_code ec) {
-    std::shared_ptr<server_session> session;
-    {
-        std::lock_guard lock(mutex_);
-        auto c = claims_.find(id);
-        if (c == claims_.end())
-            return;
-        session = std::move(c->second.session);
-        claims_.erase(c);
-    }
+    std::unique_lock lock(mutex_);
+    auto c = claims_.find(id);
+    if (c == claims_.end())
+        return;
+    auto session = std::move(c->second.session);
+    bool const again = c->second.again;
+    claims_.erase(c);
+    if (again) // online here all along, but the id may be someone else's now
+        return fence(lock, *session);
+    lock.unlock();
     asio::post(session->get_executor(), [session, ec] { session->on_claim(ec); });
 }
 
 void server_core::cluster_joined(const std::string& id, std::uint64_t revision,
                                  const std::string& node, const std::string& endpoint) {
-    std::lock_guard lock(mutex_);
-    if (directory_.contains(id))
-        return; // the bucket's compare-and-set makes this impossible; a local client wins
+    std::unique_lock lock(mutex_);
+    if (auto* local = directory_.find(id)) {
+        // The bucket's compare-and-set lets no one claim an id we hold; one we were claiming
+        // again, after another node released it, went elsewhere first.
+        if (!claiming_again(id, local))
+            return;
+        claims_.erase(id);
+        fence(lock, *local);
+        lock.lock();
+    }
     if (directory_.add_remote(id, {node, endpoint, revision}))
         announce_soon();
+}
+
+bool server_core::claiming_again(std::string_view id, const server_session* s) const {
+    auto c = claims_.find(id);
+    return c != claims_.end() && c->second.again && c->second.session.get() == s;
+}
+
+void server_core::fence(std::unique_lock<std::mutex>& lock, server_session& s) {
+    auto const hold = s.self();
+    if (directory_.remove(s, msg::leave_reason::lost, false))
+        announce_soon();
+    leaves_.fetch_add(1, std::memory_order_release);
+    lock.unlock();
+    log(log_level::warn, "cluster: " + s.id_ + " is held on another node now; closing it here");
+    s.close(error::id_taken, make_frame(msg::error{static_cast<std::uint16_t>(error::id_taken),
+                                                   "this id was taken on another server while "
+                                                   "this one was cut off from its cluster",
+                                                   0, 0, s.id_}));
 }
 
 void server_core::cluster_left(const std::string& id, std::uint64_t revision,
@@ -79,19 +112,15 @@ void server_core::cluster_left(const std::string& id, std::uint64_t revision,
         announce_soon();
     leaves_.fetch_add(1, std::memory_order_release);
     auto* local = directory_.find(id);
-    if (!local || local->join_seq_ != revision)
+    if (!local || local->join_seq_ != revision || claiming_again(id, local))
         return;
-    // Another node released our client's id (it took this node for dead): the client must
-    // not stay online here, or the id could get a second owner. It leaves the directory
-    // now, so that the id's next owner can be listed before the session has closed.
-    auto const s = local->self();
-    if (directory_.remove(*s, msg::leave_reason::lost, false))
-        announce_soon();
+    // Another node released our client's id (it took this node for dead) and every other
+    // node has seen the client leave. It stays online here while this node claims the id
+    // again: won, the others see it join again; lost, it is closed here (fence()).
+    log(log_level::warn, "cluster: " + id + " was released by another node; claiming it again");
+    claims_.emplace(id, claim{local->self(), local->endpoint_, 0, 0, 0, true});
     lock.unlock();
-    log(log_level::warn, "cluster: " + id + " was released by another node; closing it here");
-    s->close(error::id_taken,
-             make_frame(msg::error{static_cast<std::uint16_t>(error::id_taken),
-                                   "this server lost its cluster; register again", 0, 0, id}));
+    cluster_->claim(id, local->endpoint_);
 }
 
 bool server_core::forward(server_session& from, const outgoing& m) {
