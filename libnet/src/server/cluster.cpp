@@ -346,6 +346,7 @@ void cluster::impl::open() {
     auto const name = names::connection_name(options.name, node, epoch);
     check(natsOptions_SetName(nopts, name.c_str()), "name");
     check(natsOptions_SetNoEcho(nopts, true), "no echo");
+    check(natsOptions_SetSendAsap(nopts, true), "send asap");
     // One delivery thread for every subscription: frames keep their order across subjects.
     check(natsOptions_UseGlobalMessageDelivery(nopts, true), "delivery");
     check(natsOptions_SetMaxReconnect(nopts, -1), "reconnect");
