@@ -32,24 +32,41 @@ asio::awaitable<void> send_confirmed(libnet::client& c, std::string to, int n) {
 }
 
 // Receives `n` messages as `id`, logging in on `a` and `b` in turn and leaving after
-// every `per_visit` messages; returns the bodies in arrival order.
+// every `per_visit` messages (and what came with them); returns the bodies in arrival
+// order.
 asio::awaitable<std::vector<std::string>> wander(asio::io_context& ioc, const server& a,
                                                  const server& b, std::string id, int n,
                                                  int per_visit) {
     std::vector<std::string> got;
+    std::string trace;
     std::uint64_t last = 0;
     for (int visit = 0; static_cast<int>(got.size()) < n; ++visit) {
         auto c = co_await resume(ioc, visit % 2 ? b : a, id, last);
         auto const want = std::min<std::size_t>(got.size() + per_visit, n);
         while (got.size() < want) {
+            INFO("visit " << visit << ", " << got.size() << " messages so far, last "
+                          << (got.empty() ? std::string("none") : got.back()) << trace);
             auto ev = co_await next_event(*c, 10'000ms);
             if (auto* m = std::get_if<libnet::message>(&ev)) {
                 CHECK(m->mailbox);
+                if (!got.empty() && std::stoi(m->body) != std::stoi(got.back()) + 1)
+                    trace += " [gap " + got.back() + " -> " + m->body + " seq " +
+                             std::to_string(m->seq) + " visit " + std::to_string(visit) +
+                             " resumed after " + std::to_string(last) + "]";
                 got.push_back(m->body);
             }
         }
-        last = c->last_delivered();
+        // Leaving acknowledges everything received, the events still queued included:
+        // they stay receivable after the close.
         co_await close(*c);
+        for (;;) {
+            auto [ec, ev] = co_await c->async_receive(1000ms, use_tuple);
+            if (ec)
+                break;
+            if (auto* m = std::get_if<libnet::message>(&ev))
+                got.push_back(m->body);
+        }
+        last = c->last_delivered();
     }
     co_return got;
 }
