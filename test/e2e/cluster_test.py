@@ -63,6 +63,17 @@ def next_frame(c, timeout, want):
     return None
 
 
+def refused_as_taken(host, port, client_id):
+    """Registering `client_id` there must fail with id_taken: it has an owner."""
+    try:
+        client(host, port, client_id)
+    except RuntimeError as e:
+        if "code 35" not in str(e):
+            fail(f"expected id_taken for {client_id!r}, got {e}")
+        return
+    fail(f"a second owner of {client_id!r} registered")
+
+
 def ident(f):
     return f[wire.CLIENT_ID].decode()
 
@@ -148,12 +159,7 @@ def test_sigstop(nats):
     if not fenced:
         fail("after SIGCONT the stale session on the stopped node is still open")
     # The new owner stays: nobody else can take it.
-    try:
-        client(hb, pb, "frozen")
-        fail("a second owner of 'frozen' registered")
-    except RuntimeError as e:
-        if "code 35" not in str(e):
-            fail(f"expected id_taken, got {e}")
+    refused_as_taken(hb, pb, "frozen")
     # The free id was claimed again: everyone sees "kept" join once more, and it is
     # reachable across nodes as before.
     wait_joined(watcher, ["kept"])
@@ -161,12 +167,7 @@ def test_sigstop(nats):
     got = next_frame(kept, 5.0, {wire.DELIVER})
     if got is None or got[1][wire.BODY] != b"still there?":
         fail(f"the client claimed again got {got}")
-    try:
-        client(ha, pa, "kept")
-        fail("a second owner of 'kept' registered")
-    except RuntimeError as e:
-        if "code 35" not in str(e):
-            fail(f"expected id_taken for 'kept', got {e}")
+    refused_as_taken(ha, pa, "kept")
     print("SIGSTOP/SIGCONT: the id taken elsewhere was fenced (id_taken), the free one "
           "claimed again; one owner throughout")
     kept.close()
