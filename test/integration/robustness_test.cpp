@@ -359,3 +359,52 @@ TEST_CASE("robustness: a peer reading a long backlog is alive, one that stops re
         co_await s.stop();
     });
 }
+
+TEST_CASE("robustness: an undecodable PING PONG or BYE gets ERROR and the session goes on") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto a = co_await connect(ioc, s, "alice");
+        raw r(ioc);
+        co_await register_raw(r, s, "prober");
+        co_await expect<libnet::peer_joined>(*a);
+        using bytes = std::vector<std::uint8_t>;
+        // nonce (tag 19) with 2 bytes instead of 8: malformed_message (docs/protocol.md §4.3).
+        bytes const bad_ping{0x00, 0x0c, 0x00, 0x00, 0x00, 0x08,
+                             0x00, 0x13, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
+        bytes const bad_pong{0x00, 0x0d, 0x00, 0x00, 0x00, 0x08,
+                             0x00, 0x13, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
+        // Three bytes cannot hold a field header: malformed_field, and not a clean BYE.
+        bytes const bad_bye{0x00, 0x0b, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00};
+        struct probe {
+            const bytes* frame;
+            libnet::error code;
+            std::uint16_t type;
+        };
+        std::vector<probe> const probes{{&bad_ping, libnet::error::malformed_message, 0x000c},
+                                        {&bad_pong, libnet::error::malformed_message, 0x000d},
+                                        {&bad_bye, libnet::error::malformed_field, 0x000b}};
+        for (auto const& p : probes) {
+            co_await r.write(*p.frame);
+            libnet::msg::error e;
+            std::vector<std::uint8_t> storage;
+            co_await r.expect(e, storage);
+            CHECK(e.code == static_cast<std::uint16_t>(p.code));
+            CHECK(e.ref_type == p.type);
+        }
+        // Still registered and answering: a good PING gets its PONG, a message gets through.
+        co_await r.send(libnet::msg::ping{77});
+        libnet::msg::pong pong;
+        std::vector<std::uint8_t> storage;
+        co_await r.expect(pong, storage);
+        CHECK(pong.nonce == 77);
+        co_await r.send(libnet::msg::send{"alice", "still here", 0, 0, 0, 0, 0});
+        auto m = co_await expect<libnet::message>(*a);
+        CHECK(m.body == "still here");
+        // A well-formed BYE is a clean leave.
+        co_await r.send(libnet::msg::bye{});
+        auto left = co_await expect<libnet::peer_left>(*a);
+        CHECK(left.reason == libnet::msg::leave_reason::bye);
+        co_await close(*a);
+        co_await s.stop();
+    });
+}

@@ -22,16 +22,24 @@ void client_core::on_link_frame(peer_link& link, frame_view f) {
         return on_link_data(link, f);
     case frame_type::ack: {
         msg::ack a;
-        if (!msg::decode(f, a))
+        if (auto ec = msg::decode(f, a))
+            link.enqueue(make_error_frame(wire_code(ec), f.type));
+        else
             on_link_ack(link, a);
         return;
     }
-    case frame_type::bye:
+    case frame_type::bye: {
+        msg::bye b;
+        if (auto ec = msg::decode(f, b)) { // field framing applies to BYE too
+            link.enqueue(make_error_frame(wire_code(ec), f.type));
+            return;
+        }
         // The peer leaves: confirm what arrived, then close.
         if (link.delivered > link.acked)
             link.enqueue(make_frame(msg::ack{link.delivered}));
         link.acked = link.delivered;
         return link.close(error::connection_closed);
+    }
     case frame_type::error: {
         msg::error e;
         if (!msg::decode(f, e))

@@ -81,9 +81,13 @@ void server_session::on_frame(frame_view f) {
             return send_error(wire_code(ec), f.type, m.ref);
         return core_->lookup(*this, m);
     }
-    case frame_type::bye:
+    case frame_type::bye: {
+        msg::bye m;
+        if (auto ec = msg::decode(f, m)) // field framing applies to BYE too
+            return send_error(wire_code(ec), f.type);
         said_bye_ = true;
         return close({});
+    }
     case frame_type::hello:
         return send_error(error::already_registered, f.type);
     case frame_type::welcome:

@@ -285,14 +285,21 @@ bool basic_connection<Stream>::handle_frame(frame_view f) {
     switch (f.core_type()) {
     case frame_type::ping: {
         msg::ping p;
-        if (!msg::decode(f, p)) {
-            before_reply();
+        before_reply();
+        if (auto ec = msg::decode(f, p))
+            enqueue(make_error_frame(wire_code(ec), f.type)); // docs/protocol.md §6.6
+        else
             enqueue(make_frame(msg::pong{p.nonce}));
+        return true;
+    }
+    case frame_type::pong: { // any input already counts as a sign of life
+        msg::pong p;
+        if (auto ec = msg::decode(f, p)) {
+            before_reply();
+            enqueue(make_error_frame(wire_code(ec), f.type));
         }
         return true;
     }
-    case frame_type::pong:
-        return true; // any input already counts as a sign of life
     default:
         on_frame(f);
         return true;
