@@ -135,8 +135,8 @@ settings parse(int argc, char** argv) {
     }
     if (s.threads < 1 || s.threads > 256)
         throw app::usage_error("--threads must be between 1 and 256");
-    if (s.server.max_frame < 64 || s.server.max_frame > (64u << 20))
-        throw app::usage_error("--max-frame must be between 64 and 67108864");
+    if (s.server.max_frame < libnet::min_max_frame_size || s.server.max_frame > (64u << 20))
+        throw app::usage_error("--max-frame must be between 1024 and 67108864");
     if (s.server.max_queue_bytes < s.server.max_frame)
         throw app::usage_error("--max-queue must be at least --max-frame");
     if (s.server.heartbeat_misses < 1)

@@ -145,3 +145,12 @@ TEST_CASE("registration: deadline, frames before HELLO, bad version, second HELL
         CHECK(s->stats().registrations >= 1);
     });
 }
+
+TEST_CASE("registration: a server refuses a max_frame below the protocol's minimum") {
+    asio::io_context ioc;
+    libnet::server_options o;
+    o.max_frame = libnet::min_max_frame_size - 1;
+    CHECK_THROWS_AS(libnet::server(ioc.get_executor(), o), std::invalid_argument);
+    o.max_frame = libnet::min_max_frame_size;
+    CHECK_NOTHROW(libnet::server(ioc.get_executor(), o));
+}

@@ -292,3 +292,20 @@ TEST_CASE("messages: LOOKUP and PRESENCE round-trip and encode as docs/protocol.
     CHECK(msg::decode(view_of(bytes{0x00, 0x14, 0x00, 0x00, 0x00, 0x00}), missing) ==
           error::missing_field);
 }
+
+TEST_CASE("messages: the largest WELCOME fits in the smallest max_frame a server may announce") {
+    std::string const id(64, 'x'); // the longest id
+    std::string const key(32, 'k');
+    libnet::msg::welcome w{libnet::protocol_version,
+                           id,
+                           libnet::default_max_frame_size,
+                           5000,
+                           3,
+                           key,
+                           0xffff,
+                           ~std::uint64_t{0},
+                           ~std::uint32_t{0}};
+    auto const value = libnet::msg::encoded_size(w) - libnet::frame_header_size;
+    CHECK(value == 178); // docs/protocol.md §2 gives this bound
+    CHECK(value <= libnet::min_max_frame_size);
+}

@@ -19,6 +19,9 @@ inline constexpr std::size_t field_header_size = 6;
 
 /// Default maximum length of a frame's value (1 MiB).
 inline constexpr std::uint32_t default_max_frame_size = 1u << 20;
+/// The smallest `max_frame` a server may announce (docs/protocol.md §2): room for any
+/// WELCOME (at most 178 bytes of value), ERROR and a small directory.
+inline constexpr std::uint32_t min_max_frame_size = 1024;
 
 /// Frame types. 0x0001-0x00FF are core types, 0x0100-0x7FFF are reserved for future core
 /// use, 0x8000-0xFFFF are application-defined. 0 is never valid.

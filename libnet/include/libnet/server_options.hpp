@@ -47,7 +47,8 @@ struct server_options {
     /// Port to bind; 0 picks an ephemeral port (read it back with local_endpoint()).
     std::uint16_t port = 0;
 
-    /// Largest frame value accepted from clients, announced in WELCOME.
+    /// Largest frame value accepted from clients, announced in WELCOME; at least
+    /// min_max_frame_size (1024), or the server constructor throws std::invalid_argument.
     std::uint32_t max_frame = default_max_frame_size;
     /// Bytes a client's outbound queue may hold before it is dropped as a slow consumer.
     std::size_t max_queue_bytes = 8u << 20;

@@ -35,6 +35,10 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
       drained_(strand_), idle_timer_(strand_), backoff_timer_(strand_),
       directory_(options_.max_frame), expiry_timer_(strand_),
       idle_since_(std::chrono::steady_clock::now()) {
+    if (options_.max_frame < min_max_frame_size)
+        throw std::invalid_argument("max_frame " + std::to_string(options_.max_frame) +
+                                    " is below the protocol's minimum, " +
+                                    std::to_string(min_max_frame_size));
     load_store();
     auto const ep = resolve(ex, options_);
     acceptor_.open(ep.protocol());
