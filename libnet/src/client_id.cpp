@@ -22,6 +22,26 @@ bool is_unicode_space_or_control(char32_t c) noexcept {
     }
 }
 
+// Invisible in text, or reordering it: Unicode's Default_Ignorable_Code_Point (Unicode
+// 15, DerivedCoreProperties.txt), which includes the bidirectional controls, and the
+// Arabic letter mark. An id holding one could pass for another in a directory listing.
+bool is_invisible_or_bidi(char32_t c) noexcept {
+    struct range {
+        char32_t first, last;
+    };
+    static constexpr range ranges[] = {
+        {0x00AD, 0x00AD},   {0x034F, 0x034F}, {0x061C, 0x061C},   {0x115F, 0x1160},
+        {0x17B4, 0x17B5},   {0x180B, 0x180F}, {0x200B, 0x200F},   {0x202A, 0x202E},
+        {0x2060, 0x206F},   {0x3164, 0x3164}, {0xFE00, 0xFE0F},   {0xFEFF, 0xFEFF},
+        {0xFFA0, 0xFFA0},   {0xFFF0, 0xFFF8}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
+        {0xE0000, 0xE0FFF},
+    };
+    for (auto const& r : ranges)
+        if (c >= r.first && c <= r.last)
+            return true;
+    return false;
+}
+
 // Decodes one UTF-8 sequence at s[i]; returns its length, or 0 if malformed.
 std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& out) noexcept {
     auto const b0 = static_cast<unsigned char>(s[i]);
@@ -60,7 +80,7 @@ bool is_valid_client_id(std::string_view id) noexcept {
     for (std::size_t i = 0; i < id.size();) {
         char32_t c = 0;
         auto const n = decode_utf8(id, i, c);
-        if (n == 0 || is_unicode_space_or_control(c))
+        if (n == 0 || is_unicode_space_or_control(c) || is_invisible_or_bidi(c))
             return false;
         i += n;
     }

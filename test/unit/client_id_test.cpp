@@ -34,3 +34,21 @@ TEST_CASE("client ids: invalid ones") {
     CHECK_FALSE(is_valid_client_id("\xE6\x9D"));         // truncated
     CHECK_FALSE(is_valid_client_id("\x80"));             // stray continuation
 }
+
+TEST_CASE("client ids: invisible and text-direction characters are refused") {
+    CHECK_FALSE(is_valid_client_id("admin\xE2\x80\x8B"));         // U+200B zero width space
+    CHECK_FALSE(is_valid_client_id("ad\xE2\x80\x8Dmin"));         // U+200D zero width joiner
+    CHECK_FALSE(is_valid_client_id("\xE2\x80\xAEnimda"));         // U+202E right-to-left override
+    CHECK_FALSE(is_valid_client_id("\xE2\x81\xA6x\xE2\x81\xA9")); // U+2066 ... U+2069 isolates
+    CHECK_FALSE(is_valid_client_id("\xD8\x9C"
+                                   "a"));                  // U+061C Arabic letter mark
+    CHECK_FALSE(is_valid_client_id("soft\xC2\xADhyphen")); // U+00AD
+    CHECK_FALSE(is_valid_client_id("a\xEF\xB8\x8F"));      // U+FE0F variation selector
+    CHECK_FALSE(is_valid_client_id("a\xF3\xA0\x80\x81"));  // U+E0001 language tag
+    CHECK_FALSE(is_valid_client_id("\xE3\x85\xA4"));       // U+3164 Hangul filler
+    // Visible neighbours of those ranges stay valid.
+    CHECK(is_valid_client_id("a\xE2\x80\x90"
+                             "b"));            // U+2010 hyphen
+    CHECK(is_valid_client_id("\xE2\x80\xB0")); // U+2030 per mille
+    CHECK(is_valid_client_id("\xD8\xA7"));     // U+0627 Arabic alef
+}

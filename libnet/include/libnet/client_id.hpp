@@ -12,7 +12,8 @@ inline constexpr std::size_t max_client_id_size = 64;
 inline constexpr std::size_t max_endpoint_size = 255;
 
 /// True when `id` is a valid client id: 1-64 bytes of well-formed UTF-8 (no overlong forms,
-/// no surrogates) with no control characters and no whitespace (ASCII or Unicode).
+/// no surrogates) with no control characters, no whitespace (ASCII or Unicode) and no
+/// invisible or text-direction characters (Unicode's default-ignorable code points).
 bool is_valid_client_id(std::string_view id) noexcept;
 
 } // namespace libnet
