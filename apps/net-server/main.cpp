@@ -29,7 +29,7 @@ struct settings {
 };
 
 struct store_settings {
-    std::string allow_ids, allow_file, secrets_file;
+    std::string allow_ids, allow_file, secrets_file, term_ids;
     std::string store = "memory";
     std::string sync = "full";
     std::size_t ttl_secs = 0;
@@ -58,6 +58,9 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
         ("idle-timeout", po::value(&idle_secs)->default_value(0),
          "stop after SECS with no client registered (0: off)")
         ("no-client-term", "refuse TERM from clients (ERROR not_permitted)")
+        ("term-ids", po::value(&st.term_ids),
+         "only these ids may TERM the server (comma-separated); others get ERROR "
+         "not_permitted (default: any client may)")
         ("max-frame", po::value(&o.max_frame)->default_value(o.max_frame),
          "largest frame value accepted, in bytes (64 to 67108864)")
         ("max-queue", po::value(&o.max_queue_bytes)->default_value(o.max_queue_bytes),
@@ -154,6 +157,15 @@ settings parse(int argc, char** argv) {
     if (s.server.backlog < 1)
         throw app::usage_error("--backlog must be at least 1");
     s.server.auth_failure_delay = std::chrono::milliseconds(st.auth_delay_ms);
+    if (vm.count("term-ids")) {
+        try {
+            s.server.term_ids = libnet::parse_id_list(st.term_ids);
+        } catch (const std::invalid_argument& e) {
+            throw app::usage_error(std::string("--term-ids: ") + e.what());
+        }
+        if (s.server.term_ids.empty())
+            throw app::usage_error("--term-ids: the list is empty");
+    }
     try {
         if (!st.allow_ids.empty())
             s.server.allow_ids = libnet::parse_id_list(st.allow_ids);

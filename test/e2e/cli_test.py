@@ -130,7 +130,8 @@ class Arguments(unittest.TestCase):
         cases = [
             [SERVER, "--threads", "0"], [SERVER, "--port", "abc"], [SERVER, "--bogus"],
             [SERVER, "--log-level", "loud"], [SERVER, "--max-frame", "10"],
-            [SERVER, "--max-frame", "1023"],
+            [SERVER, "--max-frame", "1023"], [SERVER, "--term-ids", ""],
+            [SERVER, "--term-ids", "a b"],
             [CLIENT], [CLIENT, "--server", "localhost"], [CLIENT, "--server", "h:99999"],
             [CLIENT, "--server", "127.0.0.1:1", "--id", "has space"],
             [CLIENT, "--server", "127.0.0.1:1", "--mesh"],

@@ -42,6 +42,31 @@ TEST_CASE("termination: client TERM can be forbidden") {
     });
 }
 
+TEST_CASE("termination: with term_ids only the listed ids may TERM the server") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.term_ids = {"admin"};
+        server s(ioc, o);
+        auto a = co_await connect(ioc, s, "alice");
+        auto admin = co_await connect(ioc, s, "admin");
+        co_await a->async_terminate("not you", use_tuple);
+        libnet::server_error err;
+        for (;;) { // past admin's JOINED
+            auto ev = co_await next_event(*a);
+            if (auto* e = std::get_if<libnet::server_error>(&ev)) {
+                err = *e;
+                break;
+            }
+        }
+        CHECK(err.code == libnet::error::not_permitted);
+        CHECK(a->is_connected());
+        co_await admin->async_terminate("maintenance", use_tuple);
+        auto t = co_await end_of(*a);
+        CHECK(t == libnet::error::terminated);
+        co_await s.finished();
+    });
+}
+
 TEST_CASE("termination: teardown-at N fires on the N-th registration") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         libnet::server_options o;

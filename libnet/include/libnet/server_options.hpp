@@ -75,6 +75,9 @@ struct server_options {
     // Termination policies. When one fires, every client gets TERM and the server stops.
     /// A client's TERM stops the server; when false it is refused with ERROR(not_permitted).
     bool allow_client_term = true;
+    /// When not empty, only clients registered under these ids may TERM the server (with
+    /// allow_client_term); the others get ERROR(not_permitted). Empty: any client may.
+    std::set<std::string> term_ids;
     /// Stop once this many clients have registered (counting all registrations); 0: off.
     std::size_t teardown_at = 0;
     /// Stop once this many clients have registered and all of them have left; 0: off.

@@ -138,7 +138,8 @@ void server_core::lookup(server_session& from, const msg::lookup& m) {
 }
 
 void server_core::client_term(server_session& from, const msg::term& m) {
-    if (!options_.allow_client_term) {
+    if (!options_.allow_client_term ||
+        (!options_.term_ids.empty() && !options_.term_ids.contains(from.id_))) {
         from.send_error(error::not_permitted, static_cast<std::uint16_t>(frame_type::term));
         return;
     }
