@@ -595,6 +595,34 @@ TEST_CASE("store: SQLite keeps mailboxes, message ids and last-seen across resta
     remove_db(path);
 }
 
+TEST_CASE("store: a sender that leaves right after sending still hears where it went") {
+    auto const path = temp_db();
+    run([&path](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::sqlite_store_options so;
+        so.path = path;
+        so.group_window = std::chrono::milliseconds(100); // commits that take their time
+        libnet::server_options o;
+        o.store = libnet::make_sqlite_store(so);
+        server s(ioc, o);
+        auto b = co_await connect(ioc, s, "bob"); // known: a mailbox from now on
+        co_await close(*b);
+        auto a = co_await connect(ioc, s, "alice");
+        auto [ec] = co_await a->async_send("bob", "last words", use_tuple);
+        REQUIRE_FALSE(ec);
+        co_await close(*a); // BYE before the store has committed
+        // The server answered before it closed; the answer stays receivable after close.
+        auto [rec, ev] = co_await a->async_receive(1000ms, use_tuple);
+        INFO("after close: " << rec.message());
+        REQUIRE_FALSE(rec);
+        auto* st = std::get_if<libnet::stored>(&ev);
+        REQUIRE(st != nullptr);
+        CHECK(st->to == "bob");
+        CHECK(st->offline == 1);
+        co_await s.stop();
+    });
+    remove_db(path);
+}
+
 TEST_CASE("store: a damaged database is refused at open") {
     auto const path = temp_db();
     {

@@ -80,6 +80,8 @@ public:
     void introduce(server_session& from, const msg::intro_request& m);
     void app_frame(server_session& from, frame_view f);
     void unregister(server_session& s, msg::leave_reason reason);
+    /// BYE: closes `s` once the answers to its stores (STORED, ERROR) are queued to it.
+    void leave(server_session& s);
     void ack(server_session& from, const msg::ack& a);
     void get(server_session& from, const msg::get& g);
     void pump(server_session& s); // the session has room again
@@ -261,6 +263,10 @@ private:
         std::uint32_t offline;
     };
     std::deque<confirmation> confirmations_; // waiting for their batch to commit
+    // Sessions that said BYE while the store had not yet answered their sends.
+    std::vector<std::weak_ptr<server_session>> leaving_;
+    bool awaits_answers(const server_session& s) const;
+    void close_answered(); // closes those of leaving_ answered by now (mutex_ held)
     std::uint64_t pending_mail_ = 0;
     // Mailboxes in the cluster's stream: stores waiting for NATS's answer, by token.
     bool shared_mail_ = false;

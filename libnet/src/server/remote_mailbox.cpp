@@ -149,6 +149,8 @@ void server_core::cluster_stored(std::uint64_t token, error_code ec) {
     if (!ec)
         stored_.fetch_add(1, std::memory_order_relaxed);
     answer_store(*w.group, w.recipient, ec);
+    if (!leaving_.empty())
+        close_answered();
 }
 
 void server_core::load_mailbox(mailbox& mb) {

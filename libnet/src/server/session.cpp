@@ -86,7 +86,7 @@ void server_session::on_frame(frame_view f) {
         if (auto ec = msg::decode(f, m)) // field framing applies to BYE too
             return send_error(wire_code(ec), f.type);
         said_bye_ = true;
-        return close({});
+        return core_->leave(*this);
     }
     case frame_type::hello:
         return send_error(error::already_registered, f.type);

@@ -44,7 +44,7 @@ private:
     void on_closing(error_code reason) override;
     void before_reply() override;
     void on_written(std::uint64_t written) override;
-    bool want_read() override { return !claiming_; }
+    bool want_read() override { return !claiming_ && !answering_; }
     void on_hello(frame_view f);
     /// The cluster settled this session's id: the session is registered, or refused.
     void on_claim(error_code ec);
@@ -70,6 +70,7 @@ private:
     bool said_bye_ = false;   // strand
     bool refused_ = false;    // strand: a failed secret; waiting out the delay, frames ignored
     bool claiming_ = false;   // strand: the cluster settles the id; frames wait unread
+    bool answering_ = false;  // strand: said BYE; the answers to its sends are due
     std::string refusal_;     // strand: on_register's reason, sent as the ERROR's text
 
     // Written under server_core::mutex_ at registration.
