@@ -34,6 +34,7 @@ struct store_settings {
     std::string sync = "full";
     std::size_t ttl_secs = 0;
     unsigned auth_delay_ms = 1000;
+    unsigned guess_refill_ms = 2000;
     unsigned frame_timeout_secs = 30;
 };
 
@@ -89,6 +90,16 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "auth_failed after --auth-delay-ms")
         ("auth-delay-ms", po::value(&st.auth_delay_ms)->default_value(st.auth_delay_ms),
          "delay before answering a wrong or missing secret")
+        ("guess-burst", po::value(&o.guesses.address_burst)->default_value(o.guesses.address_burst),
+         "failed secret checks one address may make at once; beyond them ERROR rate_limited")
+        ("guess-id-burst", po::value(&o.guesses.id_burst)->default_value(o.guesses.id_burst),
+         "failed checks of one id's secret from addresses that failed before")
+        ("guess-refill-ms", po::value(&st.guess_refill_ms)->default_value(st.guess_refill_ms),
+         "time for one more failed check to be allowed (0: never)")
+        ("max-unregistered", po::value(&o.guesses.unregistered_per_address)
+                                 ->default_value(o.guesses.unregistered_per_address),
+         "connections from one address waiting to register (0: no limit); more get "
+         "ERROR rate_limited")
         ("store", po::value(&st.store)->default_value(st.store),
          "where mailboxes live: 'memory', or 'sqlite:PATH' (durable; every id that "
          "registers gets a mailbox)")
@@ -157,6 +168,9 @@ settings parse(int argc, char** argv) {
     if (s.server.backlog < 1)
         throw app::usage_error("--backlog must be at least 1");
     s.server.auth_failure_delay = std::chrono::milliseconds(st.auth_delay_ms);
+    s.server.guesses.refill = std::chrono::milliseconds(st.guess_refill_ms);
+    if (s.server.guesses.address_burst < 1 || s.server.guesses.id_burst < 1)
+        throw app::usage_error("--guess-burst and --guess-id-burst must be at least 1");
     if (vm.count("term-ids")) {
         try {
             s.server.term_ids = libnet::parse_id_list(st.term_ids);

@@ -68,6 +68,8 @@ error_info info(error e) noexcept {
         return {"shutting_down", "server is shutting down"};
     case error::cluster_unavailable:
         return {"cluster_unavailable", "the server is cut off from its cluster"};
+    case error::rate_limited:
+        return {"rate_limited", "too many failed attempts or open connections; try again later"};
     case error::hook_failed:
         return {"hook_failed", "an application hook threw; the session was ended"};
     }

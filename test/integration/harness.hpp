@@ -155,7 +155,12 @@ class raw {
 public:
     explicit raw(asio::io_context& ioc) : sock_(ioc), reader_(libnet::default_max_frame_size) {}
 
-    asio::awaitable<void> connect(const server& s) {
+    /// Connects to `s`; from `local` (another loopback address, say) when given.
+    asio::awaitable<void> connect(const server& s, std::string local = {}) {
+        if (!local.empty()) {
+            sock_.open(tcp::v4());
+            sock_.bind({asio::ip::make_address(local), 0});
+        }
         auto [ec] = co_await sock_.async_connect(
             {asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(std::stoi(s.port()))},
             use_tuple);

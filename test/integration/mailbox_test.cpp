@@ -122,6 +122,84 @@ TEST_CASE("access: a secret is checked in HELLO, and a wrong one is answered lat
     });
 }
 
+// HELLO for `id` with `secret` over a raw connection from `local`; the answer's code
+// (0 for WELCOME).
+asio::awaitable<std::uint16_t> hello_from(asio::io_context& ioc, const server& s, std::string local,
+                                          std::string id, std::string secret) {
+    raw r(ioc);
+    co_await r.connect(s, local);
+    co_await r.send(libnet::msg::hello{libnet::protocol_version, id, {}, secret});
+    for (;;) {
+        auto f = co_await r.read();
+        REQUIRE(f.has_value());
+        if (f->first == static_cast<std::uint16_t>(libnet::frame_type::welcome))
+            co_return 0;
+        if (f->first == static_cast<std::uint16_t>(libnet::frame_type::error)) {
+            libnet::msg::error e;
+            REQUIRE_FALSE(libnet::msg::decode(libnet::frame_view{f->first, f->second}, e));
+            co_return e.code;
+        }
+    }
+}
+
+TEST_CASE("access: guesses beyond the limit are refused, the right secret from elsewhere works") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.secrets["bob"] = "right";
+        o.auth_failure_delay = 10ms;
+        o.guesses.address_burst = 3;
+        o.guesses.id_burst = 3;
+        o.guesses.refill = std::chrono::hours(1);
+        server s(ioc, o);
+        using libnet::error;
+        struct attempt {
+            std::string from, secret;
+            error answer; // 0: WELCOME
+        };
+        std::vector<attempt> const attempts{
+            {"127.0.0.1", "guess", error::auth_failed},
+            {"127.0.0.1", "guess", error::auth_failed},
+            {"127.0.0.1", "guess", error::auth_failed},
+            // Over the limit: refused at once, unchecked, even with the right secret.
+            {"127.0.0.1", "guess", error::rate_limited},
+            {"127.0.0.1", "right", error::rate_limited},
+            // Another address that never failed gets in with the right secret...
+            {"127.0.0.2", "right", error{}},
+            // ... while a new guesser meets bob's spent bucket after its first failure.
+            {"127.0.0.3", "guess", error::auth_failed},
+            {"127.0.0.3", "guess", error::rate_limited},
+        };
+        for (std::size_t i = 0; i < attempts.size(); ++i) {
+            auto const& a = attempts[i];
+            auto const code = co_await hello_from(ioc, s, a.from, "bob", a.secret);
+            INFO("attempt " << i << " from " << a.from);
+            CHECK(code == static_cast<std::uint16_t>(a.answer));
+        }
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("access: connections that do not register are capped per address") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        o.guesses.unregistered_per_address = 2;
+        server s(ioc, o);
+        raw first(ioc), second(ioc), third(ioc);
+        co_await first.connect(s);
+        co_await second.connect(s);
+        co_await third.connect(s);
+        co_await third.expect_error_and_close(libnet::error::rate_limited);
+        // Registering frees a place.
+        co_await first.send(libnet::msg::hello{libnet::protocol_version, "first", {}, {}});
+        libnet::msg::welcome w;
+        std::vector<std::uint8_t> storage;
+        co_await first.expect(w, storage);
+        auto c = co_await connect(ioc, s, "fourth");
+        co_await close(*c);
+        co_await s.stop();
+    });
+}
+
 TEST_CASE("access: secrets never reach the log") {
     std::vector<std::string> lines;
     run([&lines](asio::io_context& ioc) -> asio::awaitable<void> {

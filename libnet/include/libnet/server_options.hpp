@@ -17,6 +17,26 @@
 
 namespace libnet {
 
+/// Limits on guessing secrets and on connections that do not register (docs/guide.md
+/// §10.1). Failed secret checks are counted in token buckets per source address and per
+/// id; a HELLO whose check they would exceed gets ERROR(rate_limited) and is closed,
+/// without its secret being checked.
+struct guess_limits {
+    /// Failed checks one address may make at once; then one more per `refill`.
+    std::uint32_t address_burst = 5;
+    /// Failed checks of one id's secret, from all addresses that have failed before; then
+    /// one more per `refill`. An address without a recent failure is never held back by
+    /// it, so a client with the right secret gets in while its id is being guessed at.
+    std::uint32_t id_burst = 20;
+    /// Time for one token to come back to a bucket; 0: tokens never come back.
+    std::chrono::milliseconds refill{2000};
+    /// Connections from one address that have not registered yet; more are answered with
+    /// ERROR(rate_limited) and closed. 0 (the default): no limit, since a join storm from
+    /// one address (clients behind a NAT, a load generator) opens many at once; the HELLO
+    /// deadline bounds how long each may wait.
+    std::size_t unregistered_per_address = 0;
+};
+
 /// Several servers forming one service over NATS (docs/guide.md §11). Each server of a
 /// cluster is a node; they share one directory and one id space and forward messages to
 /// each other's clients.
@@ -103,6 +123,8 @@ struct server_options {
     std::map<std::string, std::string> secrets;
     /// How long a failed secret check waits before its ERROR and close.
     std::chrono::milliseconds auth_failure_delay{1000};
+    /// Limits on guessing secrets and on unregistered connections per address.
+    guess_limits guesses;
 
     // Mailboxes and store-and-forward (docs/guide.md §10). Ids on the allow list have a
     // mailbox; with a durable store so does every id that ever registered by name.

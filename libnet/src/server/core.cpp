@@ -33,7 +33,7 @@ tcp::endpoint resolve(asio::any_io_executor ex, const server_options& o) {
 server_core::server_core(asio::any_io_executor ex, server_options options)
     : ex_(ex), strand_(asio::make_strand(ex)), options_(std::move(options)), acceptor_(strand_),
       drained_(strand_), idle_timer_(strand_), backoff_timer_(strand_),
-      directory_(options_.max_frame), expiry_timer_(strand_),
+      directory_(options_.max_frame), guard_(options_.guesses), expiry_timer_(strand_),
       idle_since_(std::chrono::steady_clock::now()) {
     if (options_.max_frame < min_max_frame_size)
         throw std::invalid_argument("max_frame " + std::to_string(options_.max_frame) +
@@ -196,6 +196,14 @@ void server_core::start_session(tcp::socket socket) {
         }
     }
     auto s = std::make_shared<server_session>(std::move(socket), this);
+    auto const address = s->remote_endpoint().address().to_string();
+    if (guard_.opened(address)) {
+        s->unsettled_ = true;
+    } else {
+        log(log_level::info,
+            "refused connection from " + address + ": too many connections waiting to register");
+        s->close(error::rate_limited, make_error_frame(error::rate_limited));
+    }
     {
         std::lock_guard lock(mutex_);
         if (stopping_) {
@@ -221,7 +229,13 @@ void server_core::start_session(tcp::socket socket) {
         asio::detached);
 }
 
+void server_core::settle(server_session& s) {
+    if (s.unsettled_.exchange(false))
+        guard_.settled(s.remote_endpoint().address().to_string());
+}
+
 void server_core::session_ended(const std::shared_ptr<server_session>& s) {
+    settle(*s);
     unregister(*s, msg::leave_reason::closed); // no-op when on_closing did it
     s->route_cache_ = {}; // two sessions remembering each other must not keep both alive
     std::lock_guard lock(mutex_);

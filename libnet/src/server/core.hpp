@@ -3,6 +3,7 @@
 
 #include "cluster.hpp"
 #include "directory.hpp"
+#include "guard.hpp"
 #include "session.hpp"
 
 #include <libnet/server_options.hpp>
@@ -248,6 +249,9 @@ private:
     std::uint64_t registrations_ = 0;
 
     std::map<std::string, std::string> secret_digests_; // id -> SHA-256 of its secret
+    guess_guard guard_;
+    /// `s` registered or ended: it no longer counts as waiting to register.
+    void settle(server_session& s);
     std::shared_ptr<message_store> store_;
     bool durable_ = false;
     std::unordered_map<std::string, mailbox, string_hash, std::equal_to<>> mailboxes_;

@@ -32,8 +32,17 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         std::lock_guard lock(mutex_);
         id = assign_id(s);
     }
+    auto const address = s.remote_endpoint().address().to_string();
+    auto const now = std::chrono::steady_clock::now();
+    if (secret_digests_.contains(id) && !guard_.may_try(address, id, now)) {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        log(log_level::info, "refused " + id + " from " + address + ": too many failed attempts");
+        return error::rate_limited;
+    }
     if (auto ec = check_access(id, h)) {
         refused_.fetch_add(1, std::memory_order_relaxed);
+        if (ec == error::auth_failed)
+            guard_.failed(address, id, now);
         log(log_level::info,
             "refused " + id + ": " +
                 (ec == error::not_allowed ? "not on the allow list" : "wrong secret"));
@@ -81,6 +90,7 @@ void server_core::admit(server_session& s, std::string id, std::string_view endp
     if (!s.endpoint_.empty())
         s.peer_key_ = random_bytes(peer_key_size);
     s.registered_ = true;
+    settle(s);
     if (join_seq != 0 ? directory_.add(s.self(), join_seq) : directory_.add(s.self()))
         announce_soon();
     ++registrations_;
