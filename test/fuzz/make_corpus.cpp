@@ -1,8 +1,10 @@
-// Writes fuzz_decoder's seed corpus into a directory: make_corpus <dir>
-// Every file starts with fuzz_decoder's 4-byte prefix (see fuzz_decoder.cpp).
+// Writes the seed corpora: make_corpus <fuzz_decoder dir> [<fuzz_session dir>]
+// fuzz_decoder's files start with its 4-byte prefix (see fuzz_decoder.cpp); fuzz_session's
+// with its mode byte, then its records (see fuzz_session.cpp).
 #include <libnet/codec.hpp>
 #include <libnet/messages.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -62,13 +64,79 @@ bool write(const std::filesystem::path& dir, const char* name, const bytes& b) {
     return static_cast<bool>(out);
 }
 
+// fuzz_session's script: a mode byte, then each (op, bytes) as records of at most 255.
+bytes session(std::uint8_t mode, std::initializer_list<std::pair<std::uint8_t, bytes>> steps) {
+    bytes out{mode};
+    for (auto const& [op, b] : steps) {
+        std::size_t at = 0;
+        do {
+            auto const n = std::min<std::size_t>(255, b.size() - at);
+            out.push_back(op);
+            out.push_back(static_cast<std::uint8_t>(n));
+            out.insert(out.end(), b.begin() + static_cast<std::ptrdiff_t>(at),
+                       b.begin() + static_cast<std::ptrdiff_t>(at + n));
+            at += n;
+        } while (at < b.size());
+    }
+    return out;
+}
+
+bool session_seeds(const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir);
+    constexpr std::uint8_t a = 0, b = 1, send_to_fz = 2, wait = 3;
+    constexpr std::uint8_t server = 0, client = 1;
+    auto const hello = frame(msg::hello{1, "fz", "", ""});
+    auto const pull_hello = frame(msg::hello{1, "fz2", "", "", msg::hello_pull, 0});
+    msg::directory d;
+    d.entries = {{"a", 1, ""}, {"b", 2, "127.0.0.1:9"}};
+    bool ok = true;
+    ok &= write(dir, "server_session.bin",
+                session(server, {{a, hello},
+                                 {wait, bytes(5)},
+                                 {a, frame(msg::send{"a", "hi", 1})},
+                                 {send_to_fz, str("yo")},
+                                 {wait, bytes(3)},
+                                 {a, frame(msg::ack{1})},
+                                 {a, frame(msg::get{10, 2})},
+                                 {a, frame(msg::lookup{"a", 3})},
+                                 {a, frame(msg::broadcast{"all", 4})},
+                                 {a, frame(msg::ping{7})},
+                                 {a, frame(msg::bye{})}}));
+    ok &= write(dir, "server_two.bin",
+                session(server, {{a, hello},
+                                 {b, hello},
+                                 {b, pull_hello},
+                                 {send_to_fz, str("m1")},
+                                 {b, frame(msg::get{5, 1})},
+                                 {a, raw_frame(frame_type::ping, field(msg::tag::nonce, {1, 2}))},
+                                 {a, frame(msg::intro_request{"a", 5})},
+                                 {b, header(7, 0xFFFF)},
+                                 {a, raw_frame(frame_type{0x8001}, str("app"))}}));
+    ok &= write(dir, "client_session.bin",
+                session(client, {{a, frame(msg::welcome{1, "c", 4096, 5000, 3, {}})},
+                                 {a, frame(d)},
+                                 {a, frame(msg::joined{{"x", 3, ""}})},
+                                 {wait, bytes(2)},
+                                 {a, frame(msg::deliver{"a", "hello", 1, 0})},
+                                 {a, frame(msg::ping{9})},
+                                 {b, frame(msg::left{"x", 3, msg::leave_reason::bye})},
+                                 {b, frame(msg::term{msg::term_reason::shutdown, "", ""})}}));
+    ok &= write(dir, "client_garbage.bin",
+                session(client, {{a, frame(msg::welcome{1, "c", 4096, 5000, 3, {}})},
+                                 {a, cat({header(7, 3), str("abc")})},
+                                 {a, bytes(40, 0xff)}}));
+    return ok;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: make_corpus <dir>\n");
+    if (argc != 2 && argc != 3) {
+        std::fprintf(stderr, "usage: make_corpus <fuzz_decoder dir> [<fuzz_session dir>]\n");
         return 2;
     }
+    if (argc == 3 && !session_seeds(argv[2]))
+        return 1;
     std::filesystem::path const dir = argv[1];
     std::filesystem::create_directories(dir);
 
