@@ -16,17 +16,6 @@ inline libnet::server_options node(const nats_cluster& nats, int i, std::string 
     return o;
 }
 
-// Receives until `n` messages came, skipping directory events.
-inline asio::awaitable<std::vector<libnet::message>> messages(libnet::client& c, std::size_t n) {
-    std::vector<libnet::message> got;
-    while (got.size() < n) {
-        auto ev = co_await next_event(c);
-        if (auto* m = std::get_if<libnet::message>(&ev))
-            got.push_back(std::move(*m));
-    }
-    co_return got;
-}
-
 // Waits until `c` sees `id` join (or has it listed already).
 inline asio::awaitable<void> sees(libnet::client& c, std::string id) {
     for (auto const& p : c.directory())

@@ -145,6 +145,17 @@ inline asio::awaitable<error_code> end_of(libnet::client& c,
     }
 }
 
+/// The next `n` messages, other events skipped, in arrival order.
+inline asio::awaitable<std::vector<libnet::message>> messages(libnet::client& c, std::size_t n) {
+    std::vector<libnet::message> out;
+    while (out.size() < n) {
+        auto ev = co_await next_event(c);
+        if (auto* m = std::get_if<libnet::message>(&ev))
+            out.push_back(std::move(*m));
+    }
+    co_return out;
+}
+
 inline asio::awaitable<void> close(libnet::client& c) {
     auto [ec] = co_await c.async_close(use_tuple);
     REQUIRE_FALSE(ec);

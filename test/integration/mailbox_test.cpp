@@ -30,17 +30,6 @@ connect_opts(asio::io_context& ioc, const server& s, libnet::client_options o) {
     co_return std::move(r.first);
 }
 
-/// The next `n` messages (other events skipped), in arrival order.
-asio::awaitable<std::vector<libnet::message>> messages(libnet::client& c, std::size_t n) {
-    std::vector<libnet::message> out;
-    while (out.size() < n) {
-        auto ev = co_await next_event(c);
-        if (auto* m = std::get_if<libnet::message>(&ev))
-            out.push_back(std::move(*m));
-    }
-    co_return out;
-}
-
 asio::awaitable<libnet::receipt> confirmed(libnet::client& c, std::string to, std::string body) {
     auto [ec, r] = co_await c.async_send_confirmed(std::move(to), std::move(body), use_tuple);
     INFO("confirmed send: " << ec.message());
