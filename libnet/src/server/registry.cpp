@@ -6,6 +6,8 @@
 
 #include <libnet/client_id.hpp>
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <optional>
 
@@ -205,6 +207,47 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
         log(log_level::info, "policy " + std::string(msg::to_string(*policy)) + " fired");
         stop(*policy);
     }
+}
+
+// Guide §7: an error about a client's last send reaches it, also when it leaves right
+// after sending; its BYE waits for the store's answer.
+// (The session's strand.)
+void server_core::leave(server_session& s) {
+    {
+        std::lock_guard lock(mutex_);
+        if (awaits_answers(s)) {
+            // Its reader pauses, or the client's half-close would end the session first.
+            s.answering_ = true;
+            leaving_.push_back(s.self());
+            return;
+        }
+    }
+    s.close({});
+}
+
+bool server_core::awaits_answers(const server_session& s) const {
+    for (auto const& c : confirmations_)
+        if (c.to.lock().get() == &s)
+            return true;
+    for (auto const& [token, w] : stores_)
+        if (w.group->from.lock().get() == &s)
+            return true;
+    return false;
+}
+
+void server_core::close_answered() {
+    std::erase_if(leaving_, [this](const std::weak_ptr<server_session>& w) {
+        auto s = w.lock();
+        if (s && awaits_answers(*s))
+            return false;
+        if (s)
+            boost::asio::post(s->get_executor(), [s] {
+                s->close({}); // after the answers queued before it
+                s->answering_ = false;
+                s->resume_reading();
+            });
+        return true;
+    });
 }
 
 } // namespace libnet::detail
