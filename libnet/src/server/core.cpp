@@ -196,13 +196,15 @@ void server_core::start_session(tcp::socket socket) {
         }
     }
     auto s = std::make_shared<server_session>(std::move(socket), this);
-    auto const address = s->remote_endpoint().address().to_string();
-    if (guard_.opened(address)) {
-        s->unsettled_ = true;
-    } else {
-        log(log_level::info,
-            "refused connection from " + address + ": too many connections waiting to register");
-        s->close(error::rate_limited, make_error_frame(error::rate_limited));
+    if (options_.guesses.unregistered_per_address != 0) { // off by default: no cost
+        auto const address = s->remote_endpoint().address().to_string();
+        if (guard_.opened(address)) {
+            s->unsettled_ = true;
+        } else {
+            log(log_level::info, "refused connection from " + address +
+                                     ": too many connections waiting to register");
+            s->close(error::rate_limited, make_error_frame(error::rate_limited));
+        }
     }
     {
         std::lock_guard lock(mutex_);
@@ -227,11 +229,6 @@ void server_core::start_session(tcp::socket socket) {
             core->session_ended(s); // always, or the server would never drain
         }(shared_from_this(), s, options_.hello_timeout),
         asio::detached);
-}
-
-void server_core::settle(server_session& s) {
-    if (s.unsettled_.exchange(false))
-        guard_.settled(s.remote_endpoint().address().to_string());
 }
 
 void server_core::session_ended(const std::shared_ptr<server_session>& s) {

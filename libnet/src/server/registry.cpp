@@ -34,16 +34,18 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         std::lock_guard lock(mutex_);
         id = assign_id(s);
     }
-    auto const address = s.remote_endpoint().address().to_string();
+    // Only ids with a secret can be guessed at: the others pay nothing here.
+    bool const secret = secret_digests_.contains(id);
+    auto const address = secret ? s.remote_endpoint().address().to_string() : std::string();
     auto const now = std::chrono::steady_clock::now();
-    if (secret_digests_.contains(id) && !guard_.may_try(address, id, now)) {
+    if (secret && !guard_.may_try(address, id, now)) {
         refused_.fetch_add(1, std::memory_order_relaxed);
         log(log_level::info, "refused " + id + " from " + address + ": too many failed attempts");
         return error::rate_limited;
     }
     if (auto ec = check_access(id, h)) {
         refused_.fetch_add(1, std::memory_order_relaxed);
-        if (ec == error::auth_failed)
+        if (ec == error::auth_failed && secret)
             guard_.failed(address, id, now);
         log(log_level::info,
             "refused " + id + ": " +
@@ -82,6 +84,11 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     lock.unlock();
     registered(s);
     return {};
+}
+
+void server_core::settle(server_session& s) {
+    if (s.unsettled_.exchange(false))
+        guard_.settled(s.remote_endpoint().address().to_string());
 }
 
 void server_core::admit(server_session& s, std::string id, std::string_view endpoint,
