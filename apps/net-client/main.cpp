@@ -2,11 +2,13 @@
 // or a file); what it learns goes to stdout, one flushed line each, for people and scripts.
 
 #include "app_support.hpp"
+#include "tls_flags.hpp"
 
 #include <libnet/client.hpp>
 #include <libnet/client_id.hpp>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/program_options.hpp>
 
@@ -80,6 +82,8 @@ settings parse(int argc, char** argv) {
         "no-directory", po::bool_switch(&no_directory),
         "don't receive the directory or its changes (for large deployments); others still "
         "see this client, and /who ID asks about one id");
+    app::tls_flags tls;
+    d.add(app::client_tls_options(tls));
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, d), vm);
@@ -92,6 +96,7 @@ settings parse(int argc, char** argv) {
         throw app::usage_error(e.what());
     }
     s.server = app::parse_host_port(server);
+    app::apply_client_tls(tls, vm.count("tls") != 0, s.client.tls);
     s.client.directory = !no_directory;
     if (vm.count("id") && !libnet::is_valid_client_id(s.client.id))
         throw app::usage_error("--id must be 1-64 bytes of UTF-8 without spaces or controls");
@@ -195,6 +200,9 @@ std::string describe(const libnet::server_error& e) {
 // "not_allowed (37): client id is not allowed" for libnet's codes, so scripts can match
 // the name; other errors by their message only.
 std::string describe(libnet::error_code ec) {
+    if (ec.category() == asio::error::get_ssl_category() ||
+        ec.category() == asio::ssl::error::get_stream_category())
+        return "TLS: " + ec.message();
     if (ec.category() != libnet::libnet_category())
         return ec.message();
     return std::string(libnet::to_string(libnet::wire_code(ec))) + " (" +

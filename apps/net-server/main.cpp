@@ -2,6 +2,7 @@
 // leaves and terminations are logged to stderr; stats go to stderr on exit and SIGUSR1.
 
 #include "app_support.hpp"
+#include "tls_flags.hpp"
 
 #include <libnet/access.hpp>
 #include <libnet/server.hpp>
@@ -129,6 +130,8 @@ settings parse(int argc, char** argv) {
     std::size_t hb_ms = 0;
     store_settings st;
     auto desc = describe(s, log_level, idle_secs, hb_ms, st);
+    app::tls_flags tls;
+    desc.add(app::server_tls_options(tls));
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -156,6 +159,7 @@ settings parse(int argc, char** argv) {
     if (s.server.heartbeat_misses < 1)
         throw app::usage_error("--heartbeat-misses must be at least 1");
     s.server.allow_client_term = !vm.count("no-client-term");
+    app::apply_server_tls(tls, s.server.tls);
     s.server.idle_timeout = std::chrono::seconds(idle_secs);
     s.server.heartbeat_interval = std::chrono::milliseconds(hb_ms);
     s.server.log = app::stderr_log(log_level, "net-server");

@@ -70,6 +70,8 @@ error_info info(error e) noexcept {
         return {"cluster_unavailable", "the server is cut off from its cluster"};
     case error::rate_limited:
         return {"rate_limited", "too many failed attempts or open connections; try again later"};
+    case error::tls_required:
+        return {"tls_required", "the server accepts only TLS connections"};
     case error::hook_failed:
         return {"hook_failed", "an application hook threw; the session was ended"};
     }

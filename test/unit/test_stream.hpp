@@ -9,6 +9,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
@@ -138,8 +139,9 @@ private:
 inline asio::ip::tcp::endpoint prepare_stream(stream&) {
     return {};
 }
-inline void shutdown_send(stream& s) {
+inline asio::awaitable<void> shutdown_send(stream& s) {
     s.state().shut_down = true;
+    co_return;
 }
 inline void close_stream(stream& s) {
     auto& st = s.state();

@@ -3,6 +3,7 @@
 
 #include <libnet/event.hpp>
 #include <libnet/frame.hpp>
+#include <libnet/tls_options.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -43,6 +44,8 @@ struct client_options {
     /// session (client::last_delivered() of it): the server forgets them and this client
     /// drops them if they come again.
     std::uint64_t resume_after = 0;
+    /// TLS to the server (docs/guide.md §12); by default plain TCP.
+    client_tls tls;
 
     /// Largest frame value accepted from the server.
     std::uint32_t max_frame = default_max_frame_size;

@@ -32,6 +32,7 @@ enum class error : std::uint16_t {
     auth_failed = 38,         ///< A secret or peer-link token missing or wrong.
     cluster_unavailable = 39, ///< The server is cut off from its cluster and can't register.
     rate_limited = 40, ///< Too many failed secret checks, or unregistered connections: later.
+    tls_required = 41, ///< The server accepts only TLS; sent in clear to a plain-text client.
 
     // Routing and flow control (64-95).
     no_such_client = 64,   ///< The recipient is not online and has no mailbox.

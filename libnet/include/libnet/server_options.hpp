@@ -6,6 +6,7 @@
 #include <libnet/messages.hpp>
 #include <libnet/server_hooks.hpp>
 #include <libnet/store.hpp>
+#include <libnet/tls_options.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -143,6 +144,9 @@ struct server_options {
     std::chrono::milliseconds message_ttl{0};
     /// Messages one GET returns at most.
     std::uint32_t max_get = 1000;
+
+    /// TLS on the port (docs/guide.md §12); by default plain TCP.
+    server_tls tls;
 
     /// Join a cluster of servers on NATS; by default the server stands alone. Needs libnet
     /// built with NATS (LIBNET_WITH_NATS); otherwise the server refuses to start.

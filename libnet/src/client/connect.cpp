@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <limits>
@@ -38,10 +39,18 @@ connection_limits limits_for(const client_options& o) {
     l.coalesce_turns = 8;
     return l;
 }
+// The client side of TLS: SNI and the name the server's certificate must carry.
+asio::awaitable<error_code> handshake(transport::tls_stream& tls, std::string name) {
+    if (!SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()))
+        co_return error_code(asio::ssl::error::unspecified_system_error);
+    tls.set_verify_callback(asio::ssl::host_name_verification(name));
+    auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
+    co_return ec;
+}
 } // namespace
 
-client_connection::client_connection(tcp::socket socket, const client_options& o, client_core* core)
-    : connection(std::move(socket), limits_for(o)), core_(core) {}
+client_connection::client_connection(transport stream, const client_options& o, client_core* core)
+    : connection(std::move(stream), limits_for(o)), core_(core) {}
 
 void client_connection::on_frame(frame_view f) {
     try {
@@ -106,7 +115,19 @@ asio::awaitable<error_code> client_core::connect_session(std::string host, std::
             co_return given_up(ec);
     }
 
-    conn_ = std::make_shared<client_connection>(std::move(socket), options_, this);
+    auto stream = transport(std::move(socket));
+    if (options_.tls.context) {
+        auto const& name = options_.tls.server_name.empty() ? host : options_.tls.server_name;
+        stream = transport(std::move(stream.socket()), *options_.tls.context);
+        auto shook = co_await (handshake(*stream.tls(), name) || timer.async_wait(use_tuple));
+        if (shook.index() == 1)
+            co_return given_up(asio::error::timed_out);
+        if (auto ec = std::get<0>(shook))
+            co_return given_up(ec);
+        if (aborting_)
+            co_return given_up({});
+    }
+    conn_ = std::make_shared<client_connection>(std::move(stream), options_, this);
     out_.attach(conn_);
     spawn([](std::shared_ptr<client_core> self,
              std::shared_ptr<client_connection> c) -> asio::awaitable<void> {

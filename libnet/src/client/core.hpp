@@ -28,7 +28,7 @@ class client_core;
 /// The client's connection to its server; forwards everything to the core.
 class client_connection final : public connection {
 public:
-    client_connection(boost::asio::ip::tcp::socket socket, const client_options& o,
+    client_connection(transport stream, const client_options& o,
                       client_core* core);
     using connection::resume_reading;
     using connection::set_heartbeat;

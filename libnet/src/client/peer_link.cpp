@@ -5,11 +5,11 @@
 
 namespace libnet::detail {
 
-peer_link::peer_link(boost::asio::ip::tcp::socket socket, const client_options& o,
+peer_link::peer_link(transport stream, const client_options& o,
                      client_core* core, bool dialer)
     // No queue bound here: the window of unacknowledged messages bounds what is queued.
     : connection(
-          std::move(socket),
+          std::move(stream),
           // Large reads: a link carries bulk traffic, and each read costs an ACK.
           {o.max_frame, std::numeric_limits<std::size_t>::max(), o.close_timeout, 64 * 1024}),
       dialer(dialer), core_(core) {}

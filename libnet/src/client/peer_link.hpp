@@ -40,7 +40,7 @@ public:
         pending<> op;
     };
 
-    peer_link(boost::asio::ip::tcp::socket socket, const client_options& o, client_core* core,
+    peer_link(transport stream, const client_options& o, client_core* core,
               bool dialer);
 
     using connection::clear_deadline;

@@ -104,7 +104,7 @@ asio::awaitable<void> client_core::accept_loop() {
             co_await backoff.async_wait(use_tuple);
             continue;
         }
-        auto link = std::make_shared<peer_link>(std::move(socket), options_, this, false);
+        auto link = std::make_shared<peer_link>(transport(std::move(socket)), options_, this, false);
         link->set_deadline(clock::now() + options_.connect_timeout, error::hello_timeout);
         links_.add_accepted(link);
         spawn_link(link);
@@ -207,7 +207,7 @@ asio::awaitable<error_code> client_core::dial(std::string id, clock::time_point 
     if (links_.contains(id))
         co_return error_code{}; // the peer dialed us meanwhile, and won
 
-    auto link = std::make_shared<peer_link>(std::move(socket), options_, this, true);
+    auto link = std::make_shared<peer_link>(transport(std::move(socket)), options_, this, true);
     link->peer = id;
     link->id = random_u64() | 1; // never 0
     link->expect_proof = std::move(intro.proof);

@@ -195,7 +195,15 @@ void server_core::start_session(tcp::socket socket) {
             return;
         }
     }
-    auto s = std::make_shared<server_session>(std::move(socket), this);
+    if (options_.tls.context)
+        return asio::co_spawn(socket.get_executor(),
+                              tls_accept(shared_from_this(), std::move(socket)), asio::detached);
+    open_session(transport(std::move(socket)));
+}
+
+void server_core::open_session(transport stream, std::vector<std::string> names) {
+    auto s = std::make_shared<server_session>(std::move(stream), this);
+    s->cert_names_ = std::move(names);
     if (options_.guesses.unregistered_per_address != 0) { // off by default: no cost
         auto const address = s->remote_endpoint().address().to_string();
         if (guard_.opened(address)) {

@@ -132,6 +132,11 @@ private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> idle_watch();
     void start_session(boost::asio::ip::tcp::socket socket);
+    /// TLS: refuses plain text, shakes hands within the timeout, then opens the session.
+    static boost::asio::awaitable<void> tls_accept(std::shared_ptr<server_core> self,
+                                                   boost::asio::ip::tcp::socket socket);
+    /// `names`: those of the client's certificate, if it sent one.
+    void open_session(transport stream, std::vector<std::string> names = {});
     bool deliverable(server_session& from, std::size_t size, std::uint16_t type, std::uint64_t ref);
     bool allowed(server_session& from, const routed_message& m, std::uint64_t ref);
     void session_ended(const std::shared_ptr<server_session>& s);

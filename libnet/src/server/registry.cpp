@@ -34,6 +34,13 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         std::lock_guard lock(mutex_);
         id = assign_id(s);
     }
+    if (options_.tls.map_identity &&
+        std::find(s.cert_names_.begin(), s.cert_names_.end(), id) == s.cert_names_.end()) {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        log(log_level::info, "refused " + id + ": not a name of its TLS certificate");
+        s.refusal_ = "the id must be a name of the client's TLS certificate";
+        return error::not_permitted;
+    }
     // Only ids with a secret can be guessed at: the others pay nothing here.
     bool const secret = secret_digests_.contains(id);
     auto const address = secret ? s.remote_endpoint().address().to_string() : std::string();

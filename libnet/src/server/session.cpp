@@ -3,8 +3,8 @@
 
 namespace libnet::detail {
 
-server_session::server_session(boost::asio::ip::tcp::socket socket, server_core* core)
-    : connection(std::move(socket), limits(core->options()), &core->counters_), core_(core) {}
+server_session::server_session(transport stream, server_core* core)
+    : connection(std::move(stream), limits(core->options()), &core->counters_), core_(core) {}
 
 connection_limits server_session::limits(const server_options& o) {
     connection_limits l;

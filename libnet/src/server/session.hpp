@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace libnet::detail {
 
@@ -30,7 +31,7 @@ inline constexpr std::uint32_t max_hello_frame = 64 * 1024;
 class server_session final : public connection {
 public:
     /// `core` outlives the session: the coroutine running the session holds it.
-    server_session(boost::asio::ip::tcp::socket socket, server_core* core);
+    server_session(transport stream, server_core* core);
 
     /// The registered id; set once at registration, read-only afterwards.
     const std::string& id() const noexcept { return id_; }
@@ -73,6 +74,7 @@ private:
     bool answering_ = false;  // strand: said BYE; the answers to its sends are due
     std::atomic<bool> unsettled_{false}; // counted as waiting to register (guess_guard)
     std::string refusal_;                // strand: on_register's reason, sent as the ERROR's text
+    std::vector<std::string> cert_names_; // the names of its TLS client certificate
 
     // Written under server_core::mutex_ at registration.
     std::string id_;

@@ -2,6 +2,7 @@
 #define LIBNET_SRC_WIRE_CONNECTION_HPP
 
 #include "frame_block.hpp"
+#include "transport.hpp"
 
 #include <libnet/detail/frame_reader.hpp>
 #include <libnet/detail/shared_frame.hpp>
@@ -38,24 +39,12 @@ struct io_counters {
     std::atomic<std::uint64_t> frames_in{0}, frames_out{0}, bytes_in{0}, bytes_out{0};
 };
 
-// What a connection needs of its stream beyond Asio's AsyncReadStream and AsyncWriteStream,
-// here for TCP. Another stream (the tests' scripted one) provides the same functions in its
-// own namespace, found by argument-dependent lookup.
+// What a connection needs of its stream beyond Asio's AsyncReadStream and AsyncWriteStream
+// is declared with the stream (transport.hpp): prepare_stream, shutdown_send (a coroutine),
+// close_stream, stream_open and unacknowledged_bytes. The tests' scripted stream provides
+// the same functions in its own namespace, found by argument-dependent lookup.
 
-/// Sets the stream up for framed traffic; returns the peer's address.
-boost::asio::ip::tcp::endpoint prepare_stream(boost::asio::ip::tcp::socket& s);
-/// Half-closes: no more data from this side.
-void shutdown_send(boost::asio::ip::tcp::socket& s);
-/// Closes at once; pending operations complete with operation_aborted.
-void close_stream(boost::asio::ip::tcp::socket& s);
-inline bool stream_open(const boost::asio::ip::tcp::socket& s) {
-    return s.is_open();
-}
-/// Bytes written that the peer has not acknowledged yet (Linux: SIOCOUTQ); 0 where that
-/// can't be known.
-std::uint64_t unacknowledged_bytes(boost::asio::ip::tcp::socket& s);
-
-/// One framed connection over `Stream` (a TCP socket; in tests, a scripted stream): a
+/// One framed connection over `Stream` (TCP or TLS; in tests, a scripted stream): a
 /// reader, a writer and a watchdog coroutine on the stream's strand. The outbound queue is
 /// bounded in bytes and drained in one gather write per wake-up; a registration deadline
 /// and PING/PONG heartbeats are enforced by the watchdog. Subclasses handle frames. Members
@@ -259,9 +248,9 @@ private:
     std::uint64_t ping_nonce_ = 0;
 };
 
-/// The connection libnet runs: over TCP (instantiated in connection.cpp).
-using connection = basic_connection<boost::asio::ip::tcp::socket>;
-extern template class basic_connection<boost::asio::ip::tcp::socket>;
+/// The connection libnet runs: over TCP or TLS (instantiated in connection.cpp).
+using connection = basic_connection<transport>;
+extern template class basic_connection<transport>;
 
 } // namespace libnet::detail
 

@@ -9,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -242,7 +243,11 @@ boost::asio::awaitable<void> basic_connection<Stream>::reader() {
         auto [ec, n] = co_await stream_.async_read_some(room, use_tuple);
         read_filled_ = n == room.size();
         if (ec) {
-            close(ec == asio::error::eof ? error_code(error::connection_closed) : error_code(ec));
+            // Over TLS, an end without close_notify is as clean as TCP's end of stream where
+            // no frame was cut short: frames delimit themselves, and BYE says what was meant.
+            bool const clean = ec == asio::error::eof ||
+                               (ec == asio::ssl::error::stream_truncated && reader_.buffered() == 0);
+            close(clean ? error_code(error::connection_closed) : error_code(ec));
             break;
         }
         last_rx_ = clock::now();
@@ -363,7 +368,7 @@ boost::asio::awaitable<void> basic_connection<Stream>::writer() {
     // The subclass hears of the close before the peer does: a server unregisters the
     // client before the peer sees its end of stream, so the id is free when it reconnects.
     begin_closing();
-    shutdown_send(stream_);
+    co_await shutdown_send(stream_);
     writer_done_ = true;
     watchdog_timer_.cancel();
 }

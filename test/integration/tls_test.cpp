@@ -1,0 +1,178 @@
+// TLS between clients and the server (docs/guide.md §12).
+
+#include "harness.hpp"
+#include "tls_harness.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+
+using namespace test;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+libnet::server_options tls_server(const tls_dir& d, bool verify_clients = false) {
+    libnet::server_options o;
+    o.tls.context = libnet::make_server_context(d.files("server"), verify_clients);
+    return o;
+}
+
+libnet::client_options tls_client(const tls_dir& d, std::string id, std::string identity = {}) {
+    auto o = with_id(std::move(id));
+    o.tls.context = libnet::make_client_context(d.files(identity));
+    return o;
+}
+
+// Connects with `o`; returns the client and how its connect ended.
+asio::awaitable<std::pair<std::unique_ptr<libnet::client>, error_code>>
+try_connect(asio::io_context& ioc, const server& s, libnet::client_options o,
+            std::string host = "127.0.0.1") {
+    auto c = std::make_unique<libnet::client>(ioc.get_executor(), std::move(o));
+    auto [ec] = co_await c->async_connect(host, s.port(), use_tuple);
+    co_return std::make_pair(std::move(c), ec);
+}
+
+bool says(const error_code& ec, std::string_view what) {
+    return ec.message().find(what) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("tls: clients register and exchange messages over TLS") {
+    tls_dir d;
+    run([&d](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc, tls_server(d));
+        auto [a, aec] = co_await try_connect(ioc, s, tls_client(d, "alice"));
+        INFO("alice: " << aec.message());
+        REQUIRE_FALSE(aec);
+        // By name too: the certificate names localhost as well as 127.0.0.1.
+        auto [b, bec] = co_await try_connect(ioc, s, tls_client(d, "bob"), "localhost");
+        INFO("bob: " << bec.message());
+        REQUIRE_FALSE(bec);
+        auto joined = co_await expect<libnet::peer_joined>(*a);
+        CHECK(joined.peer.id == "bob");
+        std::string const body(100'000, 'x'); // several TLS records
+        auto [sec] = co_await a->async_send("bob", body, use_tuple);
+        CHECK_FALSE(sec);
+        auto m = co_await expect<libnet::message>(*b);
+        CHECK(m.from == "alice");
+        CHECK(m.body == body);
+        co_await close(*b);
+        auto left = co_await expect<libnet::peer_left>(*a);
+        CHECK(left.id == "bob");
+        CHECK(left.reason == libnet::msg::leave_reason::bye); // a clean end, through TLS
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("tls: mutual TLS admits a client with a certificate from the CA only") {
+    tls_dir d;
+    d.issue("alice", "alice");
+    d.issue("stranger", "stranger", {}, std::chrono::hours(24), true);
+    run([&d](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc, tls_server(d, true));
+        auto [a, aec] = co_await try_connect(ioc, s, tls_client(d, "alice", "alice"));
+        INFO("alice: " << aec.message());
+        REQUIRE_FALSE(aec);
+        auto [n, nec] = co_await try_connect(ioc, s, tls_client(d, "nobody"));
+        INFO("without a certificate: " << nec.message());
+        CHECK(nec);
+        auto [x, xec] = co_await try_connect(ioc, s, tls_client(d, "stranger", "stranger"));
+        INFO("certificate of another CA: " << xec.message());
+        CHECK(xec);
+        CHECK(s->stats().online == 1);
+        co_await close(*a);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("tls: a client refuses a server certificate it cannot verify") {
+    tls_dir d;
+    d.issue("expired", "localhost", {"IP:127.0.0.1"}, std::chrono::seconds(-60));
+    d.issue("other", "localhost", {"IP:127.0.0.1"}, std::chrono::hours(24), true);
+    d.issue("misnamed", "elsewhere", {"DNS:elsewhere"});
+    for (std::string const name : {"expired", "other", "misnamed"}) {
+        DYNAMIC_SECTION(name) {
+            run([&d, name](asio::io_context& ioc) -> asio::awaitable<void> {
+                libnet::server_options o;
+                o.tls.context = libnet::make_server_context(d.files(name), false);
+                server s(ioc, std::move(o));
+                auto [c, ec] = co_await try_connect(ioc, s, tls_client(d, "alice"));
+                INFO(ec.message());
+                CHECK(ec.category() == asio::error::get_ssl_category());
+                CHECK(says(ec, "certificate verify failed"));
+                CHECK(s->stats().online == 0);
+                co_await s.stop();
+            });
+        }
+    }
+}
+
+TEST_CASE("tls: plain text and TLS meeting on one port fail clearly on both sides") {
+    tls_dir d;
+    run([&d](asio::io_context& ioc) -> asio::awaitable<void> {
+        std::vector<std::string> lines;
+        auto o = tls_server(d);
+        o.log = [&lines](libnet::log_level, std::string_view line) {
+            lines.emplace_back(line);
+        };
+        server tls(ioc, std::move(o));
+        auto [p, pec] = co_await try_connect(ioc, tls, with_id("plain"));
+        CHECK(pec == libnet::error::tls_required);
+        bool logged = false;
+        for (auto const& l : lines)
+            logged = logged || l.find("TLS required") != std::string::npos;
+        CHECK(logged);
+
+        server plain(ioc);
+        auto [t, tec] = co_await try_connect(ioc, plain, tls_client(d, "tls"));
+        INFO(tec.message());
+        CHECK(tec.category() == asio::error::get_ssl_category());
+        CHECK(plain->stats().online == 0);
+        co_await tls.stop();
+        co_await plain.stop();
+    });
+}
+
+TEST_CASE("tls: with identity mapping a client registers only under its certificate's name") {
+    tls_dir d;
+    d.issue("alice", "alice", {"DNS:alice.example"});
+    run([&d](asio::io_context& ioc) -> asio::awaitable<void> {
+        auto o = tls_server(d, true);
+        o.tls.map_identity = true;
+        server s(ioc, std::move(o));
+        auto [a, aec] = co_await try_connect(ioc, s, tls_client(d, "alice", "alice"));
+        CHECK_FALSE(aec);
+        auto [b, bec] = co_await try_connect(ioc, s, tls_client(d, "alice.example", "alice"));
+        CHECK_FALSE(bec);
+        auto [m, mec] = co_await try_connect(ioc, s, tls_client(d, "mallory", "alice"));
+        CHECK(mec == libnet::error::not_permitted);
+        auto [e, eec] = co_await try_connect(ioc, s, tls_client(d, "", "alice"));
+        CHECK(eec == libnet::error::not_permitted); // a server-assigned id names no certificate
+        co_await close(*a);
+        co_await close(*b);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("tls: a handshake that never comes is cut at the handshake timeout") {
+    tls_dir d;
+    run([&d](asio::io_context& ioc) -> asio::awaitable<void> {
+        auto o = tls_server(d);
+        o.tls.handshake_timeout = 200ms;
+        server s(ioc, std::move(o));
+        tcp::socket silent(ioc);
+        co_await silent.async_connect(
+            {asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(std::stoi(s.port()))},
+            asio::use_awaitable);
+        char byte = 0;
+        asio::steady_timer limit(ioc, 5s);
+        auto r = co_await (silent.async_read_some(asio::buffer(&byte, 1), use_tuple) ||
+                           limit.async_wait(use_tuple));
+        INFO("the server did not close the silent connection");
+        REQUIRE(r.index() == 0);
+        CHECK(std::get<0>(std::get<0>(r)) == asio::error::eof);
+        co_await s.stop();
+    });
+}
