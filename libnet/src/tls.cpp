@@ -36,8 +36,12 @@ void use_identity(ssl::context& ctx, const tls_files& files) {
         return;
     if (ctx.use_certificate_chain_file(files.cert, ec); ec)
         fail("TLS certificate " + files.cert, ec);
-    if (ctx.use_private_key_file(files.key, ssl::context::pem, ec); ec)
+    if (ctx.use_private_key_file(files.key, ssl::context::pem, ec); ec) {
+        if (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH)
+            throw std::runtime_error("TLS key " + files.key + " does not match certificate " +
+                                     files.cert);
         fail("TLS key " + files.key, ec);
+    }
     if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
         throw std::runtime_error("TLS key " + files.key + " does not match certificate " +
                                  files.cert);
