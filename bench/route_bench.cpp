@@ -20,6 +20,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -53,6 +54,7 @@ struct settings {
     std::size_t clients = 16, messages = 20'000, window = 256, size = 64, round_trips = 10'000,
                 threads = 1, batch = 0;
     std::string host, port; // empty host: in-process server
+    std::string tls_ca;     // with --server: connect with TLS, trusting this CA file
 };
 
 settings parse(int argc, char** argv) {
@@ -79,9 +81,13 @@ settings parse(int argc, char** argv) {
                 throw std::invalid_argument("--server: expected HOST:PORT, got " + value);
             s.host = value.substr(0, colon);
             s.port = value.substr(colon + 1);
+        } else if (flag == "--tls-ca") {
+            s.tls_ca = value;
         } else if (number == std::end(numbers))
             throw std::invalid_argument("unknown option " + std::string(flag));
     }
+    if (!s.tls_ca.empty() && s.host.empty())
+        throw std::invalid_argument("--tls-ca needs --server");
     if (s.clients < 2 || s.window < 1 || s.threads < 1 || s.threads > 64 || s.round_trips < 1)
         throw std::invalid_argument("need 2+ clients, a window and round trips, 1-64 threads");
     if (s.size < stamp_size || s.size > libnet::default_max_frame_size / 2)
@@ -307,11 +313,19 @@ asio::awaitable<void> run_bench(settings s) {
     auto const prefix = "bench" + std::to_string(::getpid()) + "-";
     std::vector<std::string> ids;
     std::vector<std::unique_ptr<libnet::client>> clients;
+    std::shared_ptr<asio::ssl::context> tls;
+    if (!s.tls_ca.empty()) {
+        libnet::tls_files files;
+        files.ca = s.tls_ca;
+        tls = libnet::make_client_context(files);
+    }
     for (std::size_t i = 0; i < s.clients; ++i) {
         libnet::client_options o;
         o.id = prefix + std::to_string(i);
         // Room for the whole window, so the window, not the queue bound, throttles a sender.
         o.max_queue_bytes = std::max(o.max_queue_bytes, s.window * (s.size + 256));
+        if (!s.tls_ca.empty())
+            o.tls.context = tls;
         ids.push_back(o.id);
         clients.push_back(std::make_unique<libnet::client>(ex, std::move(o)));
         auto [ec] = co_await clients.back()->async_connect(s.host, s.port, use_tuple);
@@ -350,7 +364,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) { // invalid_argument, or stoull's out_of_range
         std::cerr << "route_bench: " << e.what()
                   << "\nusage: route_bench [--clients N] [--messages M] [--window W] [--size B]"
-                     " [--round-trips K] [--threads T] [--batch B] [--server HOST:PORT]\n";
+                     " [--round-trips K] [--threads T] [--batch B] [--server HOST:PORT [--tls-ca FILE]]\n";
         return 2;
     }
     asio::io_context ioc(static_cast<int>(s.threads));
