@@ -176,3 +176,97 @@ TEST_CASE("tls: a handshake that never comes is cut at the handshake timeout") {
         co_await s.stop();
     });
 }
+
+namespace {
+
+// A TCP relay that keeps a copy of every byte it passes, both ways: what an eavesdropper
+// on the wire sees.
+class tap {
+public:
+    explicit tap(asio::io_context& ioc)
+        : acceptor_(ioc, {asio::ip::make_address("127.0.0.1"), 0}) {}
+    std::string port() const { return std::to_string(acceptor_.local_endpoint().port()); }
+    const std::string& seen() const { return *seen_; }
+
+    // Relays one connection to `to`; ends when both directions have.
+    asio::awaitable<void> relay(std::string to) {
+        auto ex = co_await asio::this_coro::executor;
+        auto in =
+            std::make_shared<tcp::socket>(co_await acceptor_.async_accept(asio::use_awaitable));
+        auto out = std::make_shared<tcp::socket>(ex);
+        co_await out->async_connect(
+            {asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(std::stoi(to))},
+            asio::use_awaitable);
+        co_await (pump(in, out, seen_) && pump(out, in, seen_));
+    }
+
+private:
+    static asio::awaitable<void> pump(std::shared_ptr<tcp::socket> from,
+                                      std::shared_ptr<tcp::socket> to,
+                                      std::shared_ptr<std::string> seen) {
+        std::vector<char> buf(16 * 1024);
+        for (;;) {
+            auto [ec, n] = co_await from->async_read_some(asio::buffer(buf), use_tuple);
+            seen->append(buf.data(), n);
+            if (ec)
+                break;
+            auto [wec, w] = co_await asio::async_write(*to, asio::buffer(buf.data(), n), use_tuple);
+            if (wec)
+                break;
+        }
+        boost::system::error_code ignored;
+        to->shutdown(tcp::socket::shutdown_send, ignored);
+    }
+
+    tcp::acceptor acceptor_;
+    std::shared_ptr<std::string> seen_ = std::make_shared<std::string>();
+};
+
+} // namespace
+
+TEST_CASE("tls: an eavesdropper on the wire reads neither secrets nor messages") {
+    auto const with_tls = GENERATE(true, false); // without: the control, the tap does see them
+    tls_dir d;
+    run([&d, with_tls](asio::io_context& ioc) -> asio::awaitable<void> {
+        libnet::server_options o;
+        if (with_tls)
+            o = tls_server(d);
+        o.secrets["alice"] = "open sesame";
+        server s(ioc, std::move(o));
+        auto bo = with_id("bob");
+        if (with_tls)
+            bo = tls_client(d, "bob");
+        auto [b, bec] = co_await try_connect(ioc, s, std::move(bo));
+        REQUIRE_FALSE(bec);
+        tap t(ioc);
+        asio::steady_timer relayed(ioc, asio::steady_timer::time_point::max());
+        bool relay_done = false;
+        asio::co_spawn(ioc, t.relay(s.port()), [&relayed, &relay_done](std::exception_ptr e) {
+            REQUIRE_FALSE(e);
+            relay_done = true;
+            relayed.cancel();
+        });
+        auto ao = with_id("alice");
+        if (with_tls)
+            ao = tls_client(d, "alice");
+        ao.credentials = "open sesame";
+        auto a = std::make_unique<libnet::client>(ioc.get_executor(), std::move(ao));
+        auto [ec] = co_await a->async_connect("127.0.0.1", t.port(), use_tuple);
+        INFO(ec.message());
+        REQUIRE_FALSE(ec);
+        auto [sec] = co_await a->async_send("bob", "the plans are in the red folder", use_tuple);
+        CHECK_FALSE(sec);
+        auto got = co_await messages(*b, 1);
+        CHECK(got.at(0).body == "the plans are in the red folder");
+        co_await close(*a);
+        if (!relay_done)
+            co_await relayed.async_wait(use_tuple);
+        INFO((with_tls ? "with TLS" : "plain") << ", " << t.seen().size() << " bytes seen");
+        CHECK(t.seen().size() > 100);
+        bool const readable = t.seen().find("red folder") != std::string::npos ||
+                              t.seen().find("open sesame") != std::string::npos;
+        CHECK(readable == !with_tls);
+        co_await close(*b);
+        co_await s.stop();
+    });
+}

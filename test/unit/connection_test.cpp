@@ -145,6 +145,23 @@ TEST_CASE(
     CHECK(f.conn->reason() == libnet::error::terminated);
 }
 
+TEST_CASE("connection: a TLS stream cut without close_notify ends cleanly only between frames") {
+    auto const mid_frame = GENERATE(false, true);
+    fixture f;
+    auto const whole = wire("complete"), cut = wire("cut short");
+    f.peer->push(mid_frame ? whole + cut.substr(0, 5) : whole);
+    f.peer->push(boost::asio::ssl::error::stream_truncated);
+    f.start();
+    f.settle();
+    INFO((mid_frame ? "inside a frame" : "between frames"));
+    REQUIRE(f.finished);
+    REQUIRE(f.conn->frames.size() == 1);
+    if (mid_frame)
+        CHECK(f.conn->closing_reason == boost::asio::ssl::error::stream_truncated);
+    else
+        CHECK(f.conn->closing_reason == libnet::error::connection_closed);
+}
+
 TEST_CASE("connection: a peer that never closes is cut off after close_timeout") {
     fixture f;
     f.start();
