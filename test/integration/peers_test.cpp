@@ -165,11 +165,19 @@ std::vector<std::uint8_t> hello_without_token(std::string_view id) {
 
 } // namespace
 
+// The token rules on plain links, where raw PEER_HELLOs can be sent; tls_test.cpp has them
+// over TLS, where a token is also bound to the dialer's key.
+static libnet::client_options plain_listening(std::string id) {
+    auto o = listening(std::move(id));
+    o.encrypt_links = false;
+    return o;
+}
+
 TEST_CASE("peers: a peer must prove its id with a valid one-time token") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         server s(ioc);
-        auto bob = co_await connect_with(ioc, s, listening("bob"));
-        auto carol = co_await connect_with(ioc, s, listening("carol"));
+        auto bob = co_await connect_with(ioc, s, plain_listening("bob"));
+        auto carol = co_await connect_with(ioc, s, plain_listening("carol"));
         intruder mallory(ioc);
         co_await mallory.join(s, "mallory");
         auto const auth_failed = static_cast<std::uint16_t>(libnet::error::auth_failed);
@@ -212,7 +220,7 @@ TEST_CASE("peers: an expired token is refused") {
         libnet::server_options so;
         so.peer_token_ttl = std::chrono::milliseconds(0); // expired as soon as issued
         server s(ioc, so);
-        auto bob = co_await connect_with(ioc, s, listening("bob"));
+        auto bob = co_await connect_with(ioc, s, plain_listening("bob"));
         intruder mallory(ioc);
         co_await mallory.join(s, "mallory");
         auto [token, endpoint] = co_await mallory.introduce("bob");

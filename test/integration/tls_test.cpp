@@ -5,6 +5,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/endian/conversion.hpp>
 
 using namespace test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -267,6 +268,123 @@ TEST_CASE("tls: an eavesdropper on the wire reads neither secrets nor messages")
                               t.seen().find("open sesame") != std::string::npos;
         CHECK(readable == !with_tls);
         co_await close(*b);
+        co_await s.stop();
+    });
+}
+
+TEST_CASE("tls: traffic on a direct link is unreadable on the wire") {
+    auto const encrypted = GENERATE(true, false); // false: the control, the tap reads it
+    run([encrypted](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        tap t(ioc); // bob advertises the tap, which relays to where bob listens
+        auto bo = with_id("bob");
+        bo.listen = "127.0.0.1:0";
+        bo.advertise = "127.0.0.1:" + t.port();
+        bo.encrypt_links = encrypted;
+        auto [b, bec] = co_await try_connect(ioc, s, std::move(bo));
+        REQUIRE_FALSE(bec);
+        auto const listening = b->listen_endpoint();
+        asio::steady_timer relayed(ioc, asio::steady_timer::time_point::max());
+        bool relay_done = false;
+        asio::co_spawn(ioc, t.relay(listening.substr(listening.rfind(':') + 1)),
+                       [&relayed, &relay_done](std::exception_ptr e) {
+                           REQUIRE_FALSE(e);
+                           relay_done = true;
+                           relayed.cancel();
+                       });
+        auto ao = with_id("alice");
+        ao.encrypt_links = encrypted;
+        auto [a, aec] = co_await try_connect(ioc, s, std::move(ao));
+        REQUIRE_FALSE(aec);
+        auto [lec] = co_await a->async_connect_peer("bob", use_tuple);
+        INFO(lec.message());
+        REQUIRE_FALSE(lec);
+        auto [sec] = co_await a->async_send("bob", "meet at the north gate", use_tuple);
+        CHECK_FALSE(sec);
+        auto got = co_await messages(*b, 1);
+        CHECK(got.at(0).body == "meet at the north gate");
+        CHECK(got.at(0).via == libnet::route::direct);
+        co_await close(*a);
+        co_await close(*b);
+        if (!relay_done)
+            co_await relayed.async_wait(use_tuple);
+        INFO((encrypted ? "encrypted" : "plain") << ", " << t.seen().size() << " bytes seen");
+        CHECK(t.seen().size() > 100);
+        CHECK((t.seen().find("north gate") == std::string::npos) == encrypted);
+        co_await s.stop();
+    });
+}
+
+namespace {
+
+// Dials a TLS link endpoint presenting certificate `me`, sends PEER_HELLO(mallory, token)
+// and returns the acceptor's ERROR code, or 0 for PEER_WELCOME.
+asio::awaitable<std::uint16_t> tls_peer_hello(asio::io_context& ioc, std::string endpoint,
+                                              libnet::detail::pem_identity me, std::string token) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.use_certificate_chain(asio::buffer(me.cert));
+    ctx.use_private_key(asio::buffer(me.key), asio::ssl::context::pem);
+    ctx.set_verify_mode(asio::ssl::verify_none); // the acceptor's key is not what is tested
+    asio::ssl::stream<tcp::socket> link(ioc, ctx);
+    auto const colon = endpoint.rfind(':');
+    tcp::endpoint const at(asio::ip::make_address(endpoint.substr(0, colon)),
+                           static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+    co_await link.next_layer().async_connect(at, asio::use_awaitable);
+    co_await link.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    std::vector<std::uint8_t> hello;
+    libnet::msg::encode(libnet::msg::peer_hello{libnet::protocol_version, "mallory", token, 42},
+                        hello);
+    co_await asio::async_write(link, asio::buffer(hello), asio::use_awaitable);
+    std::vector<std::uint8_t> frame(libnet::frame_header_size);
+    co_await asio::async_read(link, asio::buffer(frame), asio::use_awaitable);
+    auto const type = boost::endian::load_big_u16(frame.data());
+    auto const length = boost::endian::load_big_u32(frame.data() + 2);
+    REQUIRE(length < 4096);
+    frame.resize(libnet::frame_header_size + length);
+    co_await asio::async_read(link, asio::buffer(frame.data() + libnet::frame_header_size, length),
+                              asio::use_awaitable);
+    if (type == static_cast<std::uint16_t>(libnet::frame_type::peer_welcome))
+        co_return 0;
+    REQUIRE(type == static_cast<std::uint16_t>(libnet::frame_type::error));
+    libnet::msg::error e;
+    auto const* value = frame.data() + libnet::frame_header_size;
+    std::span<const std::uint8_t> const bytes(value, length);
+    libnet::frame_view const view{type, bytes};
+    auto const decoded = libnet::msg::decode(view, e);
+    REQUIRE_FALSE(decoded);
+    co_return e.code;
+}
+
+} // namespace
+
+TEST_CASE("tls: a link token presented with another key than the dialer's is refused") {
+    auto const mallory_key = libnet::detail::make_certificate({"mallory", {}});
+    auto const thief_key = libnet::detail::make_certificate({"thief", {}});
+    run([mallory_key, thief_key](asio::io_context& ioc) -> asio::awaitable<void> {
+        server s(ioc);
+        auto bo = with_id("bob");
+        bo.listen = "127.0.0.1:0";
+        auto [bob, bec] = co_await try_connect(ioc, s, std::move(bo));
+        REQUIRE_FALSE(bec);
+        raw mallory(ioc);
+        co_await mallory.connect(s);
+        co_await mallory.send(libnet::msg::hello{libnet::protocol_version, "mallory", {}, {}});
+        libnet::msg::directory d;
+        std::vector<std::uint8_t> storage;
+        co_await mallory.expect(d, storage);
+        auto const fingerprint = libnet::detail::certificate_fingerprint(mallory_key.cert);
+        co_await mallory.send(libnet::msg::intro_request{"bob", 7, fingerprint});
+        libnet::msg::introduction in;
+        co_await mallory.expect(in, storage);
+        CHECK(in.link_key.size() == 32); // bob links over TLS: pin its key
+        std::string const token(in.token), endpoint(in.endpoint);
+
+        auto const auth_failed = static_cast<std::uint16_t>(libnet::error::auth_failed);
+        auto stolen = co_await tls_peer_hello(ioc, endpoint, thief_key, token);
+        CHECK(stolen == auth_failed);
+        auto own = co_await tls_peer_hello(ioc, endpoint, mallory_key, token);
+        CHECK(own == 0); // the same token, with the key it was issued for
+        co_await close(*bob);
         co_await s.stop();
     });
 }

@@ -47,3 +47,16 @@ TEST_CASE("peer token: nonces differ, and the proof depends on key and token") {
     CHECK_FALSE(equal_secret("abc", "abd"));
     CHECK_FALSE(equal_secret("abc", "ab"));
 }
+
+TEST_CASE("peer token: one bound to a dialer's link key is refused with any other key") {
+    auto const key = random_bytes(peer_key_size);
+    auto const alice_key = random_bytes(link_key_size), mallory_key = random_bytes(link_key_size);
+    std::uint64_t const now = 1'000'000;
+    auto const token = make_token(key, "alice", "bob", now + 500, alice_key);
+    CHECK(check_token(key, token, "alice", "bob", now, alice_key) == token_check::ok);
+    CHECK(check_token(key, token, "alice", "bob", now, mallory_key) == token_check::bad_mac);
+    CHECK(check_token(key, token, "alice", "bob", now) == token_check::bad_mac); // no certificate
+    // And an unbound token (a plain link's) is not good on a TLS link either.
+    auto const bearer = make_token(key, "alice", "bob", now + 500);
+    CHECK(check_token(key, bearer, "alice", "bob", now, alice_key) == token_check::bad_mac);
+}

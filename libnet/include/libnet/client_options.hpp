@@ -27,6 +27,11 @@ struct client_options {
     /// Link with every other client that listens: on each directory change this client
     /// dials those that joined after it, so every pair gets exactly one link.
     bool mesh = false;
+    /// Direct links run over TLS 1.3: this client gets a key pair and a self-signed
+    /// certificate, peers pin its digest through the server, and the server binds the
+    /// dialer's into each token (docs/protocol.md §15.3). false: links are plain TCP (and
+    /// the tokens are bearer tokens), for peers that can't do TLS.
+    bool encrypt_links = true;
     /// Credentials sent in HELLO: the id's secret on a server with secrets
     /// (server_options::secrets); empty: none.
     std::string credentials;

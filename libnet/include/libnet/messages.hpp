@@ -48,6 +48,7 @@ enum class tag : std::uint16_t {
     count = 29,
     pending = 30,
     ttl_ms = 31,
+    link_key = 32,
 };
 
 /// Why a client left (LEFT.reason).
@@ -104,6 +105,9 @@ struct hello {
     std::string_view credentials; ///< Opaque (the id's secret, with an allow list); empty if none.
     std::uint16_t flags = 0;      ///< hello_pull or 0.
     std::uint64_t seq = 0; ///< Mailbox seq the client has already seen up to (an ACK); 0: none.
+    /// SHA-256 of the certificate its direct links present (with an endpoint); empty: its
+    /// links are plain TCP (docs/protocol.md §15.3).
+    std::string_view link_key;
 };
 
 struct welcome {
@@ -235,6 +239,7 @@ struct intro_request {
     static constexpr frame_type type = frame_type::intro_request;
     std::string_view to;
     std::uint64_t ref = 0;
+    std::string_view link_key; ///< The dialer's link certificate digest, bound into the token.
 };
 
 /// The server's answer to INTRO_REQUEST: what the dialing client needs to link to `id`.
@@ -246,6 +251,7 @@ struct introduction {
     std::string_view proof;    ///< What the peer's PEER_WELCOME must carry.
     std::uint64_t expires = 0; ///< Token expiry, ms since the Unix epoch.
     std::uint64_t ref = 0;     ///< INTRO_REQUEST.ref.
+    std::string_view link_key; ///< The peer's link certificate digest: dial it with TLS, pinned.
 };
 
 /// First frame on a direct link, from the dialing client.

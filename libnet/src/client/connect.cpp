@@ -106,7 +106,9 @@ asio::awaitable<error_code> client_core::connect_session(std::string host, std::
     if (aborting_)
         co_return given_up({});
     advertise_ = options_.advertise;
+    std::string hello_key;
     if (!options_.listen.empty()) {
+        hello_key = link_key(); // before the first link can be accepted
         boost::system::error_code ec;
         auto const local = socket.local_endpoint(ec);
         if (!ec)
@@ -137,7 +139,7 @@ asio::awaitable<error_code> client_core::connect_session(std::string host, std::
     mailbox_.resume(options_.resume_after);
     conn_->enqueue(
         make_frame(msg::hello{protocol_version, options_.id, advertise_, options_.credentials,
-                              hello_flags(options_), options_.resume_after}));
+                              hello_flags(options_), options_.resume_after, hello_key}));
 
     state_signal_.expires_at(deadline);
     while (state_ == state::connecting) {

@@ -3,6 +3,7 @@
 
 #include "events.hpp"
 #include "link_table.hpp"
+#include "link_tls.hpp"
 #include "mailbox_tracker.hpp"
 #include "outbound.hpp"
 #include "peer_link.hpp"
@@ -28,8 +29,7 @@ class client_core;
 /// The client's connection to its server; forwards everything to the core.
 class client_connection final : public connection {
 public:
-    client_connection(transport stream, const client_options& o,
-                      client_core* core);
+    client_connection(transport stream, const client_options& o, client_core* core);
     using connection::resume_reading;
     using connection::set_heartbeat;
 
@@ -136,6 +136,15 @@ private:
     // Direct links (client_peers.cpp).
     error_code start_listening(const boost::asio::ip::tcp::endpoint& local);
     boost::asio::awaitable<void> accept_loop();
+    /// This client's link key, making its key pair on first use; empty without
+    /// encrypt_links.
+    std::string link_key();
+    /// Accepts one link: the TLS handshake when links are encrypted, then the link.
+    boost::asio::awaitable<void> accept_link(boost::asio::ip::tcp::socket socket);
+    /// Over TLS, the dialer's side of the handshake, checking the peer's key against
+    /// `pinned`.
+    boost::asio::awaitable<error_code> secure_dial(transport& stream, std::string pinned,
+                                                   boost::asio::steady_timer& timer);
     void spawn_link(std::shared_ptr<peer_link> link);
     boost::asio::awaitable<error_code> dial(std::string id,
                                             std::chrono::steady_clock::time_point deadline);
@@ -206,9 +215,10 @@ private:
     std::chrono::milliseconds heartbeat_{0};
     std::uint32_t heartbeat_misses_ = 0;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+    std::unique_ptr<link_tls> link_tls_; // made when first needed, with encrypt_links
     std::vector<boost::asio::steady_timer*> link_watchers_;
     struct intro_result {
-        std::string endpoint, token, proof;
+        std::string endpoint, token, proof, link_key;
         error_code ec;
         bool done = false;
         boost::asio::steady_timer* timer = nullptr;

@@ -75,7 +75,7 @@ void client_core::on_peer_hello(peer_link& link, frame_view f) {
     if (!is_valid_client_id(h.id) || h.link == 0)
         return refuse(error::malformed_message, "bad id or link");
     auto const now = unix_ms();
-    switch (check_token(peer_key_, h.token, h.id, id_, now)) {
+    switch (check_token(peer_key_, h.token, h.id, id_, now, link.dialer_key)) {
     case token_check::ok:
         break;
     case token_check::expired:

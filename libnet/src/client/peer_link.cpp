@@ -5,8 +5,7 @@
 
 namespace libnet::detail {
 
-peer_link::peer_link(transport stream, const client_options& o,
-                     client_core* core, bool dialer)
+peer_link::peer_link(transport stream, const client_options& o, client_core* core, bool dialer)
     // No queue bound here: the window of unacknowledged messages bounds what is queued.
     : connection(
           std::move(stream),

@@ -40,8 +40,7 @@ public:
         pending<> op;
     };
 
-    peer_link(transport stream, const client_options& o, client_core* core,
-              bool dialer);
+    peer_link(transport stream, const client_options& o, client_core* core, bool dialer);
 
     using connection::clear_deadline;
     using connection::input_pending;
@@ -56,6 +55,7 @@ public:
     std::string peer; // the dialed id, then the proven one
     std::uint64_t id = 0;
     std::string expect_proof; // dialer: what PEER_WELCOME must carry
+    std::string dialer_key;   // acceptor over TLS: the link key the dialer's certificate has
 
     // Sending side.
     std::uint64_t next_seq = 1;

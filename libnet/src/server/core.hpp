@@ -127,7 +127,8 @@ private:
     bool claiming_again(std::string_view id, const server_session* s) const;
     void fan_out(std::string_view from, std::string_view body, const server_session* except);
     /// INTRODUCTION of `peer` to client `dialer` (of any node), or the ERROR to send instead.
-    shared_frame introduction(std::string_view dialer, server_session& peer, std::uint64_t ref);
+    shared_frame introduction(std::string_view dialer, std::string_view dialer_key,
+                              server_session& peer, std::uint64_t ref);
 
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> idle_watch();

@@ -46,11 +46,11 @@ void server_core::introduce(server_session& from, const msg::intro_request& m) {
     lock.unlock();
     if (hold.get() == &from)
         return from.send_error(error::no_peer_link, type, m.ref, m.to);
-    from.enqueue(introduction(from.id_, *hold, m.ref));
+    from.enqueue(introduction(from.id_, m.link_key, *hold, m.ref));
 }
 
-shared_frame server_core::introduction(std::string_view dialer, server_session& peer,
-                                       std::uint64_t ref) {
+shared_frame server_core::introduction(std::string_view dialer, std::string_view dialer_key,
+                                       server_session& peer, std::uint64_t ref) {
     auto const type = static_cast<std::uint16_t>(frame_type::intro_request);
     std::unique_lock lock(mutex_);
     if (peer.peer_key_.empty() || !peer.registered_) {
@@ -58,12 +58,13 @@ shared_frame server_core::introduction(std::string_view dialer, server_session& 
         return make_error_frame(error::no_peer_link, type, ref, peer.id_);
     }
     auto const key = peer.peer_key_;
-    std::string const id = peer.id_, endpoint = peer.endpoint_;
+    std::string const id = peer.id_, endpoint = peer.endpoint_, link_key = peer.link_key_;
     lock.unlock();
     auto const expires = unix_ms() + static_cast<std::uint64_t>(options_.peer_token_ttl.count());
-    auto const token = make_token(key, dialer, id, expires);
+    // Bound to the dialer's key only where the acceptor can check it: on its TLS links.
+    auto const token = make_token(key, dialer, id, expires, link_key.empty() ? "" : dialer_key);
     auto const proof = token_proof(key, token);
-    return make_frame(msg::introduction{id, endpoint, token, proof, expires, ref});
+    return make_frame(msg::introduction{id, endpoint, token, proof, expires, ref, link_key});
 }
 
 void server_core::app_frame(server_session& from, frame_view f) {

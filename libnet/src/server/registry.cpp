@@ -29,6 +29,9 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         return error::invalid_client_id;
     if (h.endpoint.size() > max_endpoint_size)
         return error::malformed_message;
+    if (!h.link_key.empty() && h.link_key.size() != link_key_size)
+        return error::malformed_message;
+    s.link_key_ = h.endpoint.empty() ? std::string_view() : h.link_key; // read once registered
     std::string id(h.id);
     if (id.empty()) {
         std::lock_guard lock(mutex_);

@@ -209,7 +209,7 @@ void server_core::deliver_remote(std::string_view to_id, std::string_view from,
         msg::intro_request r;
         if (msg::decode(f, r))
             return;
-        auto const answer = to ? introduction(from, *to, r.ref)
+        auto const answer = to ? introduction(from, r.link_key, *to, r.ref)
                                : make_error_frame(error::no_such_client, f.type, r.ref, to_id);
         return reply_remote(from_node, from, to_id, answer);
     }

@@ -80,6 +80,7 @@ private:
     std::string id_;
     std::string endpoint_;
     std::string peer_key_; // verifies its peer-link tokens; empty without an endpoint
+    std::string link_key_; // its links' certificate digest (HELLO.link_key); empty: plain links
     std::uint64_t join_seq_ = 0;
     bool registered_ = false;
     bool presence_ = true; // gets the directory (HELLO without hello_no_directory)

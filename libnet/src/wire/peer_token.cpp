@@ -36,12 +36,14 @@ private:
 };
 
 std::string token_mac(std::string_view key, std::string_view dialer, std::string_view acceptor,
-                      std::string_view expires_and_nonce) {
+                      std::string_view expires_and_nonce, std::string_view dialer_key) {
     mac_builder m;
     m.add("libnet token");
     m.add(dialer);
     m.add(acceptor);
     m.add(expires_and_nonce);
+    if (!dialer_key.empty()) // a plain link's token stays as before
+        m.add(dialer_key);
     return m.finish(key);
 }
 
@@ -66,11 +68,11 @@ std::uint64_t unix_ms() {
 }
 
 std::string make_token(std::string_view key, std::string_view dialer, std::string_view acceptor,
-                       std::uint64_t expires) {
+                       std::uint64_t expires, std::string_view dialer_key) {
     std::string token(8, '\0');
     boost::endian::store_big_u64(reinterpret_cast<std::uint8_t*>(token.data()), expires);
     token += random_bytes(16);
-    token += token_mac(key, dialer, acceptor, token);
+    token += token_mac(key, dialer, acceptor, token, dialer_key);
     return token;
 }
 
@@ -82,10 +84,10 @@ std::string token_proof(std::string_view key, std::string_view token) {
 }
 
 token_check check_token(std::string_view key, std::string_view token, std::string_view dialer,
-                        std::string_view acceptor, std::uint64_t now) {
+                        std::string_view acceptor, std::uint64_t now, std::string_view dialer_key) {
     if (token.size() != token_size)
         return token_check::malformed;
-    auto const expected = token_mac(key, dialer, acceptor, token.substr(0, 24));
+    auto const expected = token_mac(key, dialer, acceptor, token.substr(0, 24), dialer_key);
     if (!equal_secret(expected, token.substr(24)))
         return token_check::bad_mac;
     if (token_expires(token) <= now)

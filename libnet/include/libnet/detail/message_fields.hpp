@@ -135,6 +135,7 @@ void visit_fields(M& m, V& v) {
     v.field(tag::credentials, m.credentials, field_presence::optional);
     v.field(tag::flags, m.flags, field_presence::optional);
     v.field(tag::seq, m.seq, field_presence::optional);
+    v.field(tag::link_key, m.link_key, field_presence::optional);
 }
 
 template <message_of<welcome> M, class V>
@@ -246,6 +247,7 @@ template <message_of<intro_request> M, class V>
 void visit_fields(M& m, V& v) {
     v.field(tag::to, m.to, field_presence::required);
     v.field(tag::ref, m.ref, field_presence::optional);
+    v.field(tag::link_key, m.link_key, field_presence::optional);
 }
 
 template <message_of<introduction> M, class V>
@@ -256,6 +258,7 @@ void visit_fields(M& m, V& v) {
     v.field(tag::proof, m.proof, field_presence::required);
     v.field(tag::expires, m.expires, field_presence::required);
     v.field(tag::ref, m.ref, field_presence::optional);
+    v.field(tag::link_key, m.link_key, field_presence::optional);
 }
 
 template <message_of<peer_hello> M, class V>
