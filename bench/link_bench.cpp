@@ -75,6 +75,7 @@ struct settings {
     std::size_t max_events = 0; // rx's client_options::max_events; 0: the library's default
     std::size_t batch = 0;      // libnet: 0 one operation per message, else per B messages
     bool baseline = false;
+    bool plain_links = false; // --plain-links: libnet's links without TLS
     std::string role;         // "rx", "tx", or empty: both in this process
     endpoint server, connect; // --server (libnet), --connect (baseline tx)
     std::string listen;       // --listen PORT (baseline rx)
@@ -116,6 +117,10 @@ settings parse(int argc, char** argv) {
         std::string_view const flag = argv[i];
         if (flag == "--baseline") {
             s.baseline = true;
+            continue;
+        }
+        if (flag == "--plain-links") {
+            s.plain_links = true;
             continue;
         }
         if (i + 1 == argc)
@@ -304,6 +309,7 @@ asio::awaitable<void> libnet_receive(libnet::client& c, std::string peer, tally&
 asio::awaitable<std::unique_ptr<libnet::client>> join(std::string id, const settings& s) {
     auto const ex = co_await asio::this_coro::executor;
     libnet::client_options o;
+    o.encrypt_links = !s.plain_links;
     o.id = id;
     if (id == "rx") {
         o.listen = "127.0.0.1:0";

@@ -152,6 +152,9 @@ inline void close_stream(stream& s) {
 inline bool stream_open(const stream& s) {
     return !const_cast<stream&>(s).state().closed;
 }
+inline bool input_buffered(stream&) {
+    return false;
+}
 inline std::uint64_t unacknowledged_bytes(stream&) {
     return 0;
 }

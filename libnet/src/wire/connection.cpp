@@ -45,6 +45,13 @@ asio::awaitable<void> shutdown_send(transport& s) {
         co_await sent.async_wait(use_tuple);
 }
 
+bool input_buffered(transport& s) {
+    if (!s.tls())
+        return false;
+    auto* ssl = s.tls()->native_handle();
+    return SSL_pending(ssl) > 0 || BIO_pending(SSL_get_rbio(ssl)) > 0;
+}
+
 void close_stream(transport& s) {
     boost::system::error_code ignored;
     s.socket().close(ignored);

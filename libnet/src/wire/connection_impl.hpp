@@ -241,7 +241,7 @@ boost::asio::awaitable<void> basic_connection<Stream>::reader() {
         }
         auto const room = reader_.prepare();
         auto [ec, n] = co_await stream_.async_read_some(room, use_tuple);
-        read_filled_ = n == room.size();
+        read_filled_ = n == room.size() || input_buffered(stream_);
         if (ec) {
             // Over TLS, an end without close_notify is as clean as TCP's end of stream where
             // no frame was cut short: frames delimit themselves, and BYE says what was meant.

@@ -77,6 +77,9 @@ void close_stream(transport& s);
 inline bool stream_open(const transport& s) {
     return s.socket().is_open();
 }
+/// Input already received but not yet read: over TLS a read returns one record at most,
+/// however much more has arrived.
+bool input_buffered(transport& s);
 /// Bytes written that the peer has not acknowledged yet (Linux: SIOCOUTQ); 0 where that
 /// can't be known.
 std::uint64_t unacknowledged_bytes(transport& s);
