@@ -7,7 +7,7 @@
 # usage: bench/link_bench.sh [BUILD_DIR]           (default: build/bench)
 # env:   RUNS (3), N64 (500000), N4K (200000), WINDOW (1024),
 #        BATCH (0: one libnet operation per message; B: async_send_batch / async_receive_batch
-#        of B messages)
+#        of B messages), PLAIN_LINKS (0: libnet's links are TLS 1.3, the default; 1: plain)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -19,6 +19,7 @@ n64=${N64:-500000}
 n4k=${N4K:-200000}
 window=${WINDOW:-1024}
 batch=${BATCH:-0}
+plain=${PLAIN_LINKS:-0}
 limit=120 # seconds any one process may take
 
 for exe in "$bench" "$server"; do
@@ -47,6 +48,7 @@ run_once() {
     local args=(--size "$size" --messages "$n" --window "$window")
     [ "$kind" = baseline ] && args+=(--baseline)
     [ "$kind" = libnet ] && [ "$batch" != 0 ] && args+=(--batch "$batch")
+    [ "$kind" = libnet ] && [ "$plain" != 0 ] && args+=(--plain-links)
     rm -f "$rx" "$tx" "$srv"
     if [ "$procs" = one ]; then
         timeout $limit "$bench" "${args[@]}" > "$rx" 2>&1 || fail "link_bench failed" "$rx"
