@@ -364,7 +364,8 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) { // invalid_argument, or stoull's out_of_range
         std::cerr << "route_bench: " << e.what()
                   << "\nusage: route_bench [--clients N] [--messages M] [--window W] [--size B]"
-                     " [--round-trips K] [--threads T] [--batch B] [--server HOST:PORT [--tls-ca FILE]]\n";
+                     " [--round-trips K] [--threads T] [--batch B] [--server HOST:PORT [--tls-ca "
+                     "FILE]]\n";
         return 2;
     }
     asio::io_context ioc(static_cast<int>(s.threads));

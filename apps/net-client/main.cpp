@@ -8,8 +8,8 @@
 #include <libnet/client_id.hpp>
 
 #include <boost/asio.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/program_options.hpp>
 
 #include <algorithm>

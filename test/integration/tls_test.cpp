@@ -185,10 +185,29 @@ namespace {
 class tap {
 public:
     explicit tap(asio::io_context& ioc)
-        : acceptor_(ioc, {asio::ip::make_address("127.0.0.1"), 0}) {}
+        : acceptor_(ioc, {asio::ip::make_address("127.0.0.1"), 0}),
+          done_(ioc, asio::steady_timer::time_point::max()) {}
     std::string port() const { return std::to_string(acceptor_.local_endpoint().port()); }
     const std::string& seen() const { return *seen_; }
 
+    /// Starts relaying one connection to port `to` of 127.0.0.1.
+    void start(std::string to) {
+        asio::co_spawn(acceptor_.get_executor(), relay(std::move(to)),
+                       [this](std::exception_ptr e) {
+                           failure_ = e;
+                           finished_ = true;
+                           done_.cancel();
+                       });
+    }
+    /// Waits until both directions have ended.
+    asio::awaitable<void> finished() {
+        if (!finished_)
+            co_await done_.async_wait(use_tuple);
+        if (failure_)
+            std::rethrow_exception(failure_);
+    }
+
+private:
     // Relays one connection to `to`; ends when both directions have.
     asio::awaitable<void> relay(std::string to) {
         auto ex = co_await asio::this_coro::executor;
@@ -201,7 +220,6 @@ public:
         co_await (pump(in, out, seen_) && pump(out, in, seen_));
     }
 
-private:
     static asio::awaitable<void> pump(std::shared_ptr<tcp::socket> from,
                                       std::shared_ptr<tcp::socket> to,
                                       std::shared_ptr<std::string> seen) {
@@ -220,6 +238,9 @@ private:
     }
 
     tcp::acceptor acceptor_;
+    asio::steady_timer done_;
+    bool finished_ = false;
+    std::exception_ptr failure_;
     std::shared_ptr<std::string> seen_ = std::make_shared<std::string>();
 };
 
@@ -240,13 +261,7 @@ TEST_CASE("tls: an eavesdropper on the wire reads neither secrets nor messages")
         auto [b, bec] = co_await try_connect(ioc, s, std::move(bo));
         REQUIRE_FALSE(bec);
         tap t(ioc);
-        asio::steady_timer relayed(ioc, asio::steady_timer::time_point::max());
-        bool relay_done = false;
-        asio::co_spawn(ioc, t.relay(s.port()), [&relayed, &relay_done](std::exception_ptr e) {
-            REQUIRE_FALSE(e);
-            relay_done = true;
-            relayed.cancel();
-        });
+        t.start(s.port());
         auto ao = with_id("alice");
         if (with_tls)
             ao = tls_client(d, "alice");
@@ -260,8 +275,7 @@ TEST_CASE("tls: an eavesdropper on the wire reads neither secrets nor messages")
         auto got = co_await messages(*b, 1);
         CHECK(got.at(0).body == "the plans are in the red folder");
         co_await close(*a);
-        if (!relay_done)
-            co_await relayed.async_wait(use_tuple);
+        co_await t.finished();
         INFO((with_tls ? "with TLS" : "plain") << ", " << t.seen().size() << " bytes seen");
         CHECK(t.seen().size() > 100);
         bool const readable = t.seen().find("red folder") != std::string::npos ||
@@ -284,14 +298,7 @@ TEST_CASE("tls: traffic on a direct link is unreadable on the wire") {
         auto [b, bec] = co_await try_connect(ioc, s, std::move(bo));
         REQUIRE_FALSE(bec);
         auto const listening = b->listen_endpoint();
-        asio::steady_timer relayed(ioc, asio::steady_timer::time_point::max());
-        bool relay_done = false;
-        asio::co_spawn(ioc, t.relay(listening.substr(listening.rfind(':') + 1)),
-                       [&relayed, &relay_done](std::exception_ptr e) {
-                           REQUIRE_FALSE(e);
-                           relay_done = true;
-                           relayed.cancel();
-                       });
+        t.start(listening.substr(listening.rfind(':') + 1));
         auto ao = with_id("alice");
         ao.encrypt_links = encrypted;
         auto [a, aec] = co_await try_connect(ioc, s, std::move(ao));
@@ -306,8 +313,7 @@ TEST_CASE("tls: traffic on a direct link is unreadable on the wire") {
         CHECK(got.at(0).via == libnet::route::direct);
         co_await close(*a);
         co_await close(*b);
-        if (!relay_done)
-            co_await relayed.async_wait(use_tuple);
+        co_await t.finished();
         INFO((encrypted ? "encrypted" : "plain") << ", " << t.seen().size() << " bytes seen");
         CHECK(t.seen().size() > 100);
         CHECK((t.seen().find("north gate") == std::string::npos) == encrypted);
@@ -368,7 +374,9 @@ TEST_CASE("tls: a link token presented with another key than the dialer's is ref
         REQUIRE_FALSE(bec);
         raw mallory(ioc);
         co_await mallory.connect(s);
-        co_await mallory.send(libnet::msg::hello{libnet::protocol_version, "mallory", {}, {}});
+        libnet::msg::hello hello;
+        hello.id = "mallory";
+        co_await mallory.send(hello);
         libnet::msg::directory d;
         std::vector<std::uint8_t> storage;
         co_await mallory.expect(d, storage);

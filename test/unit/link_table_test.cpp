@@ -20,8 +20,8 @@ struct fixture {
     link_table table;
 
     std::shared_ptr<peer_link> link(std::string peer, std::uint64_t id, bool dialer = true) {
-        auto l = std::make_shared<peer_link>(libnet::detail::transport(boost::asio::ip::tcp::socket(ioc)), options, nullptr,
-                                             dialer);
+        auto l = std::make_shared<peer_link>(
+            libnet::detail::transport(boost::asio::ip::tcp::socket(ioc)), options, nullptr, dialer);
         l->peer = std::move(peer);
         l->id = id;
         return l;

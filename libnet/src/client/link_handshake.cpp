@@ -1,15 +1,74 @@
-// The PEER_HELLO / PEER_WELCOME handshake of a direct link (docs/protocol.md §15.3): the
-// acceptor checks the server-minted token, the dialer the acceptor's proof; then the
-// switch marker goes through the server before messages may take the link.
+// The handshakes of a direct link: TLS with pinned keys (docs/protocol.md §15.8), then
+// PEER_HELLO / PEER_WELCOME (§15.3): the acceptor checks the server-minted token, the
+// dialer the acceptor's proof; then the switch marker goes through the server before
+// messages may take the link.
 
 #include "../wire/peer_token.hpp"
 #include "core.hpp"
 
 #include <libnet/client_id.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace libnet::detail {
 
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
 using clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+}
+
+std::string client_core::link_key() {
+    if (!options_.encrypt_links)
+        return {};
+    if (!link_tls_)
+        link_tls_ = std::make_unique<link_tls>();
+    return link_tls_->key();
+}
+
+asio::awaitable<void> client_core::accept_link(tcp::socket socket) {
+    auto const deadline = clock::now() + options_.connect_timeout;
+    auto stream = transport(std::move(socket));
+    std::string dialer_key;
+    if (link_tls_) {
+        stream = transport(std::move(stream.socket()), link_tls_->acceptor());
+        asio::steady_timer timer(ex_, deadline);
+        auto shook =
+            co_await (stream.tls()->async_handshake(asio::ssl::stream_base::server, use_tuple) ||
+                      timer.async_wait(use_tuple));
+        if (shook.index() == 1 || std::get<0>(std::get<0>(shook)))
+            co_return; // not a peer of ours: no certificate, no TLS, or too slow
+        dialer_key = peer_link_key(*stream.tls());
+    }
+    auto link = std::make_shared<peer_link>(std::move(stream), options_, this, false);
+    link->dialer_key = std::move(dialer_key);
+    link->set_deadline(deadline, error::hello_timeout);
+    links_.add_accepted(link);
+    spawn_link(link);
+}
+
+asio::awaitable<error_code> client_core::secure_dial(transport& stream, std::string pinned,
+                                                     asio::steady_timer& timer) {
+    link_key(); // the identity exists: its key went out in INTRO_REQUEST
+    stream = transport(std::move(stream.socket()), link_tls_->dialer());
+    auto shook =
+        co_await (stream.tls()->async_handshake(asio::ssl::stream_base::client, use_tuple) ||
+                  timer.async_wait(use_tuple));
+    if (shook.index() == 1)
+        co_return asio::error::timed_out;
+    if (auto [ec] = std::get<0>(shook); ec)
+        co_return ec;
+    // The peer is who the server introduced only if it holds the key the server vouched for.
+    if (!equal_secret(peer_link_key(*stream.tls()), pinned))
+        co_return error::auth_failed;
+    co_return error_code{};
+}
 
 void client_core::on_link_frame(peer_link& link, frame_view f) {
     if (!link.verified()) {

@@ -8,7 +8,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sstream>
@@ -107,52 +106,6 @@ asio::awaitable<void> client_core::accept_loop() {
         }
         spawn(accept_link(std::move(socket)));
     }
-}
-
-std::string client_core::link_key() {
-    if (!options_.encrypt_links)
-        return {};
-    if (!link_tls_)
-        link_tls_ = std::make_unique<link_tls>();
-    return link_tls_->key();
-}
-
-asio::awaitable<void> client_core::accept_link(tcp::socket socket) {
-    auto const deadline = clock::now() + options_.connect_timeout;
-    auto stream = transport(std::move(socket));
-    std::string dialer_key;
-    if (link_tls_) {
-        stream = transport(std::move(stream.socket()), link_tls_->acceptor());
-        asio::steady_timer timer(ex_, deadline);
-        auto shook =
-            co_await (stream.tls()->async_handshake(asio::ssl::stream_base::server, use_tuple) ||
-                      timer.async_wait(use_tuple));
-        if (shook.index() == 1 || std::get<0>(std::get<0>(shook)))
-            co_return; // not a peer of ours: no certificate, no TLS, or too slow
-        dialer_key = peer_link_key(*stream.tls());
-    }
-    auto link = std::make_shared<peer_link>(std::move(stream), options_, this, false);
-    link->dialer_key = std::move(dialer_key);
-    link->set_deadline(deadline, error::hello_timeout);
-    links_.add_accepted(link);
-    spawn_link(link);
-}
-
-asio::awaitable<error_code> client_core::secure_dial(transport& stream, std::string pinned,
-                                                     asio::steady_timer& timer) {
-    link_key(); // the identity exists: its key went out in INTRO_REQUEST
-    stream = transport(std::move(stream.socket()), link_tls_->dialer());
-    auto shook =
-        co_await (stream.tls()->async_handshake(asio::ssl::stream_base::client, use_tuple) ||
-                  timer.async_wait(use_tuple));
-    if (shook.index() == 1)
-        co_return asio::error::timed_out;
-    if (auto [ec] = std::get<0>(shook); ec)
-        co_return ec;
-    // The peer is who the server introduced only if it holds the key the server vouched for.
-    if (!equal_secret(peer_link_key(*stream.tls()), pinned))
-        co_return error::auth_failed;
-    co_return error_code{};
 }
 
 void client_core::spawn_link(std::shared_ptr<peer_link> link) {

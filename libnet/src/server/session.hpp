@@ -72,8 +72,8 @@ private:
     bool refused_ = false;    // strand: a failed secret; waiting out the delay, frames ignored
     bool claiming_ = false;   // strand: the cluster settles the id; frames wait unread
     bool answering_ = false;  // strand: said BYE; the answers to its sends are due
-    std::atomic<bool> unsettled_{false}; // counted as waiting to register (guess_guard)
-    std::string refusal_;                // strand: on_register's reason, sent as the ERROR's text
+    std::atomic<bool> unsettled_{false};  // counted as waiting to register (guess_guard)
+    std::string refusal_;                 // strand: on_register's reason, sent as the ERROR's text
     std::vector<std::string> cert_names_; // the names of its TLS client certificate
 
     // Written under server_core::mutex_ at registration.

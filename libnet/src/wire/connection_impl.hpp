@@ -245,8 +245,9 @@ boost::asio::awaitable<void> basic_connection<Stream>::reader() {
         if (ec) {
             // Over TLS, an end without close_notify is as clean as TCP's end of stream where
             // no frame was cut short: frames delimit themselves, and BYE says what was meant.
-            bool const clean = ec == asio::error::eof ||
-                               (ec == asio::ssl::error::stream_truncated && reader_.buffered() == 0);
+            bool const clean =
+                ec == asio::error::eof ||
+                (ec == asio::ssl::error::stream_truncated && reader_.buffered() == 0);
             close(clean ? error_code(error::connection_closed) : error_code(ec));
             break;
         }
