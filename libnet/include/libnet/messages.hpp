@@ -107,7 +107,7 @@ struct hello {
     std::uint64_t seq = 0; ///< Mailbox seq the client has already seen up to (an ACK); 0: none.
     /// SHA-256 of the certificate its direct links present (with an endpoint); empty: its
     /// links are plain TCP (docs/protocol.md §15.3).
-    std::string_view link_key;
+    std::string_view link_key{};
 };
 
 struct welcome {
@@ -239,19 +239,19 @@ struct intro_request {
     static constexpr frame_type type = frame_type::intro_request;
     std::string_view to;
     std::uint64_t ref = 0;
-    std::string_view link_key; ///< The dialer's link certificate digest, bound into the token.
+    std::string_view link_key{}; ///< The dialer's link certificate digest, bound into the token.
 };
 
 /// The server's answer to INTRO_REQUEST: what the dialing client needs to link to `id`.
 struct introduction {
     static constexpr frame_type type = frame_type::introduction;
-    std::string_view id;       ///< The peer to dial.
-    std::string_view endpoint; ///< Its advertised endpoint.
-    std::string_view token;    ///< One-time token to present in PEER_HELLO.
-    std::string_view proof;    ///< What the peer's PEER_WELCOME must carry.
-    std::uint64_t expires = 0; ///< Token expiry, ms since the Unix epoch.
-    std::uint64_t ref = 0;     ///< INTRO_REQUEST.ref.
-    std::string_view link_key; ///< The peer's link certificate digest: dial it with TLS, pinned.
+    std::string_view id;         ///< The peer to dial.
+    std::string_view endpoint;   ///< Its advertised endpoint.
+    std::string_view token;      ///< One-time token to present in PEER_HELLO.
+    std::string_view proof;      ///< What the peer's PEER_WELCOME must carry.
+    std::uint64_t expires = 0;   ///< Token expiry, ms since the Unix epoch.
+    std::uint64_t ref = 0;       ///< INTRO_REQUEST.ref.
+    std::string_view link_key{}; ///< The peer's link certificate digest: dial it with TLS, pinned.
 };
 
 /// First frame on a direct link, from the dialing client.

@@ -215,7 +215,8 @@ private:
     std::chrono::milliseconds heartbeat_{0};
     std::uint32_t heartbeat_misses_ = 0;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
-    std::unique_ptr<link_tls> link_tls_; // made when first needed, with encrypt_links
+    std::unique_ptr<link_tls> link_tls_;      // made when first needed, with encrypt_links
+    std::vector<transport*> link_handshakes_; // accepted sockets in their TLS handshake
     std::vector<boost::asio::steady_timer*> link_watchers_;
     struct intro_result {
         std::string endpoint, token, proof, link_key;

@@ -39,11 +39,14 @@ asio::awaitable<void> client_core::accept_link(tcp::socket socket) {
     if (link_tls_) {
         stream = transport(std::move(stream.socket()), link_tls_->acceptor());
         asio::steady_timer timer(ex_, deadline);
+        link_handshakes_.push_back(&stream); // closing the links closes it too
         auto shook =
             co_await (stream.tls()->async_handshake(asio::ssl::stream_base::server, use_tuple) ||
                       timer.async_wait(use_tuple));
-        if (shook.index() == 1 || std::get<0>(std::get<0>(shook)))
-            co_return; // not a peer of ours: no certificate, no TLS, or too slow
+        std::erase(link_handshakes_, &stream);
+        if (shook.index() == 1 || std::get<0>(std::get<0>(shook)) || leaving_links_ ||
+            state_ != state::registered)
+            co_return; // not a peer of ours (no certificate, no TLS, too slow), or we left
         dialer_key = peer_link_key(*stream.tls());
     }
     auto link = std::make_shared<peer_link>(std::move(stream), options_, this, false);

@@ -163,6 +163,8 @@ void client_core::close_links(error_code reason) {
         boost::system::error_code ignored;
         acceptor_->close(ignored);
     }
+    for (auto* s : link_handshakes_) // dialers still shaking hands: not links yet
+        close_stream(*s);
     links_.for_each([reason](peer_link& l) { l.close(reason); });
     for (auto& [ref, r] : intros_) {
         r->ec = reason ? reason : error_code(error::not_connected);
@@ -192,6 +194,8 @@ void client_core::close_links_gracefully() {
         boost::system::error_code ignored;
         acceptor_->close(ignored);
     }
+    for (auto* s : link_handshakes_) // dialers still shaking hands: not links yet
+        close_stream(*s);
     links_.for_each([](peer_link& l) {
         if (!l.verified() || l.gone) // accepted and not yet identified ones too
             return l.close(error::not_connected);
