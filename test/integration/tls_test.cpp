@@ -1,6 +1,7 @@
 // TLS between clients and the server (docs/guide.md §12).
 
 #include "harness.hpp"
+#include "peers_harness.hpp"
 #include "tls_harness.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -332,10 +333,7 @@ asio::awaitable<std::uint16_t> tls_peer_hello(asio::io_context& ioc, std::string
     ctx.use_private_key(asio::buffer(me.key), asio::ssl::context::pem);
     ctx.set_verify_mode(asio::ssl::verify_none); // the acceptor's key is not what is tested
     asio::ssl::stream<tcp::socket> link(ioc, ctx);
-    auto const colon = endpoint.rfind(':');
-    tcp::endpoint const at(asio::ip::make_address(endpoint.substr(0, colon)),
-                           static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
-    co_await link.next_layer().async_connect(at, asio::use_awaitable);
+    co_await link.next_layer().async_connect(parse_endpoint(endpoint), asio::use_awaitable);
     co_await link.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
     std::vector<std::uint8_t> hello;
     libnet::msg::encode(libnet::msg::peer_hello{libnet::protocol_version, "mallory", token, 42},
