@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # net-server clusters on NATS against a single net-server, with the same load generator
 # (net-bench): routed 64 B messages in a ring whose every hop crosses nodes (route: odd
 # clients on the second node, --port2), and a registration storm spread over two nodes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Microbenchmarks of the frame codec on DELIVER, the message on the routing hot path.
 // Bytes count whole frames (header and field headers included); items count frames.
 #include <libnet/codec.hpp>

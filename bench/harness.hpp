@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // In-process servers and clients for load generators: a server on threads of its own, a
 // database file that goes away, running tasks together, and receiving with a deadline.
 

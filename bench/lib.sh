@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Helpers shared by the benchmark scripts (sourced, not run).
 
 # Prints "SCRIPT: $1" and the files named after it, indented, on stderr; exits 1.

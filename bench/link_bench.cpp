@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // link_bench: throughput of a direct link between two libnet clients, against a plain Asio TCP
 // stream between the same two ends (--baseline).
 //

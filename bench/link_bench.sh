@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Direct-link throughput: libnet's peer link against a plain Asio TCP stream (link_bench
 # --baseline), 64 B and 4 KiB messages, both ends in one process and in two processes (libnet's
 # two clients then register with a separate net-server). Prints every run, then the median

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # net-server against nats-server with the same load generator (net-bench): routed messages
 # in a ring (route, 64 B and 1 KiB) and a connection storm (storm: net-server with the
 # directory and with --no-directory, nats-server with CONNECT + SUB + PING). The servers

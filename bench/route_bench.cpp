@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // route_bench: a load generator for libnet's routing path, against an in-process server (sharing
 // the clients' io_context) or an external one (--server HOST:PORT, e.g. a running net-server).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // store_bench: mailboxes and the message store, against an in-process server that runs on an
 // io_context thread (or several) of its own, while the clients run on the main thread.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # What TLS costs a net-server (docs/performance.md, "TLS"):
 # 1. Handshakes: `openssl s_time -new` makes full handshakes (no resumption) against
 #    net-server with an ECDSA P-256 certificate, then with an RSA-2048 one; the server's

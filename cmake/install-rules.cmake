@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -17,6 +18,19 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/libnetConfigVersion.cmak
 install(FILES "${PROJECT_BINARY_DIR}/libnetConfig.cmake"
               "${PROJECT_BINARY_DIR}/libnetConfigVersion.cmake"
         DESTINATION ${LIBNET_CMAKE_DIR} COMPONENT libnet_Development)
+
+# pkg-config: libnet-asio.pc (libnet.pc belongs to Debian's packet library).
+set(LIBNET_PC_DIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+file(RELATIVE_PATH LIBNET_PC_UP "/root/${LIBNET_PC_DIR}" "/root")
+string(REGEX REPLACE "/$" "" LIBNET_PC_UP "${LIBNET_PC_UP}")
+set(LIBNET_PC_NATS "")
+if(LIBNET_WITH_NATS)
+    set(LIBNET_PC_NATS " libnats")
+endif()
+configure_file(cmake/libnet-asio.pc.in "${PROJECT_BINARY_DIR}/libnet-asio.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/libnet-asio.pc" DESTINATION ${LIBNET_PC_DIR}
+        COMPONENT libnet_Development)
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT libnet_Development)
 
 if(LIBNET_BUILD_APPS)
     install(TARGETS net-server net-client net-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}

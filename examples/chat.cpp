@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A chat room: four clients join one after another, each says one line to the room, and each
 // leaves. A broadcast reaches everyone but its sender, so every member hears exactly three
 // lines; those still in the room see each departure.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A cluster: two servers, "east" and "west", joined over NATS (the URL on the command line,
 // a nats-server with JetStream), and a client on each. alice on east and bob on west see one
 // directory, message each other through both servers, and bob's BROADCAST reaches alice.

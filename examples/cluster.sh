@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Runs the cluster example against a nats-server with JetStream started for it on a free
 # port, and stops that nats-server afterwards.
 # usage: examples/cluster.sh [PATH_TO_libnet-cluster]   (default: build/default/examples/...)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Message types of the application's own (0x8000-0xFFFF). The server answers "uppercase"
 // (0x8001) itself, with a handler; "position" (0x8002) goes from rover to base over a direct
 // link, and a handler on base takes it. A server hook, on_register, turns away "guest" ids.

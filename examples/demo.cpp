@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The libnet demo: alice, bob and carol register with an in-process server, alice writes to bob,
 // bob to everyone, and carol ends the session for all. Each step awaits the event it causes, so
 // the transcript on stdout is the same on every run; the server's log goes to stderr.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Store-and-forward with access control and a durable store: only alice, bob and carol may
 // register, alice needs her secret, and what alice sends while the others are offline
 // waits in their mailboxes, in a SQLite file that outlives a restart of the server. Bob

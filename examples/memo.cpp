@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Memos: a server and three clients in one process. client1 leaves a memo for client3 whose
 // body claims to come from someone else; client3 trusts the server's stamp, not the body. A
 // memo to an unknown id comes back as an error event, and client2 then ends the session.

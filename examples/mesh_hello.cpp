@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A mesh: N clients (4, or argv[1]) join in mesh mode, so every pair gets a direct link. Once a
 // client's links to all the others are up, it greets each of them over its link: the server
 // introduces the peers but carries no greeting. Each client has its own receive loop.

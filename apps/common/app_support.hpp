@@ -1,9 +1,14 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_APPS_APP_SUPPORT_HPP
 #define LIBNET_APPS_APP_SUPPORT_HPP
 
 // Small pieces shared by net-server and net-client.
 
 #include <libnet/log.hpp>
+#include <libnet/version.hpp>
+
+#include <boost/version.hpp>
+#include <openssl/crypto.h>
 
 #include <iostream>
 #include <mutex>
@@ -18,6 +23,15 @@ namespace app {
 struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+/// `--version`: the program's, the linked library's and its dependencies' versions.
+inline void print_version(std::string_view program) {
+    std::cout << program << ' ' << LIBNET_VERSION_STRING << " (libnet "
+              << libnet::library_version() << ", Boost " << BOOST_VERSION / 100000 << '.'
+              << BOOST_VERSION / 100 % 1000 << '.' << BOOST_VERSION % 100 << ", "
+              << OpenSSL_version(OPENSSL_VERSION) << ")\n"
+              << "Distributed under the Boost Software License, Version 1.0.\n";
+}
 
 inline std::optional<libnet::log_level> parse_level(std::string_view s) {
     if (s == "debug")

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_APPS_TLS_FLAGS_HPP
 #define LIBNET_APPS_TLS_FLAGS_HPP
 

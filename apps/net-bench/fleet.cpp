@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "fleet.hpp"
 #include "libnet_client.hpp"
 #include "nats_client.hpp"

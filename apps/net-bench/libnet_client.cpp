@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "libnet_client.hpp"
 
 #include <libnet/codec.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // net-bench: a load generator for libnet servers (and, for comparison, nats-server).
 // Raw wire clients on one event loop; progress on stderr about once a second; one
 // key=value result line on stdout. Exit status 0: done, 1: the run failed, 2: bad usage.
@@ -23,6 +24,7 @@ namespace {
 constexpr char const* overview = R"txt(net-bench: load generator for a libnet server
 
 Usage: net-bench SUBCOMMAND [options]      (net-bench SUBCOMMAND --help for its options)
+       net-bench --version
 
 Subcommands:
   storm      N clients connect at once and register; each is complete once it holds the
@@ -146,6 +148,10 @@ bool parse(int argc, char** argv, command_line& c) {
     if (argc < 2)
         throw app::usage_error("missing SUBCOMMAND (storm, route or pingpong)");
     c.command = argv[1];
+    if (c.command == "--version") {
+        app::print_version("net-bench");
+        return false;
+    }
     if (c.command == "--help" || c.command == "-h") {
         std::cout << overview;
         return false;

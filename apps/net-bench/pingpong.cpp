@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pingpong: two clients, one message in flight: a sends to b, b answers, a measures the
 // round trip and sends the next.
 

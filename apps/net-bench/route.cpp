@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // route: client i sends to client i+1 (mod N), at most W messages in flight per pair,
 // for T seconds once every client is ready.
 

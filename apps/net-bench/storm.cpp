@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // storm: N clients connect at once; each is complete once it holds the whole directory
 // (or, with --no-directory and against NATS, once registered).
 

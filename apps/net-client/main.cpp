@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // net-client: a line-oriented libnet client. Commands come from stdin (a terminal, a pipe
 // or a file); what it learns goes to stdout, one flushed line each, for people and scripts.
 
@@ -62,7 +63,7 @@ settings parse(int argc, char** argv) {
     unsigned timeout_s = 10;
     std::string secret, secret_file;
     bool no_directory = false;
-    d.add_options()("help,h", "show this help and exit")("server", po::value(&server)->required(),
+    d.add_options()("help,h", "show this help and exit")("version", "show the version and exit")("server", po::value(&server)->required(),
                                                          "server address, HOST:PORT")(
         "id", po::value(&s.client.id), "id to register under (default: the server assigns one)")(
         "connect-timeout", po::value(&timeout_s)->default_value(timeout_s),
@@ -87,6 +88,10 @@ settings parse(int argc, char** argv) {
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, d), vm);
+        if (vm.count("version")) {
+            app::print_version("net-client");
+            std::exit(0);
+        }
         if (vm.count("help")) {
             std::cout << d << '\n' << commands << '\n';
             std::exit(0);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // net-server: runs a libnet server. Its first stdout line is the bound HOST:PORT; joins,
 // leaves and terminations are logged to stderr; stats go to stderr on exit and SIGUSR1.
 
@@ -46,6 +47,7 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
     // clang-format off
     d.add_options()
         ("help,h", "show this help and exit")
+        ("version", "show the version and exit")
         ("host", po::value(&o.host)->default_value(o.host), "address or host name to bind")
         ("port", po::value(&o.port)->default_value(o.port),
          "port to bind; 0 picks a free one (printed as the first line of stdout)")
@@ -138,6 +140,10 @@ settings parse(int argc, char** argv) {
         po::notify(vm);
     } catch (const po::error& e) {
         throw app::usage_error(e.what());
+    }
+    if (vm.count("version")) {
+        app::print_version("net-server");
+        std::exit(0);
     }
     if (vm.count("help")) {
         std::cout << desc

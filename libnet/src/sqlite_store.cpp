@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The SQLite message store: WAL, group commit on a writer thread of its own, and the
 // schema of docs/architecture.md §10.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "wire/tls_names.hpp"
 
 #include <libnet/tls_options.hpp>

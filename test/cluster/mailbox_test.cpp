@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "cluster_harness.hpp"
 
 // Mailboxes of a cluster: kept in NATS, read on whichever node their id logs in.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """End-to-end tests of net-bench against a spawned net-server: small runs of each
 subcommand succeed with one well-formed result line, failures exit 1, bad usage exits 2.
 
@@ -105,6 +106,11 @@ class AgainstNetServer(unittest.TestCase):
         self.assertGreater(float(r["rtt_p99_us"]), 0)
 
 class Failures(unittest.TestCase):
+    def test_version(self):
+        code, out, err = bench("--version")
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, r"^net-bench \d+\.\d+\.\d+ \(libnet ")
+
     def test_nobody_listening_exits_1(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """End-to-end tests of the net-server and net-client binaries.
 
 Usage: cli_test.py NET_SERVER NET_CLIENT [unittest args]
@@ -290,6 +291,16 @@ class Session(unittest.TestCase):
         code, _, err = gina.finish(close_stdin=False)
         self.assertEqual(code, 1)
         self.assertTrue(any("connection lost" in l for l in err), err)
+
+    def test_version(self):
+        for program, name in ((SERVER, "net-server"), (CLIENT, "net-client")):
+            r = subprocess.run([program, "--version"], capture_output=True, text=True,
+                               timeout=DEADLINE)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            first = r.stdout.splitlines()[0]
+            self.assertRegex(first, "^" + name + r" \d+\.\d+\.\d+ \(libnet \d+\.\d+\.\d+, "
+                             r"Boost 1\.\d+\.\d+, OpenSSL 3")
+            self.assertIn("Boost Software License", r.stdout)
 
     def test_multithreaded_server_routes_between_clients(self):
         srv, addr = start_server("--threads", "2", "--exit-on-disconnect")

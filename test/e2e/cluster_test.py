@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """net-server clusters on NATS, with processes killed and stopped.
 
 Usage: cluster_test.py NET_SERVER

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """Crash test of net-server's SQLite mailbox store.
 
 Usage: crash_test.py NET_SERVER NET_CLIENT

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """End-to-end tests of net-server's access control and mailboxes, through net-client.
 
 Usage: mailbox_cli_test.py NET_SERVER NET_CLIENT [unittest args]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """A cluster of nats-server processes on loopback for tests (as test/cluster/nats_cluster.hpp).
 
 JetStream on, the $SYS disconnect advisories imported into the application account, the

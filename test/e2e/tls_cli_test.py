@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """End-to-end tests of TLS in net-server and net-client, with the certificates that the
 recipe of docs/guide.md section 12.1 makes, run as written.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """A minimal libnet client speaking the wire protocol directly, for end-to-end tests.
 
 Frames are a 2-byte type and a 4-byte length (big-endian), then the value: fields of a

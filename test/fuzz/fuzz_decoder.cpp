@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // libFuzzer target for the frame codec, frame_reader and the typed message decoders.
 //
 // Input: a 4-byte prefix, then the byte stream.

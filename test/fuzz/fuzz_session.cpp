@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // libFuzzer target for whole sessions: a real server (or client) on loopback, driven by
 // a script taken from the fuzzer's bytes, with invariants checked after every run.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Writes the seed corpora: make_corpus <fuzz_decoder dir> [<fuzz_session dir>]
 // fuzz_decoder's files start with its 4-byte prefix (see fuzz_decoder.cpp); fuzz_session's
 // with its mode byte, then its records (see fuzz_session.cpp).

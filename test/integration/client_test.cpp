@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "harness.hpp"
 
 // Client behaviour under pressure and at the edges of its life.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Access control, mailboxes (store-and-forward, ACKs, redelivery, pull mode, quotas, TTL)
 // and the SQLite store.
 

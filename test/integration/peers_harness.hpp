@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_TEST_PEERS_HARNESS_HPP
 #define LIBNET_TEST_PEERS_HARNESS_HPP
 

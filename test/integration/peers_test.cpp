@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "peers_harness.hpp"
 
 #include <libnet/detail/message_fields.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // TLS between clients and the server (docs/guide.md §12).
 
 #include "harness.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <libnet/codec.hpp>
 #include <libnet/detail/frame_reader.hpp>
 #include <libnet/messages.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "../../libnet/src/wire/connection_impl.hpp"
 #include "test_stream.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "../../libnet/src/client/link_table.hpp"
 
 #include <boost/asio/io_context.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // GET, STORED, FETCHED and the mailbox fields of the older messages.
 #include <libnet/messages.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_TEST_UNIT_TEST_STREAM_HPP
 #define LIBNET_TEST_UNIT_TEST_STREAM_HPP
 

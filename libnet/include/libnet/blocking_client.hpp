@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_BLOCKING_CLIENT_HPP
 #define LIBNET_BLOCKING_CLIENT_HPP
 

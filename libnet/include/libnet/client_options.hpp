@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_CLIENT_OPTIONS_HPP
 #define LIBNET_CLIENT_OPTIONS_HPP
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_CODEC_HPP
 #define LIBNET_CODEC_HPP
 

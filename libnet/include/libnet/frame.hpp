@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_FRAME_HPP
 #define LIBNET_FRAME_HPP
 

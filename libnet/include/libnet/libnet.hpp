@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_LIBNET_HPP
 #define LIBNET_LIBNET_HPP
 
@@ -12,5 +13,7 @@
 #include <libnet/messages.hpp>
 #include <libnet/server.hpp>
 #include <libnet/store.hpp>
+#include <libnet/tls_options.hpp>
+#include <libnet/version.hpp>
 
 #endif

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_TLS_OPTIONS_HPP
 #define LIBNET_TLS_OPTIONS_HPP
 

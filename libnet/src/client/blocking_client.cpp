@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <libnet/blocking_client.hpp>
 
 #include <boost/asio/use_future.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The public client: each operation's start_ function moves its arguments and handler onto
 // the core's strand (core.hpp, run()), where the core starts it.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Connecting and registering: the connection to the server, HELLO, and WELCOME with the
 // directory snapshot (docs/protocol.md §6).
 

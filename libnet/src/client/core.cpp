@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The client's life: its strand, the coroutines it starts, cancellation, the end of a
 // session, and what other threads may read.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Frames from the server become events (or answers to operations waiting for them), and
 // events go to the application.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The handshakes of a direct link: TLS with pinned keys (docs/protocol.md §15.8), then
 // PEER_HELLO / PEER_WELCOME (§15.3): the acceptor checks the server-minted token, the
 // dialer the acceptor's proof; then the switch marker goes through the server before

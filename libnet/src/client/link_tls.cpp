@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "../wire/certificate.hpp"
 #include "link_tls.hpp"
 

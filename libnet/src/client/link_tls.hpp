@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_SRC_CLIENT_LINK_TLS_HPP
 #define LIBNET_SRC_CLIENT_LINK_TLS_HPP
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Messages over a direct link with acknowledgements, so that a link that drops loses
 // nothing: what it did not confirm is re-sent through the server, and the receiver drops
 // what it had already seen (docs/protocol.md §15.4); the end of links, and the mesh rule.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Presence lookups (docs/protocol.md §6.7): LOOKUP and its PRESENCE answer, matched by ref.
 
 #include "core.hpp"

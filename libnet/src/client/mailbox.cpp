@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The client's side of mailboxes (docs/protocol.md §16): the frames, and the ACKs that
 // follow what the application takes. The bookkeeping is mailbox_tracker's.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "mailbox_tracker.hpp"
 
 #include <algorithm>

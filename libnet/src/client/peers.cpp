@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Direct links between clients (docs/protocol.md §15): listening, and dialing a peer
 // through an introduction. The handshake is in link_handshake.cpp, the traffic and the
 // end of links in link_traffic.cpp.

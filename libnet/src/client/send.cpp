@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The client's way out: sends, broadcasts, TERM and the BYE that ends a session. A send
 // goes over a direct link when one is up (peers.cpp), else to the server through the
 // outbound queue (outbound.cpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The handle on a node's cluster link, and the frames between nodes: batches for this
 // node's clients and broadcasts, handed to the server on libnats's delivery thread.
 

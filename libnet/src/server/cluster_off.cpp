@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A libnet built without NATS (LIBNET_WITH_NATS=OFF): servers stand alone.
 
 #include "cluster.hpp"

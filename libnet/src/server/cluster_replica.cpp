@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A claim is a message on the id's claim key, published only where the key has none: that
 // test is atomic in JetStream (a compare-and-set on a later revision is not, in nats-server
 // 2.9's replicated streams). A release records why on the release key, then deletes exactly

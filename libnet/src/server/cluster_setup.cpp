@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The set-up of a node's NATS connection: options, the directory stream, subscriptions,
 // and the connection's own callbacks.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The directory's I/O (its rules: cluster_replica.cpp): records from the watch, claims
 // and releases published and acknowledged, heartbeats and disconnect advisories.
 

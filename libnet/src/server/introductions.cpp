@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Introductions for direct links and application-defined frames.
 
 #include "../wire/peer_token.hpp"

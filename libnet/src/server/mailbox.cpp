@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Mailboxes: access control, store-and-forward, acknowledgements, GET, expiry, and the
 // writes to the message store (docs/protocol.md §16). Unless a function says otherwise it
 // runs under server_core::mutex_.

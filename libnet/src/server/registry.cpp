@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Registration: HELLO, LOOKUP, client TERM, leaving, and the termination policies that
 // follow from them. All of it under server_core::mutex_.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The server's side of a cluster: ids settled by the cluster, clients of other nodes in the
 // directory, and frames to and from other nodes. The cluster link (cluster.cpp) calls in.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Mailboxes in a cluster: every copy of a message for a mailbox goes into the cluster's
 // stream (cluster_mail.cpp), from whichever node its sender is on, and the node where the
 // id is claimed reads the mailbox back into memory, where mailbox.cpp delivers it as on a

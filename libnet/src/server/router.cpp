@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Routing: SEND, BROADCAST and routed application frames, to live recipients and to
 // mailboxes.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The TLS side of accepting (server_options::tls): a connection becomes a session only once
 // its handshake is done. A client that speaks plain libnet to the TLS port is told so in
 // clear, in its own protocol, instead of meeting a handshake it can't read.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "connection_impl.hpp"
 
 #include <boost/asio/steady_timer.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "peer_token.hpp"
 
 #include <boost/endian/conversion.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #ifndef LIBNET_DETAIL_ASYNC_HPP
 #define LIBNET_DETAIL_ASYNC_HPP
 
