@@ -8,10 +8,10 @@
 #include <libnet/version.hpp>
 
 #include <boost/version.hpp>
-#include <openssl/crypto.h>
 
 #include <iostream>
 #include <mutex>
+#include <openssl/crypto.h>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,10 +26,9 @@ struct usage_error : std::runtime_error {
 
 /// `--version`: the program's, the linked library's and its dependencies' versions.
 inline void print_version(std::string_view program) {
-    std::cout << program << ' ' << LIBNET_VERSION_STRING << " (libnet "
-              << libnet::library_version() << ", Boost " << BOOST_VERSION / 100000 << '.'
-              << BOOST_VERSION / 100 % 1000 << '.' << BOOST_VERSION % 100 << ", "
-              << OpenSSL_version(OPENSSL_VERSION) << ")\n"
+    std::cout << program << ' ' << LIBNET_VERSION_STRING << " (libnet " << libnet::library_version()
+              << ", Boost " << BOOST_VERSION / 100000 << '.' << BOOST_VERSION / 100 % 1000 << '.'
+              << BOOST_VERSION % 100 << ", " << OpenSSL_version(OPENSSL_VERSION) << ")\n"
               << "Distributed under the Boost Software License, Version 1.0.\n";
 }
 

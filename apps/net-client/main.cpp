@@ -63,8 +63,8 @@ settings parse(int argc, char** argv) {
     unsigned timeout_s = 10;
     std::string secret, secret_file;
     bool no_directory = false;
-    d.add_options()("help,h", "show this help and exit")("version", "show the version and exit")("server", po::value(&server)->required(),
-                                                         "server address, HOST:PORT")(
+    d.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
+        "server", po::value(&server)->required(), "server address, HOST:PORT")(
         "id", po::value(&s.client.id), "id to register under (default: the server assigns one)")(
         "connect-timeout", po::value(&timeout_s)->default_value(timeout_s),
         "seconds to connect and register")(

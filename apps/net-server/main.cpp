@@ -3,6 +3,7 @@
 // leaves and terminations are logged to stderr; stats go to stderr on exit and SIGUSR1.
 
 #include "app_support.hpp"
+#include "config_sources.hpp"
 #include "tls_flags.hpp"
 
 #include <libnet/access.hpp>
@@ -38,16 +39,17 @@ struct store_settings {
     unsigned auth_delay_ms = 1000;
     unsigned guess_refill_ms = 2000;
     unsigned frame_timeout_secs = 30;
+    bool no_client_term = false;
 };
 
 po::options_description describe(settings& s, std::string& log_level, unsigned& idle_secs,
                                  std::size_t& hb_ms, store_settings& st) {
-    po::options_description d("net-server: a libnet rendezvous and messaging server\n\nOptions");
+    po::options_description d(
+        "Settings (each also LIBNET_<NAME> in the environment, or NAME = VALUE "
+        "in the --config file)");
     auto& o = s.server;
     // clang-format off
     d.add_options()
-        ("help,h", "show this help and exit")
-        ("version", "show the version and exit")
         ("host", po::value(&o.host)->default_value(o.host), "address or host name to bind")
         ("port", po::value(&o.port)->default_value(o.port),
          "port to bind; 0 picks a free one (printed as the first line of stdout)")
@@ -61,7 +63,8 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "stop when any registered client leaves")
         ("idle-timeout", po::value(&idle_secs)->default_value(0),
          "stop after SECS with no client registered (0: off)")
-        ("no-client-term", "refuse TERM from clients (ERROR not_permitted)")
+        ("no-client-term", po::bool_switch(&st.no_client_term),
+         "refuse TERM from clients (ERROR not_permitted)")
         ("term-ids", po::value(&st.term_ids),
          "only these ids may TERM the server (comma-separated); others get ERROR "
          "not_permitted (default: any client may)")
@@ -134,26 +137,36 @@ settings parse(int argc, char** argv) {
     auto desc = describe(s, log_level, idle_secs, hb_ms, st);
     app::tls_flags tls;
     desc.add(app::server_tls_options(tls));
+    po::options_description generic("net-server: a libnet rendezvous and messaging server\n\n"
+                                    "Usage: net-server [options]\n\nOptions");
+    // clang-format off
+    generic.add_options()
+        ("help,h", "show this help and exit")
+        ("version", "show the version and exit")
+        ("config", po::value<std::string>(),
+         "read settings from FILE (NAME = VALUE lines, '#' comments; also LIBNET_CONFIG)")
+        ("check-config", "check the settings and files they name, print them, and exit");
+    // clang-format on
     po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw app::usage_error(e.what());
-    }
+    auto const sources = app::store_sources(argc, argv, desc, generic, vm);
     if (vm.count("version")) {
         app::print_version("net-server");
         std::exit(0);
     }
     if (vm.count("help")) {
-        std::cout << desc
-                  << "\nSignals: SIGINT/SIGTERM stop gracefully (clients get TERM); "
+        std::cout << generic << '\n'
+                  << desc
+                  << "\nPrecedence: command line, then LIBNET_* variables, then the --config "
+                     "file.\n"
+                     "\nSignals: SIGINT/SIGTERM stop gracefully (clients get TERM); "
                      "SIGUSR1 prints the stats to stderr.\n"
                      "\nMailboxes: ids on the allow list (and, with a sqlite store, every id that "
                      "has registered) get a mailbox. A message to such an id while it is offline "
                      "is stored, the sender gets STORED, and the id receives it, in order, when it "
                      "logs in (in a cluster: on any node; the mailboxes live in NATS). Secrets "
-                     "are never logged.\n";
+                     "are never logged.\n"
+                     "\nExit status: 0 stopped as asked, 1 could not start or failed while "
+                     "running, 2 bad settings.\n";
         std::exit(0);
     }
     if (s.threads < 1 || s.threads > 256)
@@ -164,7 +177,7 @@ settings parse(int argc, char** argv) {
         throw app::usage_error("--max-queue must be at least --max-frame");
     if (s.server.heartbeat_misses < 1)
         throw app::usage_error("--heartbeat-misses must be at least 1");
-    s.server.allow_client_term = !vm.count("no-client-term");
+    s.server.allow_client_term = !st.no_client_term;
     app::apply_server_tls(tls, s.server.tls);
     s.server.idle_timeout = std::chrono::seconds(idle_secs);
     s.server.heartbeat_interval = std::chrono::milliseconds(hb_ms);
@@ -217,6 +230,8 @@ settings parse(int argc, char** argv) {
         throw app::usage_error("--store sqlite: needs a PATH");
     s.store_spec = st.store;
     s.full_sync = st.sync == "full";
+    if (vm.count("check-config"))
+        app::print_settings_and_exit(vm, sources);
     return s;
 }
 

@@ -3,6 +3,8 @@
 
 namespace libnet {
 
-const char* library_version() noexcept { return LIBNET_VERSION_STRING; }
+const char* library_version() noexcept {
+    return LIBNET_VERSION_STRING;
+}
 
 } // namespace libnet

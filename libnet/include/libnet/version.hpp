@@ -12,16 +12,16 @@
 #define LIBNET_VERSION_PATCH 0
 
 /// One number that orders versions: MAJOR * 10000 + MINOR * 100 + PATCH.
-#define LIBNET_VERSION                                                                     \
+#define LIBNET_VERSION                                                                             \
     (LIBNET_VERSION_MAJOR * 10000 + LIBNET_VERSION_MINOR * 100 + LIBNET_VERSION_PATCH)
 
 #define LIBNET_VERSION_STRINGIZE_(x) #x
 #define LIBNET_VERSION_STRINGIZE(x) LIBNET_VERSION_STRINGIZE_(x)
 
 /// "MAJOR.MINOR.PATCH".
-#define LIBNET_VERSION_STRING                                                              \
-    LIBNET_VERSION_STRINGIZE(LIBNET_VERSION_MAJOR)                                         \
-    "." LIBNET_VERSION_STRINGIZE(LIBNET_VERSION_MINOR) "." LIBNET_VERSION_STRINGIZE(       \
+#define LIBNET_VERSION_STRING                                                                      \
+    LIBNET_VERSION_STRINGIZE(LIBNET_VERSION_MAJOR)                                                 \
+    "." LIBNET_VERSION_STRINGIZE(LIBNET_VERSION_MINOR) "." LIBNET_VERSION_STRINGIZE(               \
         LIBNET_VERSION_PATCH)
 
 namespace libnet {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: BSL-1.0
 // Links libnet (-lnet-asio) and Debian's packet library (-lnet) into one program: each name
 // must find its own archive, and the two must not clash.
-#include <libnet.h>
 #include <libnet/libnet.hpp>
 
 #include <cstdio>
 #include <cstring>
+#include <libnet.h>
 #include <vector>
 
 int main() {
