@@ -3,6 +3,7 @@
 // or a file); what it learns goes to stdout, one flushed line each, for people and scripts.
 
 #include "app_support.hpp"
+#include "line_source.hpp"
 #include "tls_flags.hpp"
 
 #include <libnet/client.hpp>
@@ -14,11 +15,15 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 namespace po = boost::program_options;
@@ -49,7 +54,11 @@ link), "+ id" / "- id" as clients join and leave (the directory on registering
 included), "~+ id" / "~- id" as direct links come up and go down, "(stored for ID)"
 when a message waits in an offline client's mailbox; errors go to stderr with their
 code. Messages that waited in this client's mailbox print like live ones, once each.
-Exit status: 0 after /quit, end of input or TERM; 1 on errors; 2 on bad arguments.)txt";
+"(mailbox empty)" when /get finds nothing. On registering, stderr says "registered as ID
+with HOST:PORT (N online)".
+Exit status: 0 after /quit, end of input, TERM, or a first SIGINT/SIGTERM (Ctrl-C), which
+leave with BYE like /quit; 1 if it cannot register or the connection is lost; 2 on bad
+arguments; 130 on a second SIGINT/SIGTERM (leaves at once, without BYE).)txt";
 
 struct settings {
     app::host_port server;
@@ -142,59 +151,16 @@ void complain(const std::string& line) {
     std::cerr << "net-client: " << line << std::endl;
 }
 
-/// Lines from stdin, read on a thread of their own (regular files can't be polled).
-/// The thread may outlive this object, blocked in getline when the program ends; it only
-/// posts while the source is open, under a mutex, so it never touches a dead io_context.
-class line_source {
-public:
-    explicit line_source(asio::any_io_executor ex) : ready_(ex), gate_(std::make_shared<gate>()) {
-        ready_.expires_at(std::chrono::steady_clock::time_point::max());
-        std::thread([this, ex, g = gate_] {
-            auto deliver = [&](std::optional<std::string> line) {
-                std::lock_guard lock(g->mutex);
-                if (g->open)
-                    asio::post(ex, [this, line = std::move(line)] { push(line); });
-                return g->open;
-            };
-            for (std::string line; std::getline(std::cin, line);)
-                if (!deliver(line))
-                    return;
-            deliver(std::nullopt);
-        }).detach();
-    }
-    ~line_source() {
-        std::lock_guard lock(gate_->mutex);
-        gate_->open = false;
-    }
-    /// The next line, or nullopt at end of input or after stop().
-    asio::awaitable<std::optional<std::string>> next() {
-        while (lines_.empty() && !stopped_)
-            co_await ready_.async_wait(use_tuple);
-        if (stopped_ || !lines_.front())
-            co_return std::nullopt;
-        auto line = std::move(lines_.front());
-        lines_.pop_front();
-        co_return line;
-    }
-    void stop() {
-        stopped_ = true;
-        ready_.cancel();
-    }
-
-private:
-    struct gate {
-        std::mutex mutex;
-        bool open = true;
-    };
-    void push(std::optional<std::string> line) {
-        lines_.push_back(std::move(line));
-        ready_.cancel();
-    }
-    asio::steady_timer ready_;
-    std::shared_ptr<gate> gate_;
-    std::deque<std::optional<std::string>> lines_;
-    bool stopped_ = false;
-};
+/// A whole number from 1 to `max` written with digits only ("5", not "-1", "5x" or "").
+std::optional<unsigned long> parse_count(const std::string& text, unsigned long max) {
+    if (text.empty() || text.size() > 9 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    auto const n = std::stoul(text);
+    if (n < 1 || n > max)
+        return std::nullopt;
+    return n;
+}
 
 std::string describe(const libnet::server_error& e) {
     std::string s = "error " + std::string(libnet::to_string(libnet::wire_code(e.code))) + " (" +
@@ -227,7 +193,7 @@ std::string describe(const libnet::message& m) {
 }
 
 /// Prints events until the session ends, then stops the input; returns the exit status.
-asio::awaitable<int> print_events(libnet::client& c, line_source& lines) {
+asio::awaitable<int> print_events(libnet::client& c, app::line_source& lines) {
     for (;;) {
         auto [ec, ev] = co_await c.async_receive(use_tuple);
         if (ec) {
@@ -290,7 +256,7 @@ asio::awaitable<void> wait_for(libnet::client& c, const std::string& id, std::ch
 }
 
 /// Runs the commands read from stdin until /quit, end of input or the session's end.
-asio::awaitable<void> run_commands(libnet::client& c, line_source& lines, bool directory) {
+asio::awaitable<void> run_commands(libnet::client& c, app::line_source& lines, bool directory) {
     while (c.is_connected()) {
         auto line = co_await lines.next();
         if (!line || *line == "/quit")
@@ -314,21 +280,18 @@ asio::awaitable<void> run_commands(libnet::client& c, line_source& lines, bool d
             else
                 say("ok " + to + (r.offline ? " (stored)" : ""));
         } else if (l == "/get" || l.rfind("/get ", 0) == 0) {
-            std::size_t n = 100;
-            if (l.size() > 5) {
-                try {
-                    n = std::stoul(l.substr(5));
-                } catch (const std::exception&) {
-                    n = 0;
-                }
-            }
-            if (n == 0) {
-                complain("/get N: N must be a positive number");
+            std::optional<unsigned long> n = 100;
+            if (l.size() > 5)
+                n = parse_count(l.substr(5), 100000);
+            if (!n) {
+                complain("/get N: N must be a whole number from 1 to 100000");
                 continue;
             }
-            auto [gec, got] = co_await c.async_fetch(n, use_tuple);
+            auto [gec, got] = co_await c.async_fetch(*n, use_tuple);
             if (gec)
                 complain("/get: " + gec.message());
+            else if (got.empty())
+                say("(mailbox empty)");
             for (auto const& m : got)
                 say(describe(m));
         } else if (l.size() > 1 && l[0] == '*' && l[1] == ' ') {
@@ -355,12 +318,18 @@ asio::awaitable<void> run_commands(libnet::client& c, line_source& lines, bool d
             auto [lec] = co_await c.async_connect_peer(id, use_tuple);
             if (lec)
                 complain("/link " + id + ": " + lec.message());
-        } else if (l.rfind("/wait ", 0) == 0) {
-            std::istringstream in(l.substr(6));
-            std::string id;
-            unsigned secs = 10;
-            in >> id >> secs;
-            co_await wait_for(c, id, std::chrono::seconds(secs), directory);
+        } else if (l == "/wait" || l.rfind("/wait ", 0) == 0) {
+            std::istringstream in(l.substr(5));
+            std::string id, secs_text, extra;
+            in >> id >> secs_text >> extra;
+            std::optional<unsigned long> secs = 10;
+            if (!secs_text.empty())
+                secs = parse_count(secs_text, 86400);
+            if (id.empty() || !secs || !extra.empty()) {
+                complain("/wait ID [S]: S must be whole seconds from 1 to 86400");
+                continue;
+            }
+            co_await wait_for(c, id, std::chrono::seconds(*secs), directory);
         } else if (l == "/term" || l.rfind("/term ", 0) == 0) {
             auto text = l.size() > 6 ? l.substr(6) : std::string();
             std::tie(ec) = co_await c.async_terminate(std::move(text), use_tuple);
@@ -386,11 +355,26 @@ int main(int argc, char** argv) {
 
     asio::io_context ioc;
     libnet::client c(ioc.get_executor(), s.client);
-    line_source lines(ioc.get_executor());
+    app::line_source lines(ioc.get_executor());
     int status = 0;
+    // The first SIGINT or SIGTERM leaves as /quit does (BYE, exit 0); a second one exits at
+    // once with 130.
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    bool interrupted = false;
+    std::function<void(boost::system::error_code, int)> on_signal =
+        [&](boost::system::error_code ec, int) {
+            if (ec)
+                return;
+            if (interrupted)
+                std::_Exit(130);
+            interrupted = true;
+            lines.stop();
+            signals.async_wait(on_signal);
+        };
+    signals.async_wait(on_signal);
     asio::co_spawn(
         ioc,
-        [](libnet::client& c, line_source& lines, settings s,
+        [](libnet::client& c, app::line_source& lines, settings s,
            int& status) -> asio::awaitable<void> {
             auto [ec] = co_await c.async_connect(s.server.host, s.server.port, use_tuple);
             if (ec) {
@@ -401,6 +385,9 @@ int main(int argc, char** argv) {
                 co_return;
             }
             auto const me = c.id();
+            complain("registered as " + me + " with " + s.server.host + ":" + s.server.port +
+                     (s.client.directory ? " (" + std::to_string(c.directory().size()) + " online)"
+                                         : ""));
             for (auto const& p : c.directory())
                 if (p.id != me)
                     say("+ " + p.id);
@@ -409,7 +396,11 @@ int main(int argc, char** argv) {
             status =
                 co_await (print_events(c, lines) && run_commands(c, lines, s.client.directory));
         }(c, lines, s, status),
-        asio::detached);
+        [&signals](std::exception_ptr e) {
+            signals.cancel();
+            if (e)
+                std::rethrow_exception(e);
+        });
     ioc.run();
     return status;
 }

@@ -302,6 +302,39 @@ class Session(unittest.TestCase):
                              r"Boost 1\.\d+\.\d+, OpenSSL 3")
             self.assertIn("Boost Software License", r.stdout)
 
+    def test_registering_is_reported_on_stderr(self):
+        srv, addr = start_server()
+        self.track(srv)
+        amy = self.track(client(addr, "amy"))
+        amy.stderr_line(lambda l: l == f"net-client: registered as amy with {addr} (1 online)",
+                        "the registration line")
+        amy.send("/quit\n")
+        self.assertEqual(amy.finish()[0], 0)
+
+    def test_wait_takes_whole_seconds_only(self):
+        srv, addr = start_server()
+        self.track(srv)
+        for bad in ("/wait bob x", "/wait bob -1", "/wait bob 0", "/wait bob 1 2", "/wait"):
+            c = self.track(client(addr, "w"))
+            c.send(bad + "\n/quit\n")
+            code, _, err = c.finish()
+            self.assertEqual(code, 0, err)
+            self.assertIn("net-client: /wait ID [S]: S must be whole seconds from 1 to 86400",
+                          err, bad)
+
+    def test_sigint_leaves_with_bye_and_exits_0(self):
+        srv, addr = start_server()
+        self.track(srv)
+        watcher = self.track(client(addr, "watcher"))
+        joined(srv, "watcher")
+        ctl = self.track(client(addr, "ctl"))
+        joined(srv, "ctl")
+        ctl.p.send_signal(signal.SIGINT)
+        code, _, err = ctl.finish(close_stdin=False)
+        self.assertEqual(code, 0, err)
+        srv.stderr_line(lambda l: "left ctl (bye" in l, "'left ctl (bye'")
+        watcher.stdout_line(lambda l: l == "- ctl", "'- ctl'")
+
     def test_multithreaded_server_routes_between_clients(self):
         srv, addr = start_server("--threads", "2", "--exit-on-disconnect")
         self.track(srv)

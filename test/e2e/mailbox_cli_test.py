@@ -225,9 +225,12 @@ class Mailbox(Fixture):
         code, out, err, _ = login(addr, "bob", "--pull", commands="/get\n/quit\n")
         self.assertEqual(code, 0, err)
         self.assertEqual(messages(out.splitlines()), [], "fetched twice")
-        code, _, err, _ = login(addr, "bob", "--pull", commands="/get 0\n/quit\n")
-        self.assertEqual(code, 0, err)
-        self.assertIn("positive", err)
+        self.assertIn("(mailbox empty)", out.splitlines())
+        for bad in ("0", "-1", "2x", "100001", "1 2"):
+            code, out, err, _ = login(addr, "bob", "--pull", commands=f"/get {bad}\n/quit\n")
+            self.assertEqual(code, 0, err)
+            self.assertIn("/get N: N must be a whole number from 1 to 100000", err, bad)
+            self.assertNotIn("(mailbox empty)", out, bad)
         self.stop(srv)
 
 
