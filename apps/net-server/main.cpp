@@ -59,6 +59,9 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "stop once N clients have registered and all of them have left (0: off)")
         ("teardown-at", po::value(&o.teardown_at)->default_value(0),
          "send TERM to everyone and stop when the N-th client registers (0: off)")
+        ("barrier", po::value(&o.barrier)->default_value(0),
+         "hold everyone until N clients are online: WELCOME but no directory, ERROR not_ready "
+         "to SEND and BROADCAST; then everyone gets the directory at once (0: off)")
         ("exit-on-disconnect", po::bool_switch(&o.exit_on_disconnect),
          "stop when any registered client leaves")
         ("idle-timeout", po::value(&idle_secs)->default_value(0),
@@ -218,6 +221,8 @@ settings parse(int argc, char** argv) {
     if (vm.count("cluster") && !libnet::server::cluster_supported())
         throw app::usage_error("--cluster: this net-server was built without NATS "
                                "(LIBNET_WITH_NATS=OFF)");
+    if (vm.count("cluster") && s.server.barrier != 0)
+        throw app::usage_error("--barrier is for one server, not a cluster");
     if (vm.count("cluster") && s.server.cluster.servers.empty())
         throw app::usage_error("--cluster needs at least one NATS server");
     if ((vm.count("allow-ids") || vm.count("allow-file")) && s.server.allow_ids.empty())

@@ -55,6 +55,8 @@ error_info info(error e) noexcept {
         return {"unexpected_frame", "frame not valid in this state"};
     case error::no_peer_link:
         return {"no_peer_link", "no direct link to the peer"};
+    case error::not_ready:
+        return {"not_ready", "not every expected client has registered yet"};
     case error::store_failed:
         return {"store_failed", "message store could not commit"};
     case error::heartbeat_timeout:

@@ -311,6 +311,22 @@ class Session(unittest.TestCase):
         amy.send("/quit\n")
         self.assertEqual(amy.finish()[0], 0)
 
+    def test_barrier_holds_the_first_client_until_the_last_arrives(self):
+        srv, addr = start_server("--barrier", "2")
+        self.track(srv)
+        first = self.track(client(addr, "first"))
+        joined(srv, "first")
+        second = self.track(client(addr, "second"))
+        srv.stderr_line(lambda l: "barrier open: 2 clients online" in l, "the barrier opening")
+        # The first client's connect completed at the opening, with both online.
+        first.stderr_line(lambda l: l == f"net-client: registered as first with {addr} (2 online)",
+                          "first's registration line")
+        first.stdout_line(lambda l: l == "+ second", "'+ second'")
+        second.stdout_line(lambda l: l == "+ first", "'+ first'")
+        for c in (first, second):
+            c.send("/quit\n")
+            self.assertEqual(c.finish()[0], 0)
+
     def test_wait_takes_whole_seconds_only(self):
         srv, addr = start_server()
         self.track(srv)

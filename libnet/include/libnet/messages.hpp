@@ -92,6 +92,9 @@ inline constexpr std::uint16_t hello_no_directory = 0x0002;
 inline constexpr std::uint16_t welcome_mailbox = 0x0001;
 /// WELCOME.flags bit: the mailbox is durable (it survives a server restart).
 inline constexpr std::uint16_t welcome_durable = 0x0002;
+/// WELCOME.flags bit: the server's barrier is closed; DIRECTORY comes when it opens, however
+/// long that takes (docs/protocol.md §6.8).
+inline constexpr std::uint16_t welcome_barrier = 0x0004;
 /// STORED.flags bit: the message was committed to a durable store.
 inline constexpr std::uint16_t stored_durable = 0x0001;
 
@@ -119,7 +122,7 @@ struct welcome {
     std::uint32_t heartbeat_ms = 0;     ///< 0: the server sends no PINGs.
     std::uint32_t heartbeat_misses = 0; ///< PINGs missed before a peer counts as lost.
     std::string_view peer_key; ///< Key that verifies peer-link tokens; sent with an endpoint.
-    std::uint16_t flags = 0;   ///< welcome_mailbox, welcome_durable.
+    std::uint16_t flags = 0;   ///< welcome_mailbox, welcome_durable, welcome_barrier.
     std::uint64_t seq = 0;     ///< With a mailbox: the highest seq the server holds acknowledged.
     std::uint32_t pending = 0; ///< With a mailbox: messages waiting in it.
 };

@@ -104,6 +104,12 @@ struct server_options {
     std::size_t teardown_at = 0;
     /// Stop once this many clients have registered and all of them have left; 0: off.
     std::size_t expect = 0;
+    /// The barrier: until this many clients are online at once, registrants get WELCOME but
+    /// no directory, their SEND, BROADCAST, routed application frames and INTRO_REQUEST get
+    /// ERROR(not_ready), and nobody hears of joins and leaves; when the N-th registers,
+    /// everyone online gets the directory at once and the barrier stays open for good.
+    /// 0: off. Not with a cluster (the constructor throws std::invalid_argument).
+    std::size_t barrier = 0;
     /// Stop when a registered client leaves.
     bool exit_on_disconnect = false;
     /// Stop after this long with no client registered; 0: off.

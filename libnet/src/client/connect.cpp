@@ -186,7 +186,15 @@ void client_core::on_registration_frame(frame_view f) {
         conn_->set_heartbeat(heartbeat_, heartbeat_misses_);
         if (!options_.directory) // no snapshot comes: registered now
             registered();
+        else if ((w.flags & msg::welcome_barrier) != 0)
+            state_signal_.expires_at(clock::time_point::max()); // heartbeats guard the wait
         return;
+    }
+    case frame_type::term: { // the server stopped before its barrier opened
+        msg::term t;
+        if (auto ec = msg::decode(f, t))
+            return fail_registration(ec);
+        return fail_registration(error::terminated);
     }
     case frame_type::directory: {
         msg::directory d;

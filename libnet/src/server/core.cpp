@@ -40,6 +40,9 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
         throw std::invalid_argument("max_frame " + std::to_string(options_.max_frame) +
                                     " is below the protocol's minimum, " +
                                     std::to_string(min_max_frame_size));
+    if (options_.barrier != 0 && !options_.cluster.servers.empty())
+        throw std::invalid_argument("a barrier is for one server, not a cluster");
+    barrier_open_.store(options_.barrier == 0, std::memory_order_relaxed);
     load_store();
     auto const ep = resolve(ex, options_);
     acceptor_.open(ep.protocol());
@@ -160,7 +163,8 @@ void server_core::accept_ready() {
 }
 
 void server_core::announce() {
-    if (!directory_.due())
+    // Behind a closed barrier joins and leaves pile up; its opening announces them at once.
+    if (!directory_.due() || !barrier_open_.load(std::memory_order_relaxed))
         return;
     welcomed_.clear();
     directory_.announce(welcomed_);

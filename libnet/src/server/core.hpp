@@ -251,6 +251,9 @@ private:
     // Bumped under mutex_ by every leave: a sender's remembered recipient is still online
     // while this is unchanged.
     std::atomic<std::uint64_t> leaves_{0};
+    // server_options::barrier: set under mutex_, read by the router without it.
+    std::atomic<bool> barrier_open_{true};
+    bool barrier_opened_ = false; // for registered()'s log line
     // Set before the server runs: any id may have a mailbox, so routing looks under the lock.
     bool has_mailboxes_ = false;
     std::uint64_t registrations_ = 0;

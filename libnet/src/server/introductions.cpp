@@ -28,6 +28,8 @@ namespace libnet::detail {
 
 void server_core::introduce(server_session& from, const msg::intro_request& m) {
     auto const type = static_cast<std::uint16_t>(frame_type::intro_request);
+    if (!barrier_open_.load(std::memory_order_acquire))
+        return from.send_error(error::not_ready, type, m.ref, m.to);
     std::unique_lock lock(mutex_);
     auto* found = directory_.find(m.to);
     if (!found) {

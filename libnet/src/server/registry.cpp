@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <utility>
 #include <optional>
 
 namespace libnet::detail {
@@ -113,6 +114,11 @@ void server_core::admit(server_session& s, std::string id, std::string_view endp
     settle(s);
     if (join_seq != 0 ? directory_.add(s.self(), join_seq) : directory_.add(s.self()))
         announce_soon();
+    if (!barrier_open_.load(std::memory_order_relaxed) && directory_.size() >= options_.barrier) {
+        barrier_open_.store(true, std::memory_order_release);
+        barrier_opened_ = true;
+        announce_soon();
+    }
     ++registrations_;
     if (h)
         open_mailbox(s, *h);
@@ -130,6 +136,8 @@ void server_core::admit(server_session& s, std::string id, std::string_view endp
         w.seq = mb->acked;
         w.pending = static_cast<std::uint32_t>(mb->mails.size());
     }
+    if (!barrier_open_.load(std::memory_order_relaxed))
+        w.flags |= msg::welcome_barrier;
     s.enqueue(make_frame(w));
     commit();
 }
@@ -137,14 +145,18 @@ void server_core::admit(server_session& s, std::string id, std::string_view endp
 // After admit(), outside the lock: the log line and the teardown policy.
 void server_core::registered(server_session& s) {
     std::size_t count;
-    bool teardown;
+    bool teardown, opened;
     {
         std::lock_guard lock(mutex_);
         count = directory_.size();
         teardown = options_.teardown_at != 0 && registrations_ == options_.teardown_at;
+        opened = std::exchange(barrier_opened_, false);
     }
     log(log_level::info, "joined " + s.id_ + " from " + endpoint_string(s.remote_endpoint()) +
                              " (" + std::to_string(count) + " online)");
+    if (opened)
+        log(log_level::info, "barrier open: " + std::to_string(options_.barrier) +
+                                 " clients online, everyone gets the directory");
     if (teardown) {
         log(log_level::info, "teardown: " + std::to_string(options_.teardown_at) + " registered");
         stop(msg::term_reason::teardown);

@@ -8,6 +8,10 @@ namespace libnet::detail {
 
 bool server_core::deliverable(server_session& from, std::size_t size, std::uint16_t type,
                               std::uint64_t ref) {
+    if (!barrier_open_.load(std::memory_order_acquire)) {
+        from.send_error(error::not_ready, type, ref);
+        return false;
+    }
     // What is delivered is larger than what was sent; what fit may no longer fit.
     if (size - frame_header_size <= options_.max_frame)
         return true;
