@@ -4,6 +4,7 @@
 
 #include "app_support.hpp"
 #include "line_source.hpp"
+#include "output.hpp"
 #include "tls_flags.hpp"
 
 #include <libnet/client.hpp>
@@ -32,6 +33,11 @@ using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
+
+using app::complain;
+using app::describe;
+using app::parse_count;
+using app::say;
 
 constexpr char const* commands = R"txt(Commands (one per line on stdin):
   @ID text     send text to client ID: over the direct link when one is up, else
@@ -142,54 +148,6 @@ settings parse(int argc, char** argv) {
     s.client.credentials = secret;
     s.client.connect_timeout = std::chrono::seconds(timeout_s);
     return s;
-}
-
-void say(const std::string& line) {
-    std::cout << line << std::endl;
-}
-void complain(const std::string& line) {
-    std::cerr << "net-client: " << line << std::endl;
-}
-
-/// A whole number from 1 to `max` written with digits only ("5", not "-1", "5x" or "").
-std::optional<unsigned long> parse_count(const std::string& text, unsigned long max) {
-    if (text.empty() || text.size() > 9 ||
-        text.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-    auto const n = std::stoul(text);
-    if (n < 1 || n > max)
-        return std::nullopt;
-    return n;
-}
-
-std::string describe(const libnet::server_error& e) {
-    std::string s = "error " + std::string(libnet::to_string(libnet::wire_code(e.code))) + " (" +
-                    std::to_string(e.code.value()) + "): " + e.text;
-    return e.id.empty() ? s : s + ": " + e.id;
-}
-
-// "not_allowed (37): client id is not allowed" for libnet's codes, so scripts can match
-// the name; other errors by their message only.
-std::string describe(libnet::error_code ec) {
-    if (ec.category() == asio::error::get_ssl_category() ||
-        ec.category() == asio::ssl::error::get_stream_category())
-        return "TLS: " + ec.message();
-    if (ec.category() != libnet::libnet_category())
-        return ec.message();
-    return std::string(libnet::to_string(libnet::wire_code(ec))) + " (" +
-           std::to_string(ec.value()) + "): " + ec.message();
-}
-
-std::string describe(const libnet::message& m) {
-    std::string s = "[" + m.from + "] ";
-    if (m.via == libnet::route::direct)
-        s += "(direct) ";
-    if (m.type != 0) {
-        char type[16];
-        std::snprintf(type, sizeof type, "(app 0x%04x) ", m.type);
-        s += type;
-    }
-    return s + m.body;
 }
 
 /// Prints events until the session ends, then stops the input; returns the exit status.

@@ -10,8 +10,8 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <utility>
 #include <optional>
+#include <utility>
 
 namespace libnet::detail {
 
