@@ -44,22 +44,6 @@ inline std::optional<libnet::log_level> parse_level(std::string_view s) {
     return std::nullopt;
 }
 
-/// A thread-safe logger to stderr that drops lines below `min` ("off" drops all).
-inline libnet::log_function stderr_log(const std::string& level, std::string_view prefix) {
-    if (level == "off")
-        return {};
-    auto const min = parse_level(level);
-    if (!min)
-        throw usage_error("--log-level must be debug, info, warn, error or off");
-    static std::mutex mutex;
-    return [min = *min, prefix = std::string(prefix)](libnet::log_level l, std::string_view text) {
-        if (l < min)
-            return;
-        std::lock_guard lock(mutex);
-        std::cerr << prefix << ": " << text << '\n' << std::flush;
-    };
-}
-
 struct host_port {
     std::string host;
     std::string port;

@@ -4,6 +4,7 @@
 
 #include "app_support.hpp"
 #include "config_sources.hpp"
+#include "log_lines.hpp"
 #include "tls_flags.hpp"
 
 #include <libnet/access.hpp>
@@ -16,6 +17,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -29,6 +31,7 @@ struct settings {
     unsigned threads = 1;
     std::string store_spec;
     bool full_sync = true;
+    std::string log_format;
 };
 
 struct store_settings {
@@ -40,6 +43,7 @@ struct store_settings {
     unsigned guess_refill_ms = 2000;
     unsigned frame_timeout_secs = 30;
     bool no_client_term = false;
+    std::string log_format = "text";
 };
 
 po::options_description describe(settings& s, std::string& log_level, unsigned& idle_secs,
@@ -87,6 +91,9 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "PING a client after this much silence; 0: off")
         ("heartbeat-misses", po::value(&o.heartbeat_misses)->default_value(o.heartbeat_misses),
          "unanswered PINGs before a client is dropped as lost")
+        ("log-format", po::value(&st.log_format)->default_value(st.log_format),
+         "'text': TIME LEVEL net-server: MESSAGE; 'json': one JSON object per line with "
+         "time (RFC 3339, UTC), level, program and msg")
         ("log-level", po::value(&log_level)->default_value("info"),
          "debug, info, warn, error or off (log lines go to stderr)")
         ("allow-ids", po::value(&st.allow_ids),
@@ -184,7 +191,8 @@ settings parse(int argc, char** argv) {
     app::apply_server_tls(tls, s.server.tls);
     s.server.idle_timeout = std::chrono::seconds(idle_secs);
     s.server.heartbeat_interval = std::chrono::milliseconds(hb_ms);
-    s.server.log = app::stderr_log(log_level, "net-server");
+    s.server.log = app::stderr_log(log_level, st.log_format, "net-server");
+    s.log_format = st.log_format;
     if (st.sync != "full" && st.sync != "normal")
         throw app::usage_error("--sync must be full or normal");
     if (s.server.mailbox_max_messages < 1)
@@ -240,6 +248,14 @@ settings parse(int argc, char** argv) {
     return s;
 }
 
+/// The stats line (SIGUSR1 and exit): a log line that no --log-level holds back.
+void print_stats(const settings& s, libnet::server& server) {
+    std::ostringstream stats;
+    stats << "stats: " << server.stats();
+    std::cerr << app::log_line(s.log_format, "net-server", libnet::log_level::info, stats.str())
+              << std::endl;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -276,7 +292,7 @@ int main(int argc, char** argv) {
             if (ec)
                 return;
             if (sig == SIGUSR1) {
-                std::cerr << "net-server: stats: " << server->stats() << std::endl;
+                print_stats(s, *server);
                 signals.async_wait(on_signal);
                 return;
             }
@@ -306,6 +322,6 @@ int main(int argc, char** argv) {
     ioc.run();
     for (auto& t : pool)
         t.join();
-    std::cerr << "net-server: stats: " << server->stats() << std::endl;
+    print_stats(s, *server);
     return status;
 }

@@ -5,6 +5,7 @@
 Usage: cli_test.py NET_SERVER NET_CLIENT [unittest args]
 Every wait has a deadline; nothing sleeps to synchronise.
 """
+import json
 import os
 import queue
 import signal
@@ -326,6 +327,32 @@ class Session(unittest.TestCase):
         for c in (first, second):
             c.send("/quit\n")
             self.assertEqual(c.finish()[0], 0)
+
+    def test_log_lines_carry_rfc3339_time_and_level(self):
+        rfc3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+        for fmt in ("text", "json"):
+            srv, addr = start_server("--log-format", fmt)
+            self.track(srv)
+            c = self.track(client(addr, "logged"))
+            joined(srv, "logged")
+            c.send("/quit\n")
+            self.assertEqual(c.finish()[0], 0)
+            srv.p.send_signal(signal.SIGTERM)
+            code, _, err = srv.finish()
+            self.assertEqual(code, 0, err)
+            self.assertTrue(any("joined logged" in l for l in err), err)
+            for line in err:
+                if fmt == "text":
+                    self.assertRegex(line, "^" + rfc3339 + r" (debug|info|warn|error) net-server: ")
+                    continue
+                record = json.loads(line)
+                self.assertEqual(sorted(record), ["level", "msg", "program", "time"], line)
+                self.assertRegex(record["time"], "^" + rfc3339 + "$")
+                self.assertIn(record["level"], ("debug", "info", "warn", "error"))
+                self.assertEqual(record["program"], "net-server")
+        code = subprocess.run([SERVER, "--log-format", "xml"], capture_output=True,
+                              timeout=DEADLINE).returncode
+        self.assertEqual(code, 2)
 
     def test_wait_takes_whole_seconds_only(self):
         srv, addr = start_server()
