@@ -43,7 +43,7 @@ enum class error : std::uint16_t {
     unexpected_frame = 68, ///< A frame that is not valid in the connection's state.
     no_peer_link = 69,     ///< No direct link to that peer is up, or it can't be set up.
     store_failed = 70,     ///< The server's message store could not commit the message.
-    not_ready = 71, ///< The server's barrier is closed: too few clients have registered yet.
+    not_ready = 71,        ///< The server's barrier is shut: too few clients are online yet.
 
     // Connection life (96-127).
     heartbeat_timeout = 96, ///< The peer missed too many PINGs and is considered lost.
