@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -83,28 +83,21 @@ store_sources(int argc, char** argv, const boost::program_options::options_descr
         throw usage_error(e.what());
     }
 
-    std::set<std::string> names;
+    std::map<std::string, std::string> option_of; // LIBNET_MAX_FRAME -> max-frame
     for (auto const& o : settings.options())
-        names.insert(environment_name(o->long_name()));
+        option_of.emplace(environment_name(o->long_name()), o->long_name());
     for (char** e = environ; *e != nullptr; ++e) {
         std::string const entry = *e;
         auto const name = entry.substr(0, entry.find('='));
-        if (name.starts_with("LIBNET_") && name != "LIBNET_CONFIG" && !names.contains(name))
+        if (name.starts_with("LIBNET_") && name != "LIBNET_CONFIG" && !option_of.contains(name))
             sources.ignored.push_back(name);
     }
     try {
-        po::store(po::parse_environment(settings,
-                                        [&names](const std::string& name) -> std::string {
-                                            if (!names.contains(name))
-                                                return {};
-                                            std::string option = name.substr(7);
-                                            for (char& c : option)
-                                                c = c == '_' ? '-'
-                                                             : static_cast<char>(std::tolower(
-                                                                   static_cast<unsigned char>(c)));
-                                            return option;
-                                        }),
-                  vm);
+        auto const to_option = [&option_of](const std::string& name) -> std::string {
+            auto const it = option_of.find(name);
+            return it == option_of.end() ? std::string() : it->second;
+        };
+        po::store(po::parse_environment(settings, to_option), vm);
     } catch (const po::error& e) {
         throw usage_error(std::string("in the environment: ") + e.what());
     }
