@@ -29,6 +29,8 @@ error_info info(error e) noexcept {
         return {"unknown_type", "unknown frame type"};
     case error::frame_timeout:
         return {"frame_timeout", "frame not complete within the frame deadline"};
+    case error::malformed_datagram:
+        return {"malformed_datagram", "UDP datagram breaks the protocol"};
     case error::hello_timeout:
         return {"hello_timeout", "no HELLO within the registration deadline"};
     case error::hello_expected:
@@ -77,6 +79,10 @@ error_info info(error e) noexcept {
         return {"tls_required", "the server accepts only TLS connections"};
     case error::hook_failed:
         return {"hook_failed", "an application hook threw; the session was ended"};
+    case error::unreachable:
+        return {"unreachable", "the peer acknowledged none of the retransmissions"};
+    case error::session_reset:
+        return {"session_reset", "the server does not know this UDP session (restarted?)"};
     }
     return {"unknown", "unknown libnet error"};
 }

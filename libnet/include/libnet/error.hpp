@@ -22,6 +22,7 @@ enum class error : std::uint16_t {
     invalid_client_id = 6,   ///< A client id breaks the id rules.
     unknown_type = 7,        ///< A frame type this side does not handle.
     frame_timeout = 8,       ///< A frame started but did not arrive whole within the deadline.
+    malformed_datagram = 9,  ///< A UDP datagram breaks the rules of docs/protocol.md §16.
 
     // Registration (32-63).
     hello_timeout = 32,       ///< No HELLO arrived within the registration deadline.
@@ -52,6 +53,8 @@ enum class error : std::uint16_t {
     not_connected = 99,     ///< The operation needs a registered connection.
     shutting_down = 100,    ///< The server is stopping.
     hook_failed = 101,      ///< A hook of the application threw: the client ended the session.
+    unreachable = 102,   ///< UDP: the peer acknowledged nothing through repeated retransmissions.
+    session_reset = 103, ///< UDP: the server does not know the session (it restarted, or ended it).
 };
 
 /// libnet reports errors as Boost.System codes, like Asio itself: they hold Asio's
