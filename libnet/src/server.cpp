@@ -20,6 +20,10 @@ boost::asio::ip::tcp::endpoint server::local_endpoint() const {
     return core_->local_endpoint();
 }
 
+boost::asio::ip::udp::endpoint server::udp_endpoint() const {
+    return core_->udp_endpoint();
+}
+
 bool server::cluster_supported() noexcept {
     return detail::cluster_supported();
 }
@@ -44,6 +48,8 @@ std::ostream& operator<<(std::ostream& os, const server_stats& s) {
        << " lost=" << s.lost << " stored=" << s.stored << " stored_offline=" << s.stored_offline
        << " acked=" << s.acked << " expired=" << s.expired << " pending=" << s.pending
        << " store_failures=" << s.store_failures << " refused=" << s.refused;
+    if (s.udp_sessions != 0 || s.udp_cookies != 0)
+        os << " udp_sessions=" << s.udp_sessions << " udp_cookies=" << s.udp_cookies;
     for (auto const& [code, n] : s.errors)
         os << " error." << to_string(code) << "=" << n;
     return os;

@@ -5,6 +5,7 @@
 #include <libnet/event.hpp>
 #include <libnet/frame.hpp>
 #include <libnet/tls_options.hpp>
+#include <libnet/udp_options.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -52,6 +53,11 @@ struct client_options {
     std::uint64_t resume_after = 0;
     /// TLS to the server (docs/guide.md §12); by default plain TCP.
     client_tls tls;
+    /// Reach the server over UDP (docs/guide.md §13), as a host given as "udp://HOST" also
+    /// asks. Not with `tls`: async_connect fails with operation_not_supported.
+    bool over_udp = false;
+    /// The UDP session's settings.
+    udp_transport udp;
 
     /// Largest frame value accepted from the server.
     std::uint32_t max_frame = default_max_frame_size;

@@ -9,6 +9,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 
 #include <memory>
 
@@ -47,6 +48,8 @@ public:
 
     /// The bound address (with the real port when options.port was 0).
     boost::asio::ip::tcp::endpoint local_endpoint() const;
+    /// The bound UDP address (server_options::udp); the default endpoint when UDP is off.
+    boost::asio::ip::udp::endpoint udp_endpoint() const;
 
     /// Whether this build of libnet can join clusters (built with LIBNET_WITH_NATS).
     static bool cluster_supported() noexcept;

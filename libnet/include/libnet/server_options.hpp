@@ -8,6 +8,7 @@
 #include <libnet/server_hooks.hpp>
 #include <libnet/store.hpp>
 #include <libnet/tls_options.hpp>
+#include <libnet/udp_options.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -154,6 +155,9 @@ struct server_options {
 
     /// TLS on the port (docs/guide.md §12); by default plain TCP.
     server_tls tls;
+    /// A UDP endpoint beside the TCP one (docs/guide.md §13); off by default. Its clients
+    /// are ordinary clients; TLS does not cover it.
+    server_udp udp;
 
     /// Join a cluster of servers on NATS; by default the server stands alone. Needs libnet
     /// built with NATS (LIBNET_WITH_NATS); otherwise the server refuses to start.

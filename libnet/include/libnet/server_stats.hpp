@@ -30,6 +30,8 @@ struct server_stats {
     std::uint64_t pending = 0;        ///< Messages in mailboxes now.
     std::uint64_t store_failures = 0; ///< Store commits that failed.
     std::uint64_t refused = 0;        ///< Registrations refused by the allow list or a secret.
+    std::uint64_t udp_sessions = 0;   ///< UDP sessions open now (server_options::udp).
+    std::uint64_t udp_cookies = 0;    ///< Address proofs used, remembered until they expire.
     std::map<error, std::uint64_t> errors; ///< ERROR frames sent, by code.
 };
 

@@ -2,6 +2,7 @@
 // Connecting and registering: the connection to the server, HELLO, and WELCOME with the
 // directory snapshot (docs/protocol.md §6).
 
+#include "../udp/connect.hpp"
 #include "core.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -77,6 +78,71 @@ void client_core::connect(std::string host, std::string port, pending<> op) {
     spawn(connect_session(std::move(host), std::move(port)), std::move(op));
 }
 
+// The server's address as async_connect was given it: "udp://" first picks UDP.
+static bool take_udp_scheme(std::string& host) {
+    constexpr std::string_view scheme = "udp://";
+    if (!host.starts_with(scheme))
+        return false;
+    host.erase(0, scheme.size());
+    return true;
+}
+
+asio::awaitable<client_core::dialed> client_core::dial_tcp(std::string host, std::string port) {
+    auto& timer = connect_timer_;
+    tcp::resolver resolver(ex_);
+    auto resolved =
+        co_await (resolver.async_resolve(host, port, use_tuple) || timer.async_wait(use_tuple));
+    if (resolved.index() == 1)
+        co_return dialed::failed(asio::error::timed_out);
+    auto [rec, endpoints] = std::get<0>(resolved);
+    if (rec || aborting_)
+        co_return dialed::failed(rec);
+    tcp::socket socket(ex_);
+    auto connected =
+        co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
+    if (connected.index() == 1)
+        co_return dialed::failed(asio::error::timed_out);
+    if (auto ec = std::get<0>(std::get<0>(connected)))
+        co_return dialed::failed(ec);
+    boost::system::error_code ignored;
+    auto const local = socket.local_endpoint(ignored);
+    dialed d; // built in place: GCC 12 and braced temporaries in coroutines
+    d.stream.emplace(std::move(socket));
+    d.local = local;
+    co_return d;
+}
+
+asio::awaitable<client_core::dialed> client_core::dial_udp(std::string host, std::string port,
+                                                           clock::time_point deadline) {
+    if (options_.tls.context) // DTLS is not there yet: never fall back to plain text
+        co_return dialed::failed(asio::error::operation_not_supported);
+    auto& timer = connect_timer_;
+    asio::ip::udp::resolver resolver(ex_);
+    auto resolved =
+        co_await (resolver.async_resolve(host, port, use_tuple) || timer.async_wait(use_tuple));
+    if (resolved.index() == 1)
+        co_return dialed::failed(asio::error::timed_out);
+    auto [rec, endpoints] = std::get<0>(resolved);
+    if (rec || aborting_)
+        co_return dialed::failed(rec);
+    auto const to = endpoints.begin()->endpoint();
+    auto opened =
+        co_await (udp::connect(ex_, to, options_.udp, deadline) || timer.async_wait(use_tuple));
+    if (opened.index() == 1)
+        co_return dialed::failed(asio::error::timed_out);
+    auto [ec, s] = std::move(std::get<0>(opened));
+    if (ec)
+        co_return dialed::failed(ec);
+    if (aborting_) {
+        s->close();
+        co_return dialed::failed({});
+    }
+    dialed d;
+    d.stream.emplace(std::move(s));
+    d.local = tcp::endpoint(to.address(), 0);
+    co_return d;
+}
+
 asio::awaitable<error_code> client_core::connect_session(std::string host, std::string port) {
     auto const deadline = clock::now() + options_.connect_timeout;
     auto& timer = connect_timer_;
@@ -87,39 +153,24 @@ asio::awaitable<error_code> client_core::connect_session(std::string host, std::
         return aborting_ ? error_code(asio::error::operation_aborted) : ec;
     };
 
-    tcp::resolver resolver(ex_);
-    auto resolved =
-        co_await (resolver.async_resolve(host, port, use_tuple) || timer.async_wait(use_tuple));
-    if (resolved.index() == 1)
-        co_return given_up(asio::error::timed_out);
-    auto [rec, endpoints] = std::get<0>(resolved);
-    if (rec)
-        co_return given_up(rec);
-    if (aborting_)
-        co_return given_up({});
-    tcp::socket socket(ex_);
-    auto connected =
-        co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
-    if (connected.index() == 1)
-        co_return given_up(asio::error::timed_out);
-    if (auto ec = std::get<0>(std::get<0>(connected)))
-        co_return given_up(ec);
-    if (aborting_)
-        co_return given_up({});
+    bool const over_udp = take_udp_scheme(host) || options_.over_udp;
+    dialed d;
+    if (over_udp)
+        d = co_await dial_udp(host, port, deadline);
+    else
+        d = co_await dial_tcp(host, port);
+    if (d.ec || aborting_ || !d.stream)
+        co_return given_up(d.ec);
     advertise_ = options_.advertise;
     std::string hello_key;
     if (!options_.listen.empty()) {
         hello_key = link_key(); // before the first link can be accepted
-        boost::system::error_code ec;
-        auto const local = socket.local_endpoint(ec);
-        if (!ec)
-            ec = start_listening(local);
-        if (ec)
+        if (auto ec = start_listening(d.local))
             co_return given_up(ec);
     }
 
-    auto stream = transport(std::move(socket));
-    if (options_.tls.context) {
+    auto stream = std::move(*d.stream);
+    if (options_.tls.context && !over_udp) {
         auto const& name = options_.tls.server_name.empty() ? host : options_.tls.server_name;
         stream = transport(std::move(stream.socket()), *options_.tls.context);
         auto shook = co_await (handshake(*stream.tls(), name) || timer.async_wait(use_tuple));

@@ -117,6 +117,21 @@ private:
     void fail_registration(error_code ec);
     void abort_connect();
     boost::asio::awaitable<error_code> connect_session(std::string host, std::string port);
+    // The connection to the server before HELLO (and TLS): its stream, and the local
+    // address links listen beside.
+    struct dialed {
+        error_code ec;
+        std::optional<transport> stream;
+        boost::asio::ip::tcp::endpoint local;
+        static dialed failed(error_code ec) {
+            dialed d;
+            d.ec = ec;
+            return d;
+        }
+    };
+    boost::asio::awaitable<dialed> dial_tcp(std::string host, std::string port);
+    boost::asio::awaitable<dialed> dial_udp(std::string host, std::string port,
+                                            std::chrono::steady_clock::time_point deadline);
     boost::asio::awaitable<error_code> close_session();
     boost::asio::awaitable<error_code> link_to(std::string id);
     // Runs a coroutine of the client's; an exception from it ends the session (hook_failed).

@@ -51,6 +51,8 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
     acceptor_.listen(options_.backlog);
     acceptor_.non_blocking(true); // accept_ready() takes every waiting connection at once
     endpoint_ = acceptor_.local_endpoint();
+    if (options_.udp.enabled)
+        open_udp();
     if (!options_.cluster.servers.empty()) {
         if (options_.store)
             throw std::invalid_argument("a cluster keeps its mailboxes in NATS: drop the store");
@@ -66,12 +68,32 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
 
 server_core::~server_core() {
     cluster_.reset(); // before anything its callbacks use
+    if (udp_)
+        udp_->close();
+}
+
+void server_core::open_udp() {
+    auto o = options_;
+    o.host = options_.udp.host.empty() ? options_.host : options_.udp.host;
+    o.port = options_.udp.port;
+    auto const ep = resolve(ex_, o);
+    udp_ = std::make_shared<udp::listener>(ex_, udp::listener::endpoint(ep.address(), ep.port()),
+                                           options_.udp, [this] { return session_strand(); });
 }
 
 asio::awaitable<error_code> server_core::run() {
     if (cluster_)
         cluster_->start();
     log(log_level::info, "listening on " + endpoint_string(endpoint_));
+    if (udp_) {
+        log(log_level::info, "listening on udp " + endpoint_string(udp_endpoint()));
+        udp_->start([weak = weak_from_this()](std::shared_ptr<udp::stream> s) {
+            if (auto self = weak.lock())
+                self->open_session(transport(std::move(s)));
+            else
+                s->close();
+        });
+    }
     {
         std::lock_guard lock(mutex_);
         idle_since_ = std::chrono::steady_clock::now(); // idle time counts from the run
@@ -96,6 +118,8 @@ asio::awaitable<error_code> server_core::run() {
         drained_.expires_at(std::chrono::steady_clock::time_point::max());
         co_await drained_.async_wait(use_tuple);
     }
+    if (udp_)
+        udp_->close();
     store_->flush(); // what was confirmed is committed; the rest gets its chance
     if (cluster_)
         cluster_->stop(); // the other nodes see our clients leave
@@ -277,6 +301,8 @@ void server_core::stop(msg::term_reason reason, std::string_view by, std::string
     asio::post(strand_, [self = shared_from_this()] {
         boost::system::error_code ignored;
         self->acceptor_.close(ignored);
+        if (self->udp_)
+            self->udp_->stop_accepting();
         self->idle_timer_.cancel();
         self->backoff_timer_.cancel();
         self->expiry_timer_.cancel();
@@ -306,6 +332,10 @@ server_stats server_core::stats() const {
     s.expired = expired_.load();
     s.store_failures = store_failures_.load();
     s.refused = refused_.load();
+    if (udp_) {
+        s.udp_sessions = udp_->sessions();
+        s.udp_cookies = udp_->remembered_cookies();
+    }
     for (std::size_t i = 0; i < errors_.size(); ++i)
         if (auto n = errors_[i].load())
             s.errors[static_cast<error>(i)] = n;

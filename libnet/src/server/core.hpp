@@ -2,6 +2,7 @@
 #ifndef LIBNET_SRC_SERVER_CORE_HPP
 #define LIBNET_SRC_SERVER_CORE_HPP
 
+#include "../udp/listener.hpp"
 #include "cluster.hpp"
 #include "directory.hpp"
 #include "guard.hpp"
@@ -71,6 +72,9 @@ public:
     boost::asio::awaitable<error_code> run();
     void stop(msg::term_reason reason, std::string_view by = {}, std::string_view text = {});
     boost::asio::ip::tcp::endpoint local_endpoint() const { return endpoint_; }
+    boost::asio::ip::udp::endpoint udp_endpoint() const {
+        return udp_ ? udp_->local_endpoint() : boost::asio::ip::udp::endpoint();
+    }
     server_stats stats() const;
     boost::asio::any_io_executor get_executor() const { return strand_; }
 
@@ -218,6 +222,8 @@ private:
     void close_shared(mailbox& mb);
 
     std::unique_ptr<cluster> cluster_;
+    std::shared_ptr<udp::listener> udp_; // server_options::udp
+    void open_udp();
     // Registrations waiting for the cluster to settle their id (under mutex_).
     struct claim {
         std::shared_ptr<server_session> session;

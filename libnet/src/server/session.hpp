@@ -19,7 +19,8 @@ class server_core;
 struct mailbox;
 
 /// "ip:port", "[v6]:port": how endpoints appear in logs and assigned ids.
-inline std::string endpoint_string(const boost::asio::ip::tcp::endpoint& ep) {
+template <class Endpoint>
+std::string endpoint_string(const Endpoint& ep) {
     std::ostringstream os;
     os << ep;
     return os.str();

@@ -15,6 +15,8 @@ namespace libnet::detail {
 using boost::asio::ip::tcp;
 
 tcp::endpoint prepare_stream(transport& s) {
+    if (auto* u = s.udp())
+        return {u->peer().address(), u->peer().port()};
     boost::system::error_code ignored;
     s.socket().set_option(tcp::no_delay(true), ignored);
     return s.socket().remote_endpoint(ignored);
@@ -25,6 +27,10 @@ tcp::endpoint prepare_stream(transport& s) {
 // way. Marked as received for the length of the call, SSL_shutdown only sends ours; the
 // reader then reads on until the peer's close_notify ends the stream.
 asio::awaitable<void> shutdown_send(transport& s) {
+    if (auto* u = s.udp()) {
+        u->shutdown_send();
+        co_return;
+    }
     if (!s.tls()) {
         boost::system::error_code ignored;
         s.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -47,6 +53,8 @@ asio::awaitable<void> shutdown_send(transport& s) {
 }
 
 bool input_buffered(transport& s) {
+    if (auto* u = s.udp())
+        return u->input_buffered();
     if (!s.tls())
         return false;
     auto* ssl = s.tls()->native_handle();
@@ -54,11 +62,15 @@ bool input_buffered(transport& s) {
 }
 
 void close_stream(transport& s) {
+    if (auto* u = s.udp())
+        return u->close();
     boost::system::error_code ignored;
     s.socket().close(ignored);
 }
 
 std::uint64_t unacknowledged_bytes(transport& s) {
+    if (auto* u = s.udp())
+        return u->unacknowledged();
 #ifdef __linux__
     int n = 0;
     if (::ioctl(s.socket().native_handle(), SIOCOUTQ, &n) == 0 && n > 0)

@@ -2,6 +2,8 @@
 #ifndef LIBNET_SRC_WIRE_TRANSPORT_HPP
 #define LIBNET_SRC_WIRE_TRANSPORT_HPP
 
+#include "../udp/stream.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,7 +16,8 @@
 
 namespace libnet::detail {
 
-/// The stream a connection runs over: a TCP socket, or TLS on one (docs/guide.md §12).
+/// The stream a connection runs over: a TCP socket, TLS on one (docs/guide.md §12), or a
+/// UDP session (docs/guide.md §13).
 /// Which one is chosen at run time, so every session, client and link is one type whether
 /// it encrypts or not; the branch costs nothing next to a system call.
 class transport {
@@ -30,14 +33,22 @@ public:
         : tcp_(socket.get_executor()),
           tls_(std::make_unique<tls_stream>(std::move(socket), context)) {}
 
+    /// A UDP session's stream, already open (its handshake made).
+    explicit transport(std::shared_ptr<udp::stream> s)
+        : tcp_(s->get_executor()), udp_(std::move(s)) {}
+
     executor_type get_executor() noexcept { return tcp_.get_executor(); }
     tcp::socket& socket() noexcept { return tls_ ? tls_->next_layer() : tcp_; }
     const tcp::socket& socket() const noexcept { return tls_ ? tls_->next_layer() : tcp_; }
     /// The TLS stream; null over plain TCP.
     tls_stream* tls() noexcept { return tls_.get(); }
+    /// The UDP stream; null over TCP.
+    udp::stream* udp() const noexcept { return udp_.get(); }
 
     template <class Buffers, class Token>
     auto async_read_some(const Buffers& buffers, Token&& token) {
+        if (udp_)
+            return udp_->async_read_some(buffers, std::forward<Token>(token));
         if (tls_)
             return tls_->async_read_some(buffers, std::forward<Token>(token));
         return tcp_.async_read_some(buffers, std::forward<Token>(token));
@@ -48,6 +59,8 @@ public:
     /// system call per frame.
     template <class Buffers, class Token>
     auto async_write_some(const Buffers& buffers, Token&& token) {
+        if (udp_)
+            return udp_->async_write_some(buffers, std::forward<Token>(token));
         if (!tls_)
             return tcp_.async_write_some(buffers, std::forward<Token>(token));
         if (!staging_)
@@ -64,6 +77,7 @@ private:
     tcp::socket tcp_; // the socket over plain TCP; unused (closed) under TLS
     std::unique_ptr<tls_stream> tls_;
     std::unique_ptr<char[]> staging_;
+    std::shared_ptr<udp::stream> udp_;
 };
 
 // What basic_connection asks of its stream beyond reading and writing (connection.hpp).
@@ -76,7 +90,7 @@ boost::asio::awaitable<void> shutdown_send(transport& s);
 /// Closes at once; pending operations complete with operation_aborted.
 void close_stream(transport& s);
 inline bool stream_open(const transport& s) {
-    return s.socket().is_open();
+    return s.udp() ? s.udp()->is_open() : s.socket().is_open();
 }
 /// Input already received but not yet read: over TLS a read returns one record at most,
 /// however much more has arrived.
