@@ -69,6 +69,10 @@ arguments; 130 on a second SIGINT/SIGTERM (leaves at once, without BYE).)txt";
 struct settings {
     app::host_port server;
     libnet::client_options client;
+    /// How the server is named in messages: HOST:PORT, or udp://HOST:PORT.
+    std::string server_label() const {
+        return (client.over_udp ? "udp://" : "") + server.host + ":" + server.port;
+    }
 };
 
 settings parse(int argc, char** argv) {
@@ -79,7 +83,8 @@ settings parse(int argc, char** argv) {
     std::string secret, secret_file;
     bool no_directory = false;
     d.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
-        "server", po::value(&server)->required(), "server address, HOST:PORT")(
+        "server", po::value(&server)->required(),
+        "server address, HOST:PORT over TCP or udp://HOST:PORT over UDP")(
         "id", po::value(&s.client.id), "id to register under (default: the server assigns one)")(
         "connect-timeout", po::value(&timeout_s)->default_value(timeout_s),
         "seconds to connect and register")(
@@ -115,8 +120,14 @@ settings parse(int argc, char** argv) {
     } catch (const po::error& e) {
         throw app::usage_error(e.what());
     }
+    if (server.starts_with("udp://")) {
+        server.erase(0, 6);
+        s.client.over_udp = true;
+    }
     s.server = app::parse_host_port(server);
     app::apply_client_tls(tls, vm.count("tls") != 0, s.client.tls);
+    if (s.client.over_udp && s.client.tls.context)
+        throw app::usage_error("--tls is for TCP: a udp:// server is reached in clear");
     s.client.directory = !no_directory;
     if (vm.count("id") && !libnet::is_valid_client_id(s.client.id))
         throw app::usage_error("--id must be 1-64 bytes of UTF-8 without spaces or controls");
@@ -336,14 +347,13 @@ int main(int argc, char** argv) {
            int& status) -> asio::awaitable<void> {
             auto [ec] = co_await c.async_connect(s.server.host, s.server.port, use_tuple);
             if (ec) {
-                complain("cannot register with " + s.server.host + ":" + s.server.port + ": " +
-                         describe(ec));
+                complain("cannot register with " + s.server_label() + ": " + describe(ec));
                 status = 1;
                 lines.stop();
                 co_return;
             }
             auto const me = c.id();
-            complain("registered as " + me + " with " + s.server.host + ":" + s.server.port +
+            complain("registered as " + me + " with " + s.server_label() +
                      (s.client.directory ? " (" + std::to_string(c.directory().size()) + " online)"
                                          : ""));
             for (auto const& p : c.directory())

@@ -44,7 +44,27 @@ struct store_settings {
     unsigned frame_timeout_secs = 30;
     bool no_client_term = false;
     std::string log_format = "text";
+    std::string udp;
+    std::size_t udp_max_datagram = libnet::udp_transport{}.max_datagram;
 };
+
+// --udp [HOST:]PORT and its settings.
+void apply_udp(const store_settings& st, libnet::server_options& o) {
+    if (st.udp_max_datagram < 256 || st.udp_max_datagram > 65507)
+        throw app::usage_error("--udp-max-datagram must be between 256 and 65507");
+    o.udp.transport.max_datagram = st.udp_max_datagram;
+    if (st.udp.empty())
+        return;
+    o.udp.enabled = true;
+    if (st.udp.find(':') == std::string::npos) {
+        auto const hp = app::parse_host_port("x:" + st.udp, true);
+        o.udp.port = static_cast<std::uint16_t>(std::stoul(hp.port));
+        return;
+    }
+    auto const hp = app::parse_host_port(st.udp, true);
+    o.udp.host = hp.host;
+    o.udp.port = static_cast<std::uint16_t>(std::stoul(hp.port));
+}
 
 po::options_description describe(settings& s, std::string& log_level, unsigned& idle_secs,
                                  std::size_t& hb_ms, store_settings& st) {
@@ -57,6 +77,11 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
         ("host", po::value(&o.host)->default_value(o.host), "address or host name to bind")
         ("port", po::value(&o.port)->default_value(o.port),
          "port to bind; 0 picks a free one (printed as the first line of stdout)")
+        ("udp", po::value(&st.udp),
+         "also serve clients over UDP at [HOST:]PORT (HOST defaults to --host; port 0 picks "
+         "a free one, printed on stdout as 'udp HOST:PORT' after the TCP address)")
+        ("udp-max-datagram", po::value(&st.udp_max_datagram)->default_value(st.udp_max_datagram),
+         "largest UDP datagram sent, headers included (256-65507)")
         ("threads", po::value(&s.threads)->default_value(s.threads),
          "threads running the server (1-256)")
         ("expect", po::value(&o.expect)->default_value(0),
@@ -243,6 +268,7 @@ settings parse(int argc, char** argv) {
         throw app::usage_error("--store sqlite: needs a PATH");
     s.store_spec = st.store;
     s.full_sync = st.sync == "full";
+    apply_udp(st, s.server);
     if (vm.count("check-config"))
         app::print_settings_and_exit(vm, sources);
     return s;
@@ -306,6 +332,13 @@ int main(int argc, char** argv) {
     std::cout << (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
                                        : ep.address().to_string())
               << ":" << ep.port() << std::endl;
+    if (s.server.udp.enabled) {
+        auto const u = server->udp_endpoint();
+        std::cout << "udp "
+                  << (u.address().is_v6() ? "[" + u.address().to_string() + "]"
+                                          : u.address().to_string())
+                  << ":" << u.port() << std::endl;
+    }
 
     int status = 0;
     server->async_run([&](libnet::error_code ec) {

@@ -328,6 +328,32 @@ class Session(unittest.TestCase):
             c.send("/quit\n")
             self.assertEqual(c.finish()[0], 0)
 
+    def test_a_udp_client_talks_to_a_tcp_client(self):
+        srv, addr = start_server("--udp", "0")
+        self.track(srv)
+        udp_line = srv.stdout_line(what="UDP address")
+        self.assertRegex(udp_line, r"^udp 127\.0\.0\.1:\d+$")
+        udp_addr = "udp://" + udp_line.split()[1]
+        bob = self.track(client(addr, "bob"))
+        joined(srv, "bob")
+        alice = self.track(client(udp_addr, "alice"))
+        alice.stderr_line(
+            lambda l: l == f"net-client: registered as alice with {udp_addr} (2 online)",
+            "alice's registration line")
+        bob.stdout_line(lambda l: l == "+ alice", "'+ alice'")
+        alice.send("@bob over udp\n")
+        bob.stdout_line(lambda l: l == "[alice] over udp", "the message over UDP")
+        bob.send("@alice " + "x" * 3000 + "\n")  # fragmented on the way
+        alice.stdout_line(lambda l: l == "[bob] " + "x" * 3000, "the long reply")
+        alice.send("/quit\n")
+        self.assertEqual(alice.finish()[0], 0)
+        bob.stdout_line(lambda l: l == "- alice", "'- alice'")
+        bob.send("/quit\n")
+        self.assertEqual(bob.finish()[0], 0)
+        code = subprocess.run([CLIENT, "--server", "udp://127.0.0.1:1", "--tls"],
+                              capture_output=True, timeout=DEADLINE).returncode
+        self.assertEqual(code, 2)
+
     def test_log_lines_carry_rfc3339_time_and_level(self):
         rfc3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
         for fmt in ("text", "json"):
