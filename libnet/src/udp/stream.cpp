@@ -41,8 +41,7 @@ channel_limits limits_of(const udp_transport& t) {
 
 stream::stream(executor_type ex, std::shared_ptr<datagram_port> port, endpoint peer,
                std::uint64_t cid, const channel_limits& limits)
-    : ex_(ex), port_(std::move(port)), peer_(peer), ch_(cid, limits), limits_(limits), timer_(ex),
-      out_(limits.max_datagram) {}
+    : ex_(ex), port_(std::move(port)), peer_(peer), ch_(cid, limits), limits_(limits), timer_(ex) {}
 
 void stream::start() {
     asio::co_spawn(ex_, run_timer(shared_from_this()), asio::detached);
@@ -179,8 +178,10 @@ void stream::flush() {
     if (ended_)
         return;
     auto const now = clock::now();
-    for (std::size_t n; (n = ch_.next_datagram(out_, now)) != 0;)
-        send({out_.data(), n}, peer_);
+    // One buffer per thread rather than per session: an idle session should cost little.
+    thread_local std::vector<std::uint8_t> out(max_datagram);
+    for (std::size_t n; (n = ch_.next_datagram({out.data(), limits_.max_datagram}, now)) != 0;)
+        send({out.data(), n}, peer_);
     if (closed_) {
         if (ch_.failure() || ch_.closed() || now >= linger_until_) {
             finish();

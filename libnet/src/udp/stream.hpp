@@ -124,7 +124,6 @@ private:
     boost::asio::steady_timer timer_;
     clock::time_point timer_at_ = clock::time_point::max();
     clock::time_point linger_until_ = clock::time_point::max();
-    std::vector<std::uint8_t> out_;
 
     // In optionals: Asio 1.81's any_completion_handler move assignment recurses without end
     // (it converts `other` as an lvalue); moves here are constructions only.
