@@ -7,9 +7,10 @@
 
 #include <queue>
 #include <random>
+#include <set>
 #include <vector>
 
-// The reliable channel of docs/protocol.md §16.5 between two ends over a simulated link
+// The reliable channel of docs/protocol.md §17.5 between two ends over a simulated link
 // with virtual time: loss, duplication, reordering and delay, seeded.
 
 using namespace libnet::detail::udp;
@@ -46,6 +47,8 @@ public:
     time_point now() const { return now_; }
     std::uint64_t datagrams() const { return datagrams_; }
     std::uint64_t max_datagram_seen() const { return max_seen_; }
+    /// Loses the next transmission of a's packet `number` on its way to b.
+    void drop_once(std::uint32_t number) { drops_.insert(number); }
 
     // Moves time to the next event and handles everything due then.
     void step() {
@@ -72,7 +75,7 @@ public:
             ++datagrams_;
             max_seen_ = std::max<std::uint64_t>(max_seen_, n);
             bytes d(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
-            if (chance(cond_.loss))
+            if (chance(cond_.loss) || (to_b && dropped(d)))
                 continue;
             send(d, to_b);
             if (chance(cond_.duplicate))
@@ -88,6 +91,11 @@ private:
         bytes data;
         bool operator>(const in_air& o) const { return at != o.at ? at > o.at : order > o.order; }
     };
+    bool dropped(const bytes& d) {
+        auto r = decode(d);
+        auto const& data = std::get<data_datagram>(*r.value);
+        return (data.flags & flag_packet) && drops_.erase(data.number) > 0;
+    }
     bool chance(double p) { return p > 0 && std::uniform_real_distribution<>(0, 1)(rng_) < p; }
     void send(const bytes& d, bool to_b) {
         auto at = now_ + cond_.delay;
@@ -105,6 +113,7 @@ private:
     time_point now_ = time_point() + 1h;
     std::priority_queue<in_air, std::vector<in_air>, std::greater<>> air_;
     std::uint64_t order_ = 0, datagrams_ = 0, max_seen_ = 0;
+    std::set<std::uint32_t> drops_;
 };
 
 // Feeds `count` frames of varying size into `from` as room allows and checks they come out
@@ -236,6 +245,56 @@ TEST_CASE("udp channel: the congestion window halves on loss and grows back") {
     exchange(sim2, ab2, none, 600s);
     REQUIRE(ab2.done());
     CHECK(sim2.a().stats().cwnd < grown);
+}
+
+namespace {
+
+// Sends `count` frames of 1,000 bytes (one packet each) from a, losing those in `lost`, and
+// returns the virtual time until b has read them all.
+std::chrono::microseconds repair_time(std::uint32_t count, const std::set<std::uint32_t>& lost) {
+    link_conditions c;
+    c.delay = 2ms;
+    simulation sim(c, {}, 1);
+    stream_check warm(50, 64), none(0, 8);
+    exchange(sim, warm, none, 10s); // a round-trip estimate first
+    REQUIRE(warm.done());
+    for (int i = 0; i < 100 && sim.a().unacknowledged() > 0; ++i)
+        sim.step();
+    REQUIRE(sim.a().stats().srtt > 0us);
+    // Packet numbers go on from what the warm-up used.
+    auto const next = static_cast<std::uint32_t>(sim.a().stats().sent);
+    for (auto n : lost)
+        sim.drop_once(next + n);
+    auto const start = sim.now();
+    bytes out(4096);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        auto const f = frame(i, 994);
+        REQUIRE(sim.a().write(f) == f.size());
+        sim.step(); // each frame its own packet
+    }
+    std::size_t got = 0;
+    while (got < count * 1000 && sim.now() - start < 10s) {
+        sim.step();
+        for (std::size_t n; (n = sim.b().read(out, sim.now())) != 0;)
+            got += n;
+    }
+    REQUIRE(got == count * 1000);
+    CHECK(sim.a().stats().retransmitted == lost.size());
+    return std::chrono::duration_cast<std::chrono::microseconds>(sim.now() - start);
+}
+
+} // namespace
+
+// Without early retransmit and the tail probe, each of these waits for the 200 ms minimum
+// retransmission timeout; with them, a few round trips of 4 ms do.
+TEST_CASE("udp channel: a loss with few packets behind it is repaired within round trips") {
+    CHECK(repair_time(2, {0}) < 50ms);
+    CHECK(repair_time(3, {1}) < 50ms);
+}
+
+TEST_CASE("udp channel: a loss at the tail is repaired by a probe before the timeout") {
+    CHECK(repair_time(3, {2}) < 50ms);
+    CHECK(repair_time(1, {0}) < 50ms);
 }
 
 TEST_CASE("udp channel: a peer that goes silent is unreachable after the timeouts") {

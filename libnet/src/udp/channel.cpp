@@ -115,6 +115,9 @@ std::size_t channel::next_datagram(std::span<std::uint8_t> out, time_point now) 
         fail(error::frame_timeout);
     if (failure_)
         return 0;
+    if (now >= tlp_at_)
+        if (auto n = probe_tail(out, now))
+            return n;
     while (!lost_.empty() && in_flight_ < cwnd_) {
         auto const number = lost_.front();
         lost_.pop_front();
@@ -159,6 +162,7 @@ std::size_t channel::send_packet(std::span<std::uint8_t> out, std::uint64_t numb
     ++stats_.sent;
     if (rto_at_ == time_point::max())
         rto_at_ = now + rto_;
+    arm_tail_probe(now);
     last_sent_ = now;
     return encode(d, out);
 }
@@ -288,7 +292,7 @@ void channel::on_ack(const ack_block& a, time_point now) {
         rtt_sample(rtt);
     }
     largest_acked_tsn_ = std::max(largest_acked_tsn_, newest_tsn);
-    detect_losses();
+    detect_losses(now);
     if (newest_tsn >= recovery_tsn_) { // not while recovering from a loss
         if (cwnd_ < ssthresh_) {
             cwnd_ += static_cast<std::uint32_t>(newly);
@@ -299,16 +303,55 @@ void channel::on_ack(const ack_block& a, time_point now) {
         cwnd_ = std::min<std::uint32_t>(cwnd_, 65'535);
     }
     rto_at_ = in_flight_ > 0 || !lost_.empty() ? now + rto_ : time_point::max();
+    tlp_at_ = time_point::max();
+    if (in_flight_ > 0)
+        arm_tail_probe(now);
+}
+
+// The last packets of a burst have no later ones to reveal their loss: two round trips
+// after the last transmission, the newest unacknowledged packet goes again (a tail loss
+// probe), and the acknowledgement it draws shows what is missing.
+void channel::arm_tail_probe(time_point now) {
+    if (srtt_.count() > 0)
+        tlp_at_ = now + std::max<microseconds>(2 * srtt_, microseconds(2000));
+}
+
+std::size_t channel::probe_tail(std::span<std::uint8_t> out, time_point now) {
+    tlp_at_ = time_point::max();
+    if (in_flight_ == 0 || !lost_.empty())
+        return 0;
+    for (auto i = sent_.size(); i-- > 0;) {
+        auto& p = sent_[i];
+        if (p.acked || p.lost)
+            continue;
+        --in_flight_; // send_packet counts it again
+        ++stats_.retransmitted;
+        auto const n = send_packet(out, snd_una_ + i, now);
+        tlp_at_ = time_point::max(); // one probe until something is acknowledged
+        return n;
+    }
+    return 0;
 }
 
 // A packet is lost once three packets sent after it were acknowledged (RFC 6675's
-// DupThresh, counted in transmissions so that a packet sent again is judged by its copy).
-void channel::detect_losses() {
+// DupThresh, counted in transmissions so that a packet sent again is judged by its copy);
+// fewer when fewer are outstanding (early retransmit, RFC 5827); or once a packet sent
+// after it was acknowledged and it has been out for a round trip and a quarter (RACK,
+// RFC 8985), so that a small window does not wait for the retransmission timeout.
+void channel::detect_losses(time_point now) {
     bool lost_any = false;
     std::uint64_t first_lost_tsn = 0;
+    auto const outstanding = snd_next_ - snd_una_;
+    std::uint64_t const threshold =
+        outstanding >= 4 ? 3 : std::max<std::uint64_t>(outstanding - 1, 1);
+    auto const patience = srtt_ + std::max<microseconds>(srtt_ / 4, microseconds(1000));
     for (std::size_t i = 0; i < sent_.size(); ++i) {
         auto& p = sent_[i];
-        if (p.acked || p.lost || p.tsn + 3 > largest_acked_tsn_)
+        if (p.acked || p.lost || p.tsn >= largest_acked_tsn_)
+            continue;
+        bool const by_count = p.tsn + threshold <= largest_acked_tsn_;
+        bool const by_time = srtt_.count() > 0 && now - p.sent_at > patience;
+        if (!by_count && !by_time)
             continue;
         p.lost = true;
         --in_flight_;
@@ -357,7 +400,7 @@ void channel::release_acked() {
 channel::time_point channel::deadline() const noexcept {
     if (failure_)
         return time_point::max();
-    auto at = std::min(rto_at_, ack_at_);
+    auto at = std::min({rto_at_, ack_at_, tlp_at_});
     if (ack_now_ || probe_due_)
         at = time_point::min();
     if (limits_.keepalive.count() > 0)

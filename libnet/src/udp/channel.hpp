@@ -34,13 +34,14 @@ struct channel_limits {
     std::chrono::milliseconds reassembly_timeout{60'000};
 };
 
-/// One reliable, ordered byte stream over datagrams, I/O-free (docs/protocol.md §16.5): the
+/// One reliable, ordered byte stream over datagrams, I/O-free (docs/protocol.md §17.5-17.7): the
 /// application writes whole frames and reads what arrived in order; the network side feeds
 /// received DATA datagrams in and asks for the next datagram to send. Packets carry one or
 /// more whole frames, or one fragment of a frame larger than a packet. Numbered per
 /// direction; cumulative and selective acknowledgements; retransmission on a timeout
-/// (RFC 6298) or when three later packets were acknowledged; a NewReno congestion window
-/// bounded by the peer's receive window.
+/// (RFC 6298), when later packets were acknowledged (three, fewer for a small window) or a
+/// later one was and a round trip passed (RACK), and a probe of the tail; a NewReno
+/// congestion window bounded by the peer's receive window.
 class channel {
 public:
     using clock = std::chrono::steady_clock;
@@ -108,7 +109,9 @@ private:
     void on_timeout(time_point now);
     void on_ack(const ack_block& a, time_point now);
     void mark_acked(sent_packet& p, std::uint64_t& newest_tsn, const sent_packet*& sample);
-    void detect_losses();
+    void detect_losses(time_point now);
+    void arm_tail_probe(time_point now);
+    std::size_t probe_tail(std::span<std::uint8_t> out, time_point now);
     void rtt_sample(std::chrono::microseconds rtt);
     void arm_timer(time_point now);
     bool window_open() const noexcept;
@@ -142,6 +145,7 @@ private:
     std::chrono::microseconds srtt_{0}, rttvar_{0}, rto_;
     std::uint32_t timeouts_ = 0;
     time_point rto_at_ = time_point::max();
+    time_point tlp_at_ = time_point::max();
     time_point last_sent_{};
     bool fin_wanted_ = false, fin_sent_ = false, fin_acked_ = false, probe_due_ = false;
 
