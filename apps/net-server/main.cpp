@@ -269,6 +269,9 @@ settings parse(int argc, char** argv) {
     s.store_spec = st.store;
     s.full_sync = st.sync == "full";
     apply_udp(st, s.server);
+    if (s.server.udp.enabled && s.server.tls.context)
+        throw app::usage_error("--udp: UDP has no encryption (no DTLS yet); a server with "
+                               "--tls-cert takes no UDP clients");
     if (vm.count("check-config"))
         app::print_settings_and_exit(vm, sources);
     return s;

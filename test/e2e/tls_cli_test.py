@@ -122,6 +122,8 @@ class Tls(unittest.TestCase):
               self.f("alice.key")], "does not match"),
             ([cli_test.SERVER, "--tls-cert", self.f("server.pem"), "--tls-key",
               self.f("server.key"), "--tls-min-version", "1.1"], "1.2 or 1.3"),
+            ([cli_test.SERVER, "--tls-cert", self.f("server.pem"), "--tls-key",
+              self.f("server.key"), "--udp", "0"], "UDP has no encryption"),
             ([cli_test.CLIENT, "--server", "127.0.0.1:1", "--tls-ca", self.f("nope.pem")],
              "nope.pem"),
         ]

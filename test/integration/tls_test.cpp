@@ -159,6 +159,17 @@ TEST_CASE("tls: with identity mapping a client registers only under its certific
     });
 }
 
+TEST_CASE("tls: a server with TLS refuses to open UDP whose sessions would travel in clear") {
+    tls_dir d;
+    asio::io_context ioc;
+    auto o = tls_server(d);
+    o.udp.enabled = true;
+    CHECK_THROWS_WITH(libnet::server(ioc.get_executor(), o),
+                      Catch::Contains("UDP has no encryption"));
+    o.udp.enabled = false;
+    CHECK_NOTHROW(libnet::server(ioc.get_executor(), o));
+}
+
 TEST_CASE("tls: a handshake that never comes is cut at the handshake timeout") {
     tls_dir d;
     run([&d](asio::io_context& ioc) -> asio::awaitable<void> {

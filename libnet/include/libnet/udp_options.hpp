@@ -9,7 +9,7 @@
 
 namespace libnet {
 
-/// How a session runs over UDP (docs/protocol.md §16, docs/guide.md §13): the same frames as
+/// How a session runs over UDP (docs/protocol.md §17, docs/guide.md §13): the same frames as
 /// over TCP, in numbered packets that are acknowledged, retransmitted and put back in order.
 /// Both ends take their own settings; nothing here has to match the peer's.
 struct udp_transport {
@@ -37,7 +37,8 @@ struct udp_transport {
 
 /// The server's UDP endpoint (server_options::udp).
 struct server_udp {
-    /// Open a UDP endpoint beside the TCP one.
+    /// Open a UDP endpoint beside the TCP one. Not with server_options::tls: UDP sessions
+    /// travel in clear, and the server constructor throws std::invalid_argument.
     bool enabled = false;
     /// Address to bind; empty: server_options::host.
     std::string host;

@@ -42,6 +42,9 @@ server_core::server_core(asio::any_io_executor ex, server_options options)
                                     std::to_string(min_max_frame_size));
     if (options_.barrier != 0 && !options_.cluster.servers.empty())
         throw std::invalid_argument("a barrier is for one server, not a cluster");
+    if (options_.udp.enabled && options_.tls.context)
+        throw std::invalid_argument("UDP has no encryption (no DTLS yet): a server with TLS "
+                                    "takes no UDP clients");
     barrier_open_.store(options_.barrier == 0, std::memory_order_relaxed);
     load_store();
     auto const ep = resolve(ex, options_);
