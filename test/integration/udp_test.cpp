@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-// The UDP transport (docs/protocol.md §16): UDP clients are ordinary clients; sessions
+// The UDP transport (docs/protocol.md §17): UDP clients are ordinary clients; sessions
 // survive loss and a port change; the handshake keeps no state for unproven addresses.
 #include "../../libnet/src/udp/datagram.hpp"
 #include "harness.hpp"
@@ -192,6 +192,29 @@ TEST_CASE("udp: a UDP client and a TCP client see each other and exchange messag
     });
 }
 
+// The server on 127.0.0.2: Linux reaches it from 127.0.0.1, so the address a client
+// advertises tells its own address from the server's.
+TEST_CASE("udp: a client listening on every interface advertises its own address") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        auto so = udp_server();
+        so.host = "127.0.0.2";
+        server s(ioc, so);
+        auto o = with_id("alice");
+        o.udp = fast_transport();
+        o.listen = ":0";
+        libnet::client a(ioc.get_executor(), o);
+        auto [ec] = co_await a.async_connect("udp://127.0.0.2",
+                                             std::to_string(s->udp_endpoint().port()), use_tuple);
+        REQUIRE_FALSE(ec);
+        REQUIRE(a.directory().size() == 1);
+        auto const advertised = a.directory()[0].endpoint;
+        CHECK(advertised.starts_with("127.0.0.1:"));
+        CHECK_FALSE(advertised.ends_with(":0"));
+        co_await close(a);
+        co_await s.stop();
+    });
+}
+
 TEST_CASE("udp: 10,000 messages each way arrive once and in order at 10 % loss") {
     run(
         [](asio::io_context& ioc) -> asio::awaitable<void> {
@@ -314,6 +337,38 @@ TEST_CASE("udp: a client notices a server restart through the reset") {
         CHECK(end == libnet::error::session_reset);
         co_await first.stop();
         co_await second.stop();
+        proxy->stop();
+    });
+}
+
+TEST_CASE("udp: a client the server can no longer reach leaves as lost and not as an error") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        auto so = udp_server();
+        so.udp.transport.max_timeouts = 2;
+        server s(ioc, so);
+        lossy_proxy::conditions clear, cut;
+        cut.loss = 1.0;
+        auto proxy = std::make_shared<lossy_proxy>(ioc, s->udp_endpoint(), clear, 1);
+        proxy->start();
+        auto a = co_await connect_udp(ioc, proxy->endpoint(), "alice");
+        auto b = co_await connect(ioc, s, "bob");
+        co_await expect<libnet::peer_joined>(*a);
+        proxy->set_conditions(cut);
+        auto [ec] = co_await b->async_send("alice", "anyone there?", use_tuple);
+        REQUIRE_FALSE(ec);
+        auto left = co_await expect<libnet::peer_left>(*b);
+        CHECK(left.id == "alice");
+        CHECK(left.reason == libnet::msg::leave_reason::lost);
+        auto const st = s->stats();
+        CHECK(st.lost == 1);
+        CHECK(st.errors.empty());
+        proxy->set_conditions(clear); // alice speaks again: the server knows her no more
+        std::tie(ec) = co_await a->async_send("bob", "back", use_tuple);
+        REQUIRE_FALSE(ec);
+        auto const end = co_await end_of(*a);
+        CHECK(end == libnet::error::session_reset);
+        co_await close(*b);
+        co_await s.stop();
         proxy->stop();
     });
 }

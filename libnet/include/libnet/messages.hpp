@@ -55,7 +55,7 @@ enum class tag : std::uint16_t {
 /// Why a client left (LEFT.reason).
 enum class leave_reason : std::uint16_t {
     bye = 1,            ///< Sent BYE.
-    lost = 2,           ///< Missed heartbeats.
+    lost = 2,           ///< Missed heartbeats (over UDP: or acknowledged nothing).
     closed = 3,         ///< Closed the connection without BYE.
     slow_consumer = 4,  ///< Disconnected for not reading fast enough.
     protocol_error = 5, ///< Disconnected for a protocol violation.

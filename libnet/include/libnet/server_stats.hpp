@@ -22,7 +22,9 @@ struct server_stats {
     std::uint64_t routed = 0;     ///< SENDs delivered.
     std::uint64_t broadcasts = 0; ///< BROADCASTs accepted.
     std::uint64_t slow_consumers = 0;
-    std::uint64_t lost = 0;           ///< Clients dropped for missed heartbeats.
+    /// Clients dropped for missed heartbeats, or over UDP for acknowledging nothing through
+    /// the retransmissions.
+    std::uint64_t lost = 0;
     std::uint64_t stored = 0;         ///< Messages accepted into mailboxes (a broadcast: one each).
     std::uint64_t stored_offline = 0; ///< ... of them for recipients that were offline.
     std::uint64_t acked = 0;          ///< Mailbox messages acknowledged by their recipients.

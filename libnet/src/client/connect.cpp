@@ -130,16 +130,16 @@ asio::awaitable<client_core::dialed> client_core::dial_udp(std::string host, std
         co_await (udp::connect(ex_, to, options_.udp, deadline) || timer.async_wait(use_tuple));
     if (opened.index() == 1)
         co_return dialed::failed(asio::error::timed_out);
-    auto [ec, s] = std::move(std::get<0>(opened));
-    if (ec)
-        co_return dialed::failed(ec);
+    auto c = std::move(std::get<0>(opened));
+    if (c.ec)
+        co_return dialed::failed(c.ec);
     if (aborting_) {
-        s->close();
+        c.stream->close();
         co_return dialed::failed({});
     }
     dialed d;
-    d.stream.emplace(std::move(s));
-    d.local = tcp::endpoint(to.address(), 0);
+    d.stream.emplace(std::move(c.stream));
+    d.local = tcp::endpoint(c.local, 0); // where links are advertised when listening on all
     co_return d;
 }
 

@@ -165,7 +165,7 @@ void server_session::on_closing(error_code reason) {
     auto why = leave_reason::closed;
     if (said_bye_) {
         why = leave_reason::bye;
-    } else if (reason == error::heartbeat_timeout) {
+    } else if (reason == error::heartbeat_timeout || reason == error::unreachable) {
         why = leave_reason::lost;
         core_->count_lost();
     } else if (reason == error::slow_consumer) {
@@ -174,7 +174,8 @@ void server_session::on_closing(error_code reason) {
         core_->count_error(error::slow_consumer);
     } else if (reason == error::terminated || reason == error::shutting_down) {
         why = leave_reason::terminated;
-    } else if (reason.category() == libnet_category() && reason != error::connection_closed) {
+    } else if (reason.category() == libnet_category() && reason != error::connection_closed &&
+               reason != error::session_reset) { // a UDP client's RESET: it closed
         why = leave_reason::protocol_error;
         core_->count_error(wire_code(reason)); // its ERROR went out with close()
     }

@@ -97,11 +97,17 @@ asio::awaitable<std::optional<datagram>> ask(udp_socket& socket, const init_data
     }
 }
 
+connected failed(error_code ec) {
+    connected c;
+    c.ec = ec;
+    return c;
+}
+
 } // namespace
 
-asio::awaitable<std::pair<error_code, std::shared_ptr<stream>>>
-connect(asio::any_io_executor ex, asio::ip::udp::endpoint to, udp_transport options,
-        std::chrono::steady_clock::time_point deadline) {
+asio::awaitable<connected> connect(asio::any_io_executor ex, asio::ip::udp::endpoint to,
+                                   udp_transport options,
+                                   std::chrono::steady_clock::time_point deadline) {
     auto limits = limits_of(options);
     udp_socket socket(ex);
     boost::system::error_code ec;
@@ -109,14 +115,14 @@ connect(asio::any_io_executor ex, asio::ip::udp::endpoint to, udp_transport opti
     if (!ec)
         socket.connect(to, ec);
     if (ec)
-        co_return std::pair{error_code(ec), nullptr};
+        co_return failed(ec);
     init_datagram init; // assigned, not braced: GCC 12 in coroutines
     init.nonce = random_u64();
     auto wait = limits.initial_rto;
     for (;;) {
         auto const now = std::chrono::steady_clock::now();
         if (now >= deadline)
-            co_return std::pair{error_code(asio::error::timed_out), nullptr};
+            co_return failed(asio::error::timed_out);
         auto const until = std::min<std::chrono::steady_clock::time_point>(deadline, now + wait);
         auto answer = co_await ask(socket, init, until);
         if (!answer) {
@@ -130,11 +136,13 @@ connect(asio::any_io_executor ex, asio::ip::udp::endpoint to, udp_transport opti
         auto const& a = std::get<accept_datagram>(*answer);
         limits.max_datagram = std::min<std::size_t>(
             limits.max_datagram, std::max<std::size_t>(a.max_datagram, min_datagram));
+        connected done;
+        done.local = socket.local_endpoint(ec).address();
         auto port = std::make_shared<client_port>(std::move(socket));
-        auto s = std::make_shared<stream>(ex, port, to, a.cid, limits);
-        port->attach(s);
-        s->start();
-        co_return std::pair{error_code{}, s};
+        done.stream = std::make_shared<stream>(ex, port, to, a.cid, limits);
+        port->attach(done.stream);
+        done.stream->start();
+        co_return done;
     }
 }
 
