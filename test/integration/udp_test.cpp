@@ -181,6 +181,7 @@ TEST_CASE("udp: a UDP client and a TCP client see each other and exchange messag
         CHECK(big.broadcast);
         CHECK(big.body == std::string(5000, 'x'));
         CHECK(s->stats().udp_sessions == 1);
+        CHECK(s->stats().connections == 2);
 
         co_await close(*a);
         auto left = co_await expect<libnet::peer_left>(*b);
@@ -189,6 +190,30 @@ TEST_CASE("udp: a UDP client and a TCP client see each other and exchange messag
         co_await close(*b);
         co_await s.stop();
         CHECK(s->stats().udp_sessions == 0);
+    });
+}
+
+TEST_CASE("udp: on_accept sees a UDP client's address and can refuse it") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        auto so = udp_server();
+        auto seen = std::make_shared<std::vector<asio::ip::tcp::endpoint>>();
+        so.on_accept = [seen](const asio::ip::tcp::endpoint& from) {
+            seen->push_back(from);
+            return false;
+        };
+        server s(ioc, so);
+        auto o = with_id("alice");
+        o.udp = fast_transport();
+        libnet::client a(ioc.get_executor(), o);
+        auto [ec] = co_await a.async_connect("udp://127.0.0.1",
+                                             std::to_string(s->udp_endpoint().port()), use_tuple);
+        CHECK(ec == libnet::error::session_reset);
+        REQUIRE(seen->size() == 1);
+        CHECK(seen->front().address().to_string() == "127.0.0.1");
+        CHECK(seen->front().port() != 0);
+        CHECK(s->stats().connections == 1);
+        CHECK(s->stats().registrations == 0);
+        co_await s.stop();
     });
 }
 

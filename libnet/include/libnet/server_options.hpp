@@ -171,7 +171,8 @@ struct server_options {
     // run concurrently and must be thread-safe. They must not block; they may call server::stop()
     // and keep app_responders for later.
 
-    /// A TCP connection arrived; false closes it at once.
+    /// A TCP connection arrived, or a UDP client proved its address (its address and port
+    /// given as a TCP endpoint); false closes it at once (a UDP client gets a RESET).
     std::function<bool(const boost::asio::ip::tcp::endpoint&)> on_accept;
     /// A client asks to register (its id well-formed; whether it is free is checked
     /// after); a refusal answers ERROR(not_permitted, reason) and closes the connection.

@@ -12,7 +12,7 @@ namespace libnet {
 
 /// A snapshot of a server's counters since it started.
 struct server_stats {
-    std::uint64_t connections = 0;   ///< Connections accepted.
+    std::uint64_t connections = 0;   ///< Connections accepted, UDP sessions included.
     std::uint64_t registrations = 0; ///< Successful HELLOs.
     std::uint64_t online = 0;        ///< Clients registered now.
     std::uint64_t frames_in = 0;

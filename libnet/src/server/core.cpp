@@ -92,9 +92,9 @@ asio::awaitable<error_code> server_core::run() {
         log(log_level::info, "listening on udp " + endpoint_string(udp_endpoint()));
         udp_->start([weak = weak_from_this()](std::shared_ptr<udp::stream> s) {
             if (auto self = weak.lock())
-                self->open_session(transport(std::move(s)));
+                self->start_session(std::move(s));
             else
-                s->close();
+                asio::post(s->get_executor(), [s] { s->close(); });
         });
     }
     {
@@ -231,6 +231,21 @@ void server_core::start_session(tcp::socket socket) {
         return asio::co_spawn(socket.get_executor(),
                               tls_accept(shared_from_this(), std::move(socket)), asio::detached);
     open_session(transport(std::move(socket)));
+}
+
+// A UDP session whose client proved its address (the listener's strand).
+void server_core::start_session(std::shared_ptr<udp::stream> stream) {
+    connections_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.on_accept) {
+        auto const& peer = stream->peer();
+        tcp::endpoint const remote(peer.address(), peer.port());
+        if (!options_.on_accept(remote)) {
+            log(log_level::info, "refused udp session from " + endpoint_string(remote));
+            asio::post(stream->get_executor(), [stream] { stream->close(); }); // a RESET
+            return;
+        }
+    }
+    open_session(transport(std::move(stream)));
 }
 
 void server_core::open_session(transport stream, std::vector<std::string> names) {

@@ -138,6 +138,7 @@ private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> idle_watch();
     void start_session(boost::asio::ip::tcp::socket socket);
+    void start_session(std::shared_ptr<udp::stream> stream);
     /// TLS: refuses plain text, shakes hands within the timeout, then opens the session.
     static boost::asio::awaitable<void> tls_accept(std::shared_ptr<server_core> self,
                                                    boost::asio::ip::tcp::socket socket);
