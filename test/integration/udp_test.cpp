@@ -276,6 +276,45 @@ TEST_CASE("udp: 10,000 messages each way arrive once and in order at 10 % loss")
         90s);
 }
 
+// The client's PING waits behind 3 MB that a window of 8 packets over 20 ms round
+// trips takes seconds to carry; the heartbeats allow 300 ms. The peer acknowledging the
+// data before the PING keeps the session alive (protocol.md §9) while the write is under way.
+TEST_CASE("udp: a client sending a long backlog over a slow path is not taken for lost") {
+    run(
+        [](asio::io_context& ioc) -> asio::awaitable<void> {
+            auto so = udp_server();
+            so.heartbeat_interval = 100ms;
+            so.heartbeat_misses = 2;
+            so.udp.transport.window = 8;
+            server s(ioc, so);
+            lossy_proxy::conditions slow;
+            slow.delay = 10ms;
+            auto proxy = std::make_shared<lossy_proxy>(ioc, s->udp_endpoint(), slow, 1);
+            proxy->start();
+            auto a = co_await connect_udp(ioc, proxy->endpoint(), "alice");
+            auto b = co_await connect(ioc, s, "bob");
+            int const n = 3000;
+            auto const body = std::string(1000, 'x');
+            for (int i = 0; i < n; ++i) {
+                auto [ec] = co_await a->async_send("bob", std::to_string(i) + body, use_tuple);
+                REQUIRE_FALSE(ec);
+            }
+            for (int i = 0; i < n; ++i) {
+                auto ev = co_await next_event(*b, 20'000ms);
+                auto* m = std::get_if<libnet::message>(&ev);
+                INFO("event " << ev.index() << " at message " << i);
+                REQUIRE(m);
+                REQUIRE(m->body == std::to_string(i) + body);
+            }
+            CHECK(s->stats().lost == 0);
+            co_await close(*a);
+            co_await close(*b);
+            co_await s.stop();
+            proxy->stop();
+        },
+        60s);
+}
+
 TEST_CASE("udp: a first datagram gets only a cookie no larger than itself and no state") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         server s(ioc, udp_server());

@@ -227,7 +227,7 @@ private:
     boost::asio::steady_timer read_gate_;
     boost::asio::steady_timer parts_done_; // the writer and the watchdog have ended
     int parts_running_ = 0;
-    std::uint64_t written_total_ = 0;
+    std::uint64_t written_total_ = 0;  // bytes the stream took, the current batch's so far
     std::uint64_t delivered_seen_ = 0; // bytes the peer had acknowledged at the last look
     std::uint64_t ping_end_ = 0;       // stream offset just past our last PING
     bool closing_seen_ = false;

@@ -340,7 +340,15 @@ boost::asio::awaitable<void> basic_connection<Stream>::writer() {
             buffers.push_back(f.buffer());
             bytes += f.size;
         }
-        auto [ec, n] = co_await asio::async_write(stream_, buffers, use_tuple);
+        // written_total_ follows each partial write, not only the batch's end: a batch can
+        // take long over a slow path (UDP takes a window's worth at a time), and the
+        // heartbeat's delivered = written - unacknowledged must count the same bytes.
+        auto const base = written_total_;
+        auto progress = [this, base](const error_code& e, std::size_t sent) -> std::size_t {
+            written_total_ = base + sent;
+            return e ? 0 : 65536; // as asio::transfer_all
+        };
+        auto [ec, n] = co_await asio::async_write(stream_, buffers, progress, use_tuple);
         {
             std::lock_guard lock(mutex_);
             queued_bytes_ -= bytes;
@@ -358,7 +366,7 @@ boost::asio::awaitable<void> basic_connection<Stream>::writer() {
             std::vector<asio::const_buffer>().swap(buffers);
         }
         if (!ec) {
-            written_total_ += bytes;
+            written_total_ = base + bytes;
             on_written(written_total_);
         }
         if (ec) {
