@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // libFuzzer target for the UDP transport's datagram decoder and the channel that takes
-// what it decodes (docs/protocol.md §16).
+// what it decodes (docs/protocol.md §17).
 //
 // Input: datagrams, each a u16 big-endian length and that many bytes. Every one is
 // decoded; a valid one must encode back to the same bytes (an INIT to the same start),

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-// The UDP datagrams of docs/protocol.md §16 and the cookie scheme, without sockets.
+// The UDP datagrams of docs/protocol.md §17 and the cookie scheme, without sockets.
 
 using namespace libnet::detail::udp;
 using bytes = std::vector<std::uint8_t>;

@@ -22,7 +22,7 @@ enum class error : std::uint16_t {
     invalid_client_id = 6,   ///< A client id breaks the id rules.
     unknown_type = 7,        ///< A frame type this side does not handle.
     frame_timeout = 8,       ///< A frame started but did not arrive whole within the deadline.
-    malformed_datagram = 9,  ///< A UDP datagram breaks the rules of docs/protocol.md §16.
+    malformed_datagram = 9,  ///< A UDP datagram breaks the rules of docs/protocol.md §17.
 
     // Registration (32-63).
     hello_timeout = 32,       ///< No HELLO arrived within the registration deadline.

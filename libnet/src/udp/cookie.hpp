@@ -11,7 +11,7 @@
 
 namespace libnet::detail::udp {
 
-/// Stateless address proofs (docs/protocol.md §16.3): a cookie is the time it was made and
+/// Stateless address proofs (docs/protocol.md §17.3): a cookie is the time it was made and
 /// an HMAC-SHA256, under a key of this process, over that time, the client's address and
 /// port and the nonce of its INIT. Only the holder of the address can echo it back, and
 /// the server keeps nothing until it does.

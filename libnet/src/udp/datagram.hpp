@@ -2,7 +2,7 @@
 #ifndef LIBNET_SRC_UDP_DATAGRAM_HPP
 #define LIBNET_SRC_UDP_DATAGRAM_HPP
 
-// The datagrams libnet's UDP transport exchanges (docs/protocol.md §16): a pure codec, no
+// The datagrams libnet's UDP transport exchanges (docs/protocol.md §17): a pure codec, no
 // I/O. Integers are big-endian; every datagram starts with its kind.
 
 #include <array>

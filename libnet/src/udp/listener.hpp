@@ -15,7 +15,7 @@
 
 namespace libnet::detail::udp {
 
-/// The server's UDP socket (docs/protocol.md §16.3-16.4): answers INIT with a cookie and
+/// The server's UDP socket (docs/protocol.md §17.3-17.4): answers INIT with a cookie and
 /// keeps nothing until the cookie comes back; then opens a session under a new connection
 /// id and hands its stream to the server. Later datagrams go to their session by connection
 /// id, whatever address they come from; one for no session gets a RESET.
