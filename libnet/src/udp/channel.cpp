@@ -309,11 +309,12 @@ void channel::on_ack(const ack_block& a, time_point now) {
 }
 
 // The last packets of a burst have no later ones to reveal their loss: two round trips
-// after the last transmission, the newest unacknowledged packet goes again (a tail loss
-// probe), and the acknowledgement it draws shows what is missing.
+// after the last transmission, plus the time the peer may hold its acknowledgement (SRTT
+// leaves that out), the newest unacknowledged packet goes again (a tail loss probe), and
+// the acknowledgement it draws shows what is missing.
 void channel::arm_tail_probe(time_point now) {
     if (srtt_.count() > 0)
-        tlp_at_ = now + std::max<microseconds>(2 * srtt_, microseconds(2000));
+        tlp_at_ = now + std::max<microseconds>(2 * srtt_ + limits_.ack_delay, microseconds(2000));
 }
 
 std::size_t channel::probe_tail(std::span<std::uint8_t> out, time_point now) {
