@@ -425,7 +425,7 @@ basic_connection<Stream>::heartbeat(clock::time_point now) {
         // is alive, only busy reading a backlog (a join storm's directory): as good as
         // hearing from it. Once it has the PING, it has its usual time to answer.
         auto const delivered = written_total_ - std::min(written_total_, unacknowledged());
-        if (delivered < ping_end_ && delivered != delivered_seen_) {
+        if (delivered < ping_end_ && delivered > delivered_seen_) {
             delivered_seen_ = delivered;
             last_rx_ = now;
             pings_unanswered_ = 0;
