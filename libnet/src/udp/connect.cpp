@@ -137,7 +137,8 @@ asio::awaitable<connected> connect(asio::any_io_executor ex, asio::ip::udp::endp
         limits.max_datagram = std::min<std::size_t>(
             limits.max_datagram, std::max<std::size_t>(a.max_datagram, min_datagram));
         connected done;
-        done.local = socket.local_endpoint(ec).address();
+        auto const local = socket.local_endpoint(ec);
+        done.local = ec ? to.address() : local.address();
         auto port = std::make_shared<client_port>(std::move(socket));
         done.stream = std::make_shared<stream>(ex, port, to, a.cid, limits);
         port->attach(done.stream);
