@@ -276,24 +276,24 @@ TEST_CASE("udp: 10,000 messages each way arrive once and in order at 10 % loss")
         90s);
 }
 
-// The client's PING waits behind 3 MB that a window of 8 packets over 20 ms round
-// trips takes seconds to carry; the heartbeats allow 300 ms. The peer acknowledging the
+// The client's PING waits behind 1.5 MB that a window of 8 packets over 50 ms round
+// trips takes seconds to carry; the heartbeats allow 900 ms. The peer acknowledging the
 // data before the PING keeps the session alive (protocol.md §9) while the write is under way.
 TEST_CASE("udp: a client sending a long backlog over a slow path is not taken for lost") {
     run(
         [](asio::io_context& ioc) -> asio::awaitable<void> {
             auto so = udp_server();
-            so.heartbeat_interval = 100ms;
+            so.heartbeat_interval = 300ms;
             so.heartbeat_misses = 2;
             so.udp.transport.window = 8;
             server s(ioc, so);
             lossy_proxy::conditions slow;
-            slow.delay = 10ms;
+            slow.delay = 25ms;
             auto proxy = std::make_shared<lossy_proxy>(ioc, s->udp_endpoint(), slow, 1);
             proxy->start();
             auto a = co_await connect_udp(ioc, proxy->endpoint(), "alice");
             auto b = co_await connect(ioc, s, "bob");
-            int const n = 3000;
+            int const n = 1500;
             auto const body = std::string(1000, 'x');
             for (int i = 0; i < n; ++i) {
                 auto [ec] = co_await a->async_send("bob", std::to_string(i) + body, use_tuple);
