@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
             } catch (const std::exception& x) {
                 std::cerr << "udp_loss_bench: FAILED: " << x.what() << std::endl;
                 failed = true;
+                ioc.stop(); // the relay would keep running
             }
         });
         ioc.run();
