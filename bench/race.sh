@@ -12,7 +12,9 @@
 #        DURATION (3: seconds per route run), STORM (2000: storm clients),
 #        THREADS (1: net-server --threads),
 #        THREADS2 (0; 1 adds net-server --threads 2 as a third contestant),
-#        NATS (nats-server, from PATH; skipped when missing), TIMEOUT (120: per run)
+#        NATS (nats-server, from PATH; skipped when missing), TIMEOUT (120: per run),
+#        PLOT (a .png path: gnuplot draws net-server's speed relative to nats-server per
+#        test, each round's ratio and the median; needs gnuplot-nox)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -28,10 +30,15 @@ threads=${THREADS:-1}
 threads2=${THREADS2:-0}
 nats=${NATS:-nats-server}
 limit=${TIMEOUT:-120}
+plot=${PLOT:-}
 
 for exe in "$bench" "$server"; do
     [ -x "$exe" ] || { echo "race.sh: $exe not built" >&2; exit 2; }
 done
+if [ -n "$plot" ] && ! command -v gnuplot > /dev/null; then
+    echo "race.sh: PLOT needs gnuplot (apt-get install gnuplot-nox)" >&2
+    exit 2
+fi
 if ! command -v "$nats" > /dev/null; then
     echo "race.sh: no $nats (apt-get install nats-server); racing net-server alone" >&2
     nats=""
@@ -152,3 +159,47 @@ for test in "${tests[@]}"; do
     fi
     echo
 done
+
+[ -n "$plot" ] || exit 0
+[ -n "$nats" ] || { echo "race.sh: PLOT: no nats-server to compare with" >&2; exit 2; }
+# Speed relative to nats-server, higher is better for every test: msg/s over msg/s, and
+# nats-server's storm seconds over net-server's. Each round is compared with the same round
+# of nats-server (they ran side by side); the bar is the ratio of the medians.
+speed() { # $1: test, $2: net-server's value, $3: nats-server's
+    awk -v u="${unit[$1]}" -v a="$2" -v b="$3" 'BEGIN {
+        if (a == "" || b == "" || a == "-" || b == "-" || a == 0 || b == 0) print "NaN";
+        else printf "%.3f\n", u == "s" ? b / a : a / b }'
+}
+mine=(); for who in "${contestants[@]}"; do [ "$who" != nats ] && mine+=("$who"); done
+{
+    x=0
+    for test in "${tests[@]}"; do
+        theirs_all=(${results[${test/storm-nodir/storm},nats]:-})
+        for who in "${mine[@]}"; do
+            runs=(${results[$test,$who]:-})
+            bar=$(speed "$test" "$(med "$test" "$who")" "$(med "${test/storm-nodir/storm}" nats)")
+            for ((i = 0; i < ${#runs[@]}; i++)); do
+                name=$test
+                ((${#mine[@]} > 1)) && name="$test, ${label[$who]}"
+                echo "$x $bar $(speed "$test" "${runs[$i]}" "${theirs_all[$i]:-}") \"$name\""
+            done
+            x=$((x + 1))
+        done
+        x=$((x + 1)) # a gap between tests
+    done
+} > "$tmp/plot.dat"
+{
+    echo "set terminal pngcairo size 900,480 noenhanced font 'sans,10'"
+    echo "set output '$plot'"
+    echo "set title 'net-server relative to nats-server, $rounds interleaved rounds (higher is better)'"
+    echo "set ylabel 'speed relative to nats-server'"
+    echo "set yrange [0:*]; set grid ytics; set key top left"
+    echo "set boxwidth 0.8; set style fill solid 0.35 border"
+    echo "set xtics rotate by -20 left; set bmargin 5; set rmargin 6"
+    echo "f(x) = 1"
+    echo "plot '$tmp/plot.dat' using 1:2:xtic(stringcolumn(4))" \
+        "with boxes title 'median', '' using 1:3 with points pt 7 ps 0.8 title 'rounds'," \
+        "1 with lines dt 2 lc rgb 'black' title 'nats-server'"
+} > "$tmp/plot.gp"
+gnuplot "$tmp/plot.gp"
+echo "plot: $plot"
