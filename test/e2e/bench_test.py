@@ -4,11 +4,15 @@
 subcommand succeed with one well-formed result line, failures exit 1, bad usage exits 2.
 
 Usage: bench_test.py NET_SERVER NET_BENCH [unittest args]
-Every wait has a deadline; nothing sleeps to synchronise. Takes about 2 s.
+Every wait has a deadline; nothing sleeps to synchronise. Takes about 2 s, and bench/race.sh's
+smallest run with its plot about 5 s more.
 """
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import unittest
 
 SERVER = BENCH = None
@@ -151,6 +155,29 @@ class Failures(unittest.TestCase):
                 code, out, _ = bench(*args)
                 self.assertEqual(code, 0)
                 self.assertIn("--", out)
+
+
+RACE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "race.sh")
+
+
+@unittest.skipUnless(shutil.which("nats-server") and shutil.which("gnuplot"),
+                     "race.sh's plot needs nats-server and gnuplot (scripts/bootstrap)")
+class Race(unittest.TestCase):
+    def test_race_prints_ratios_and_draws_its_plot(self):
+        build = os.path.dirname(os.path.dirname(os.path.abspath(BENCH)))
+        with tempfile.TemporaryDirectory(prefix="libnet-race-") as d:
+            png = os.path.join(d, "race.png")
+            env = dict(os.environ, ROUNDS="1", DURATION="1", STORM="50", CLIENTS="4",
+                       PLOT=png)
+            r = subprocess.run(["bash", RACE, build], capture_output=True, text=True,
+                               timeout=120, env=env, stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for test in ("route64", "route1k", "storm", "storm-nodir"):
+                self.assertRegex(r.stdout, rf"(?m)^{test} .* [0-9.]+$")
+            self.assertIn(f"plot: {png}", r.stdout)
+            with open(png, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+            self.assertGreater(os.path.getsize(png), 5000)
 
 
 if __name__ == "__main__":
