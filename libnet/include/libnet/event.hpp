@@ -14,10 +14,11 @@ namespace libnet {
 
 /// A client in the directory.
 struct peer_info {
-    std::string id;
+    std::string id;             ///< The client's registered id.
     std::uint64_t join_seq = 0; ///< Join order: smaller joined earlier.
     std::string endpoint;       ///< Advertised direct-link endpoint, empty if none.
 
+    /// Equal when every member is.
     friend bool operator==(const peer_info&, const peer_info&) = default;
 };
 
@@ -30,11 +31,11 @@ enum class route {
 
 /// A message delivered to this client.
 struct message {
-    std::string from; ///< The sender's id: stamped by the server or proven on the link;
-                      ///< empty for a reply from a server-side handler.
-    std::string body;
-    std::uint64_t seq = 0; ///< Server sequence number (link sequence number when direct).
-    bool broadcast = false;
+    std::string from;          ///< The sender's id: stamped by the server or proven on the link;
+                               ///< empty for a reply from a server-side handler.
+    std::string body;          ///< The message's bytes, as the sender gave them.
+    std::uint64_t seq = 0;     ///< Server sequence number (link sequence number when direct).
+    bool broadcast = false;    ///< Sent with async_broadcast, to every client.
     std::uint16_t type = 0;    ///< 0 for a text message, else the application type.
     route via = route::server; ///< route::direct or route::server.
     /// From this client's mailbox (docs/guide.md §10): `seq` is its message id, and the
@@ -44,19 +45,19 @@ struct message {
 
 /// A client registered.
 struct peer_joined {
-    peer_info peer;
+    peer_info peer; ///< Its directory entry.
 };
 
 /// A client left.
 struct peer_left {
-    std::string id;
-    msg::leave_reason reason = msg::leave_reason::bye;
+    std::string id;                                    ///< The id it held.
+    msg::leave_reason reason = msg::leave_reason::bye; ///< Why it left.
 };
 
 /// The server reported an error about something this client sent; the connection stays up.
 struct server_error {
-    error_code code;
-    std::string text;
+    error_code code;            ///< What went wrong (error::no_such_client, ...).
+    std::string text;           ///< The server's explanation, for people.
     std::uint64_t ref = 0;      ///< The ref of the frame it refers to, 0 if none.
     std::uint16_t ref_type = 0; ///< The type of that frame.
     std::string id;             ///< The client it is about (no_such_client: the recipient).
@@ -65,22 +66,22 @@ struct server_error {
 /// The session was terminated (TERM). The last event; receive then fails with
 /// error::terminated.
 struct terminated {
-    msg::term_reason reason = msg::term_reason::shutdown;
-    std::string by; ///< The client that asked, for term_reason::requested.
-    std::string text;
+    msg::term_reason reason = msg::term_reason::shutdown; ///< Why the session ends.
+    std::string by;   ///< The client that asked, for term_reason::requested.
+    std::string text; ///< The text given with the request or by server::stop.
 };
 
 /// A direct link to `id` is up: both sides proved who they are and route::automatic now
 /// uses it.
 struct link_up {
-    std::string id;
+    std::string id; ///< The peer at the other end.
 };
 
 /// A direct link is down (or could not be set up); messages to `id` go through the
 /// server again, including any the link had not confirmed.
 struct link_down {
-    std::string id;
-    error_code reason;
+    std::string id;    ///< The peer at the other end.
+    error_code reason; ///< Why the link ended or could not be set up.
 };
 
 /// The server stored a message of ours for recipients that are offline; they get it when
@@ -99,6 +100,8 @@ struct receipt {
     std::vector<std::string> refused;
 };
 
+/// Everything client::async_receive hands over: one of the structs above. Visit it, or
+/// test for the kinds the application cares about with std::get_if.
 using event = std::variant<message, peer_joined, peer_left, server_error, terminated, link_up,
                            link_down, stored>;
 
