@@ -58,8 +58,13 @@ struct resumes_coroutine<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>
 /// Distinct objects: safe. Shared objects: safe.
 class client {
 public:
+    /// The executor type of the client's strand.
     using executor_type = boost::asio::any_io_executor;
 
+    /// A client that is not connected yet (see async_connect). Nothing happens on the
+    /// network until then.
+    /// @param ex the executor its strand, timers and sockets run on.
+    /// @param options the client's settings; see client_options for their defaults.
     explicit client(executor_type ex, client_options options = {});
     /// Aborts the connection if it is still open (use async_close for a clean leave).
     /// Operations still waiting complete with the session's error.
@@ -68,6 +73,7 @@ public:
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
+    /// The executor given to the constructor.
     executor_type get_executor() const noexcept;
 
     /// Connects to `host`:`port` and registers. Completes after WELCOME and the directory
@@ -93,6 +99,9 @@ public:
     /// message arrives once. A recipient with a mailbox that is offline gets it at its next
     /// login (a `stored` event says so); an unknown recipient is reported afterwards as a
     /// server_error event (code no_such_client, id == to). Handler: void(error_code).
+    /// @par Cancellation
+    /// Not supported (the slot is ignored): it completes once the message is on its way, or
+    /// with the session's error when async_close, the destructor or a lost connection ends it.
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_send(std::string to, std::string body, CompletionToken&& token) {
         return async_send(std::move(to), std::move(body), route::automatic,
@@ -102,6 +111,7 @@ public:
     /// As above, choosing the route: route::direct fails with error::no_peer_link when no
     /// link to `to` is up; route::server always goes through the server. Order is kept
     /// along each route; mixing explicit routes gives no order between them.
+    /// Handler: void(error_code). Cancellation as the other async_send.
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_send(std::string to, std::string body, route how, CompletionToken&& token) {
         return initiate<void(error_code)>(&start_send, std::forward<CompletionToken>(token),
@@ -111,7 +121,7 @@ public:
     /// Sends every body in `bodies` to `to`, in order, as async_send would one by one, in
     /// one operation: the cheap way to send many messages. Completes when all are on their
     /// way, or with the first error. frame_too_large for any body sends none of them.
-    /// Handler: void(error_code).
+    /// Handler: void(error_code). Cancellation as async_send.
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_send_batch(std::string to, std::vector<std::string> bodies, route how,
                           CompletionToken&& token) {
@@ -123,6 +133,7 @@ public:
     /// the server's handler for the type when `to` is empty. Routing and completion as
     /// async_send; the receiver gets a message with message::type == type.
     /// Handler: void(error_code); error::unknown_type for a type outside the range.
+    /// Cancellation as async_send.
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_send_app(std::uint16_t type, std::string to, std::string body, route how,
                         CompletionToken&& token) {
@@ -131,7 +142,7 @@ public:
     }
 
     /// Sends `body` to every other registered client, through the server; completes as
-    /// async_send. Handler: void(error_code).
+    /// async_send. Handler: void(error_code). Cancellation as async_send.
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_broadcast(std::string body, CompletionToken&& token) {
         return initiate<void(error_code)>(&start_broadcast, std::forward<CompletionToken>(token),
@@ -182,6 +193,9 @@ public:
     /// optional if not. Works with or without client_options::directory. Errors:
     /// not_connected, unknown_type from a server without presence lookups, or the error
     /// that ended the session. Handler: void(error_code, std::optional<peer_info>).
+    /// @par Cancellation
+    /// Not supported (the slot is ignored): it completes with the server's answer, or with
+    /// the session's error when the session ends.
     template <boost::asio::completion_token_for<void(error_code, std::optional<peer_info>)>
                   CompletionToken>
     auto async_lookup(std::string id, CompletionToken&& token) {
@@ -196,6 +210,8 @@ public:
     /// not listen), auth_failed, a network error, or asio::error::timed_out after
     /// options.connect_timeout. A `link_up` event follows success.
     /// Handler: void(error_code).
+    /// @par Cancellation
+    /// Not supported (the slot is ignored); client_options::connect_timeout bounds it.
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_connect_peer(std::string id, CompletionToken&& token) {
         return initiate<void(error_code)>(&start_connect_peer, std::forward<CompletionToken>(token),
@@ -217,6 +233,7 @@ public:
 
     /// As async_receive, but completes with asio::error::timed_out after `timeout`
     /// (no event is lost: it stays queued for the next receive).
+    /// Handler: void(error_code, event). Cancellation as async_receive.
     template <boost::asio::completion_token_for<void(error_code, event)> CompletionToken>
     auto async_receive(std::chrono::steady_clock::duration timeout, CompletionToken&& token) {
         return initiate<void(error_code, event)>(&start_receive,
@@ -235,7 +252,10 @@ public:
     }
 
     /// Asks the server to terminate the session for everyone (TERM). Completes when
-    /// queued; the TERM then comes back as a `terminated` event. Handler: void(error_code).
+    /// queued; the TERM then comes back as a `terminated` event; `text` travels with it.
+    /// Handler: void(error_code).
+    /// @par Cancellation
+    /// Not supported (the slot is ignored): it completes as soon as the TERM is queued.
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_terminate(std::string text, CompletionToken&& token) {
         return initiate<void(error_code)>(&start_terminate, std::forward<CompletionToken>(token),
@@ -248,6 +268,8 @@ public:
     /// close); mailbox messages arriving after BYE are left for the next session.
     /// Always completes, within about close_timeout (twice that with direct links up).
     /// Handler: void(error_code).
+    /// @par Cancellation
+    /// Not supported (the slot is ignored): close_timeout bounds it.
     template <boost::asio::completion_token_for<void(error_code)> CompletionToken>
     auto async_close(CompletionToken&& token) {
         return initiate<void(error_code)>(&start_close, std::forward<CompletionToken>(token));
