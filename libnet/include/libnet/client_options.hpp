@@ -16,6 +16,11 @@
 namespace libnet {
 
 /// Settings of a libnet::client. Every limit has a finite default.
+///
+/// @par Hooks
+/// app_handlers, on_message and on_directory_change run on the client's strand as frames
+/// arrive, before anything reaches async_receive. They must not block, and may start
+/// client operations. A hook that throws ends the session with error::hook_failed.
 struct client_options {
     /// Id to register under; empty lets the server assign one (the client's ip:port).
     std::string id;
