@@ -64,6 +64,13 @@ struct cluster_options {
 
 /// Settings of a libnet::server. Every limit has a finite default; where 0 means "off"
 /// the member says so.
+///
+/// @par Hooks
+/// on_accept, on_register, on_leave, on_route and the app_handlers run on the calling
+/// session's strand (on_accept: on the accepting strand), outside the server's locks, so
+/// with a multi-threaded io_context they may run concurrently and must be thread-safe.
+/// They must not block; they may call server::stop() and keep app_responder objects for
+/// later. `log`, too, may be called from several threads at once (see log_function).
 struct server_options {
     /// Address to bind: an IP address or a host name resolved at construction.
     std::string host = "127.0.0.1";
