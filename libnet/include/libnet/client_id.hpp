@@ -7,6 +7,7 @@
 
 namespace libnet {
 
+/// Longest client id, in bytes (see is_valid_client_id).
 inline constexpr std::size_t max_client_id_size = 64;
 
 /// Longest advertised endpoint ("host:port") a server accepts in HELLO.

@@ -15,11 +15,13 @@
 
 namespace libnet {
 
-/// Outcome of decode_frame.
+/// Outcome of decode_frame: `ok`, a whole frame was decoded; `need_more`, the input ends
+/// inside a frame; `error`, the input can't be a valid frame (decode_result::ec says why).
 enum class decode_status { ok, need_more, error };
 
+/// What decode_frame found.
 struct decode_result {
-    decode_status status = decode_status::need_more;
+    decode_status status = decode_status::need_more; ///< Which of the members below apply.
     frame_view frame;         ///< Valid when status == ok; views the input buffer.
     std::size_t consumed = 0; ///< Bytes of the input the frame occupies (header + value).
     std::size_t needed = 0;   ///< With need_more: total bytes the next frame needs, if known.
@@ -72,9 +74,10 @@ inline void append_frame(std::vector<std::uint8_t>& out, std::uint16_t type,
 
 /// A field inside a message body.
 struct field_view {
-    std::uint16_t tag = 0;
-    std::span<const std::uint8_t> value;
+    std::uint16_t tag = 0;               ///< The field's tag (a msg::tag value for core messages).
+    std::span<const std::uint8_t> value; ///< The field's value, without its header.
 
+    /// The value as text (no check that it is UTF-8); it views the same bytes.
     std::string_view str() const noexcept {
         return {reinterpret_cast<const char*>(value.data()), value.size()};
     }
@@ -84,6 +87,8 @@ struct field_view {
 /// bounds: a field whose header or length does not fit is reported once via error().
 class field_reader {
 public:
+    /// Reads the fields of `body`, which must outlive the reader and the field_views it
+    /// hands out.
     explicit field_reader(std::span<const std::uint8_t> body) noexcept : rest_(body) {}
 
     /// Reads the next field into `f`. Returns false at the end or on a malformed field.
@@ -107,6 +112,7 @@ public:
         return true;
     }
 
+    /// error::malformed_field once next() stopped at a malformed field; empty otherwise.
     error_code error() const noexcept { return ec_; }
 
 private:

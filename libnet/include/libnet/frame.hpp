@@ -25,7 +25,8 @@ inline constexpr std::uint32_t default_max_frame_size = 1u << 20;
 inline constexpr std::uint32_t min_max_frame_size = 1024;
 
 /// Frame types. 0x0001-0x00FF are core types, 0x0100-0x7FFF are reserved for future core
-/// use, 0x8000-0xFFFF are application-defined. 0 is never valid.
+/// use, 0x8000-0xFFFF are application-defined. 0 is never valid. Each value is the frame
+/// of the same name in docs/protocol.md (`send` is SEND).
 enum class frame_type : std::uint16_t {
     hello = 0x0001,
     welcome = 0x0002,
@@ -54,7 +55,9 @@ enum class frame_type : std::uint16_t {
     peer_welcome = 0x0023,
 };
 
+/// The first application-defined frame type; every type from here to 0xFFFF is one.
 inline constexpr std::uint16_t app_type_first = 0x8000;
+/// True when `t` is an application-defined frame type (0x8000-0xFFFF).
 inline constexpr bool is_app_type(std::uint16_t t) noexcept {
     return t >= app_type_first;
 }
@@ -64,9 +67,10 @@ std::string_view to_string(frame_type t) noexcept;
 
 /// A decoded frame: its type and a view of its value inside the caller's buffer.
 struct frame_view {
-    std::uint16_t type = 0;
-    std::span<const std::uint8_t> value;
+    std::uint16_t type = 0;              ///< The frame's type: a frame_type or an application type.
+    std::span<const std::uint8_t> value; ///< The frame's value, without the header.
 
+    /// `type` as a frame_type (meaningful for core types only; see is_app_type).
     frame_type core_type() const noexcept { return static_cast<frame_type>(type); }
 };
 
