@@ -64,6 +64,8 @@ using error_code = boost::system::error_code;
 /// The "libnet" error category.
 const boost::system::error_category& libnet_category() noexcept;
 
+/// `e` as an error_code in libnet_category(); found by argument-dependent lookup, so an
+/// error converts to error_code wherever one is expected.
 inline error_code make_error_code(error e) noexcept {
     return {static_cast<int>(e), libnet_category()};
 }
@@ -85,7 +87,12 @@ constexpr error from_wire(std::uint16_t code) noexcept {
 
 } // namespace libnet
 
+// Lets libnet::error convert to boost::system::error_code (through make_error_code). Left
+// out of the API reference: doxygen can't place a specialisation in a namespace whose
+// headers it does not read.
+/// @cond
 template <>
 struct boost::system::is_error_code_enum<libnet::error> : std::true_type {};
+/// @endcond
 
 #endif
