@@ -7,15 +7,20 @@
 /// CMake reads the three numbers below as the project's version: this file is the only place
 /// it is written.
 
+/// The major version number.
 #define LIBNET_VERSION_MAJOR 0
+/// The minor version number; find_package(libnet MAJOR.MINOR) accepts any patch of it.
 #define LIBNET_VERSION_MINOR 1
+/// The patch version number.
 #define LIBNET_VERSION_PATCH 0
 
 /// One number that orders versions: MAJOR * 10000 + MINOR * 100 + PATCH.
 #define LIBNET_VERSION                                                                             \
     (LIBNET_VERSION_MAJOR * 10000 + LIBNET_VERSION_MINOR * 100 + LIBNET_VERSION_PATCH)
 
+/// The tokens of `x` as a string literal (a helper of LIBNET_VERSION_STRINGIZE).
 #define LIBNET_VERSION_STRINGIZE_(x) #x
+/// The value of macro `x` as a string literal (a helper of LIBNET_VERSION_STRING).
 #define LIBNET_VERSION_STRINGIZE(x) LIBNET_VERSION_STRINGIZE_(x)
 
 /// "MAJOR.MINOR.PATCH".
