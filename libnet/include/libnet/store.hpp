@@ -13,64 +13,73 @@
 #include <variant>
 #include <vector>
 
+/// @file
 /// Where a server keeps its mailboxes (docs/guide.md §10). The server holds every
 /// mailbox in memory and writes each change to its store, in order; a durable store
 /// reads them back at the next start.
+
 namespace libnet {
 
 /// A message waiting in a recipient's mailbox.
 struct stored_message {
-    std::string recipient;
-    std::uint64_t seq = 0; ///< The message id: unique within the recipient's mailbox, increasing.
-    std::string from;
-    std::string body;
-    std::uint16_t type = 0;      ///< 0 for a text message, else the application type.
-    std::uint16_t flags = 0;     ///< msg::flag_broadcast or 0.
+    std::string recipient;   ///< The id whose mailbox holds it.
+    std::uint64_t seq = 0;   ///< The message id: unique within the recipient's mailbox, increasing.
+    std::string from;        ///< The sender's registered id.
+    std::string body;        ///< The payload.
+    std::uint16_t type = 0;  ///< 0 for a text message, else the application type.
+    std::uint16_t flags = 0; ///< msg::flag_broadcast or 0.
     std::int64_t stored_at = 0;  ///< When the server accepted it: ms since the Unix epoch.
     std::int64_t expires_at = 0; ///< ms since the Unix epoch; 0: never.
 };
 
 /// A mailbox's owner as the store remembers it.
 struct stored_user {
-    std::string id;
+    std::string id;              ///< The mailbox's id.
     std::uint64_t last_seq = 0;  ///< The highest message id it was given.
     std::uint64_t acked = 0;     ///< The highest message id it acknowledged (its last-seen).
     std::int64_t last_login = 0; ///< ms since the Unix epoch; 0: never.
 };
 
+/// The changes a server hands to message_store::write.
 namespace store_change {
 /// A message enters a mailbox.
 struct put {
-    stored_message message;
+    stored_message message; ///< The message, with its recipient and id.
 };
 /// `recipient` acknowledged everything up to `seq`: those messages go.
 struct ack {
-    std::string recipient;
-    std::uint64_t seq = 0;
+    std::string recipient; ///< The mailbox.
+    std::uint64_t seq = 0; ///< The highest message id acknowledged.
 };
 /// One message goes without an acknowledgement (it expired).
 struct drop {
-    std::string recipient;
-    std::uint64_t seq = 0;
+    std::string recipient; ///< The mailbox.
+    std::uint64_t seq = 0; ///< The message's id.
 };
 /// `id` registered at `time` (ms since the Unix epoch): it has a mailbox from now on.
 struct login {
-    std::string id;
-    std::int64_t time = 0;
+    std::string id;        ///< The id that registered.
+    std::int64_t time = 0; ///< When, in ms since the Unix epoch.
 };
 } // namespace store_change
 
+/// One change to a store: any of the structs in store_change.
 using store_change_t =
     std::variant<store_change::put, store_change::ack, store_change::drop, store_change::login>;
 
 /// Everything a store holds, as load() returns it.
 struct store_contents {
-    std::vector<stored_user> users;
+    std::vector<stored_user> users;       ///< Every id with a mailbox.
     std::vector<stored_message> messages; ///< By recipient, then seq.
 };
 
 /// A server's message store. The server calls it from its network threads, so write()
 /// must not block; a store applies writes in the order they were made.
+///
+/// @par Thread safety
+/// The server calls durable() and load() once, in its constructor; then write() one call
+/// at a time, but from any of its threads; and flush() once all its sessions have ended.
+/// `done` may be called from any thread.
 class message_store {
 public:
     virtual ~message_store() = default;
