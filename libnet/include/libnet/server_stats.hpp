@@ -12,16 +12,16 @@ namespace libnet {
 
 /// A snapshot of a server's counters since it started.
 struct server_stats {
-    std::uint64_t connections = 0;   ///< Connections accepted, UDP sessions included.
-    std::uint64_t registrations = 0; ///< Successful HELLOs.
-    std::uint64_t online = 0;        ///< Clients registered now.
-    std::uint64_t frames_in = 0;
-    std::uint64_t frames_out = 0;
-    std::uint64_t bytes_in = 0;
-    std::uint64_t bytes_out = 0;
-    std::uint64_t routed = 0;     ///< SENDs delivered.
-    std::uint64_t broadcasts = 0; ///< BROADCASTs accepted.
-    std::uint64_t slow_consumers = 0;
+    std::uint64_t connections = 0;    ///< Connections accepted, UDP sessions included.
+    std::uint64_t registrations = 0;  ///< Successful HELLOs.
+    std::uint64_t online = 0;         ///< Clients registered now.
+    std::uint64_t frames_in = 0;      ///< Frames received from clients.
+    std::uint64_t frames_out = 0;     ///< Frames sent to clients.
+    std::uint64_t bytes_in = 0;       ///< Bytes of frames received, headers included.
+    std::uint64_t bytes_out = 0;      ///< Bytes of frames sent, headers included.
+    std::uint64_t routed = 0;         ///< SENDs delivered.
+    std::uint64_t broadcasts = 0;     ///< BROADCASTs accepted.
+    std::uint64_t slow_consumers = 0; ///< Clients dropped as slow consumers.
     /// Clients dropped for missed heartbeats, or over UDP for acknowledging nothing through
     /// the retransmissions.
     std::uint64_t lost = 0;
