@@ -38,7 +38,7 @@ struct client_tls {
     std::string server_name;
 };
 
-/// Lowest TLS version to accept.
+/// Lowest TLS version to accept: `v1_2` (TLS 1.2 and 1.3) or `v1_3` (TLS 1.3 only).
 enum class tls_version { v1_2, v1_3 };
 
 /// Files a TLS context is made from (PEM). Paths that are empty are not used.
@@ -48,7 +48,7 @@ struct tls_files {
     /// CAs that verify the peer: a server's clients' (with verify_clients), a client's
     /// server; for a client, empty: the system's trusted CAs.
     std::string ca;
-    tls_version min_version = tls_version::v1_2;
+    tls_version min_version = tls_version::v1_2; ///< Lowest TLS version to accept.
 };
 
 /// A server context from `files` (cert and key required). With `verify_clients`, clients

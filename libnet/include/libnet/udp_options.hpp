@@ -21,8 +21,9 @@ struct udp_transport {
     std::uint16_t window = 256;
     /// Retransmission timeout before the first round-trip time is measured (RFC 6298) ...
     std::chrono::milliseconds initial_rto{1000};
-    /// ... and its bounds once it is.
+    /// ... and its bounds once it is: at least this ...
     std::chrono::milliseconds min_rto{200};
+    /// ... and at most this.
     std::chrono::milliseconds max_rto{10'000};
     /// Timeouts in a row, each twice as long as the one before, after which the peer is
     /// given up for unreachable (error::unreachable).
@@ -46,6 +47,7 @@ struct server_udp {
     std::uint16_t port = 0;
     /// Lifetime of an address proof (cookie): a client must echo it within this time.
     std::chrono::seconds cookie_lifetime{10};
+    /// The server's side of every UDP session.
     udp_transport transport;
 };
 
