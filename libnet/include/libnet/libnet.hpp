@@ -2,6 +2,14 @@
 #ifndef LIBNET_LIBNET_HPP
 #define LIBNET_LIBNET_HPP
 
+/// @file
+/// Every public header of libnet at once.
+
+/// @namespace libnet
+/// libnet's public API: the server, the client and what they are configured with, the
+/// events a client receives, errors, stores and the codec. libnet::msg holds the typed wire
+/// messages; libnet::detail is internal.
+
 #include <libnet/access.hpp>
 #include <libnet/blocking_client.hpp>
 #include <libnet/client.hpp>
