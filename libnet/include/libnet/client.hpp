@@ -58,7 +58,7 @@ struct resumes_coroutine<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>
 /// Distinct objects: safe. Shared objects: safe.
 class client {
 public:
-    /// The executor type of the client's strand.
+    /// The type of get_executor().
     using executor_type = boost::asio::any_io_executor;
 
     /// A client that is not connected yet (see async_connect). Nothing happens on the
@@ -73,7 +73,8 @@ public:
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
-    /// The executor given to the constructor.
+    /// The client's strand, made from the executor given to the constructor: handlers
+    /// without an associated executor of their own run on it.
     executor_type get_executor() const noexcept;
 
     /// Connects to `host`:`port` and registers. Completes after WELCOME and the directory
