@@ -35,4 +35,6 @@ install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT libnet_Devel
 if(LIBNET_BUILD_APPS)
     install(TARGETS net-server net-client net-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
             COMPONENT libnet_Runtime)
+    install(FILES docs/man/net-server.1 docs/man/net-client.1 docs/man/net-bench.1
+            DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT libnet_Runtime)
 endif()

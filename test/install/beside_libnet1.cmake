@@ -2,6 +2,7 @@
 # Installs libnet into a prefix that already holds a copy of Debian's libnet1-dev (the packet
 # library: libnet.a, libnet.so, libnet.h, include/libnet/*.h, bin/libnet-config), then proves
 #  - no file of libnet1-dev was overwritten,
+#  - the man pages of the apps (MAN_PAGES, from docs/man) are in MANDIR/man1,
 #  - pkg-config's libnet-asio builds and runs a libnet program,
 #  - one program linking -lnet-asio and -lnet gets each library from its own archive.
 function(run)
@@ -53,6 +54,17 @@ endforeach()
 if(NOT EXISTS "${prefix}/${LIBDIR}/libnet-asio.a")
     message(FATAL_ERROR "libnet-asio.a was not installed in ${prefix}/${LIBDIR}")
 endif()
+foreach(page IN LISTS MAN_PAGES)
+    set(installed "${prefix}/${MANDIR}/man1/${page}")
+    if(NOT EXISTS "${installed}")
+        message(FATAL_ERROR "${page} was not installed in ${prefix}/${MANDIR}/man1")
+    endif()
+    file(SHA256 "${installed}" got)
+    file(SHA256 "${MAN_SOURCE_DIR}/${page}" want)
+    if(NOT got STREQUAL want)
+        message(FATAL_ERROR "${installed} differs from ${MAN_SOURCE_DIR}/${page}")
+    endif()
+endforeach()
 
 set(ENV{PKG_CONFIG_PATH} "${prefix}/${LIBDIR}/pkgconfig")
 run(pkg-config --modversion libnet-asio)
