@@ -320,5 +320,4 @@ if __name__ == "__main__":
     for name, path in zip(("net-server", "net-client", "net-bench"), sys.argv[1:4]):
         PROGRAMS[name] = path
     MAN_DIR = sys.argv[4]
-    sys.dont_write_bytecode = True
     unittest.main(argv=[sys.argv[0]] + sys.argv[5:], verbosity=2)
