@@ -24,6 +24,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wireshark_capture import (PREF_PORT, TCP_PORT, TOOLS, Suite, run, tool,  # noqa: E402
                                write_capture)
