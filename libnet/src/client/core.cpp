@@ -101,8 +101,9 @@ error_code client_core::not_open() const {
 void client_core::on_closing(error_code reason) {
     if (!end_reason_)
         end_reason_ = term_seen_ ? error_code(error::terminated)
-                      : reason   ? reason
-                                 : error_code(error::not_connected);
+                      : ending_error_ && reason == error::connection_closed ? ending_error_
+                      : reason ? reason
+                               : error_code(error::not_connected);
     connected_ = false;
     if (state_ != state::finished)
         state_ = state::closing;

@@ -203,6 +203,9 @@ private:
     std::atomic<bool> connected_{false};
     error_code end_reason_;
     bool term_seen_ = false;
+    // An ERROR about the session itself (ref 0, no frame named) that ends it: the server's
+    // reason for the close that follows, reported instead of connection_closed.
+    error_code ending_error_;
     bool leaving_ = false;         // close() sent BYE: frames are still delivered until the end
     bool aborting_ = false;        // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once

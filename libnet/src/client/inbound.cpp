@@ -8,6 +8,21 @@
 
 namespace libnet::detail {
 
+namespace {
+
+// The codes the server sends just before it closes a registered client's connection.
+bool ends_session(error_code ec) {
+    for (auto const e : {error::frame_too_large, error::malformed_field, error::malformed_message,
+                         error::missing_field, error::frame_timeout, error::id_taken,
+                         error::not_allowed, error::auth_failed, error::slow_consumer,
+                         error::shutting_down})
+        if (ec == e)
+            return true;
+    return false;
+}
+
+} // namespace
+
 using clock = std::chrono::steady_clock;
 
 void client_core::on_frame(frame_view f) {
@@ -51,6 +66,8 @@ void client_core::on_frame(frame_view f) {
         msg::error e;
         if (msg::decode(f, e) || on_intro_error(e) || mailbox_.on_error(e) || on_lookup_error(e))
             return;
+        if (e.ref == 0 && e.ref_type == 0 && ends_session(from_wire(e.code)))
+            ending_error_ = from_wire(e.code);
         return push_event(server_error{from_wire(e.code), std::string(e.text), e.ref, e.ref_type,
                                        std::string(e.id)});
     }
