@@ -36,6 +36,11 @@ void server::stop(msg::term_reason reason, std::string_view text) {
     core_->stop(reason, {}, text);
 }
 
+std::size_t server::update_access(const std::set<std::string>& allow_ids,
+                                  const std::map<std::string, std::string>& secrets) {
+    return core_->update_access(allow_ids, secrets);
+}
+
 server_stats server::stats() const {
     return core_->stats();
 }

@@ -14,8 +14,10 @@
 #include <boost/asio/strand.hpp>
 
 #include <array>
+#include <atomic>
 #include <deque>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -62,6 +64,18 @@ struct mailbox {
     std::uint64_t fed = 0;        // ... that came
 };
 
+/// Who may register: the allow list and the digests of the secrets.
+struct access_rules {
+    std::set<std::string, std::less<>> allow;                 // empty: any id
+    std::map<std::string, std::string, std::less<>> digests; // id -> SHA-256 of its secret
+
+    /// From the options' lists; the secrets are hashed.
+    access_rules(const std::set<std::string>& ids, const std::map<std::string, std::string>& secrets);
+    bool listed(std::string_view id) const {
+        return allow.empty() || allow.contains(id) || digests.contains(id);
+    }
+};
+
 /// State shared by all sessions of a server: the directory, routing and policies.
 /// Lock order: mutex_ before any connection's queue mutex; never the other way round.
 class server_core final : public std::enable_shared_from_this<server_core>, private cluster_events {
@@ -76,6 +90,9 @@ public:
         return udp_ ? udp_->local_endpoint() : boost::asio::ip::udp::endpoint();
     }
     server_stats stats() const;
+    /// server::update_access(): any thread.
+    std::size_t update_access(const std::set<std::string>& allow_ids,
+                              const std::map<std::string, std::string>& secrets);
     boost::asio::any_io_executor get_executor() const { return strand_; }
 
     // From sessions, on their strands.
@@ -157,7 +174,11 @@ private:
     void admit(server_session& s, std::string id, std::string_view endpoint, std::uint16_t flags,
                const msg::hello* h, std::uint64_t join_seq);
     void registered(server_session& s);
-    error_code check_access(std::string_view id, const msg::hello& h) const;
+    /// not_allowed or auth_failed under `rules`, or success.
+    static error_code check_access(const access_rules& rules, std::string_view id,
+                                   const msg::hello& h);
+    /// The mailbox of `id`, opened empty if it has none (mutex_ held, or the constructor).
+    mailbox& mailbox_of(const std::string& id);
 
     // Mailboxes (mailbox.cpp); all under mutex_.
     struct route_result {
@@ -265,7 +286,9 @@ private:
     bool has_mailboxes_ = false;
     std::uint64_t registrations_ = 0;
 
-    std::map<std::string, std::string> secret_digests_; // id -> SHA-256 of its secret
+    // server_options::allow_ids and secrets: replaced whole, under mutex_, by
+    // update_access(); registration reads it without the lock and looks again under it.
+    std::atomic<std::shared_ptr<const access_rules>> access_;
     guess_guard guard_;
     /// `s` registered or ended: it no longer counts as waiting to register.
     void settle(server_session& s);

@@ -11,22 +11,12 @@
 
 #include <algorithm>
 #include <limits>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 namespace libnet::detail {
 
 namespace asio = boost::asio;
 
 namespace {
-
-std::string sha256(std::string_view data) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("libnet: SHA-256 failed");
-    return std::string(reinterpret_cast<const char*>(out), len);
-}
 
 // The first mail after seq `after`.
 auto first_after(std::deque<mail>& mails, std::uint64_t after) {
@@ -36,24 +26,26 @@ auto first_after(std::deque<mail>& mails, std::uint64_t after) {
 
 } // namespace
 
+mailbox& server_core::mailbox_of(const std::string& id) {
+    auto& mb = mailboxes_[id];
+    mb.id = id;
+    return mb;
+}
+
 // Constructor time: nothing runs yet, no lock needed.
 void server_core::load_store() {
-    for (auto const& [id, secret] : options_.secrets)
-        secret_digests_.emplace(id, sha256(secret));
+    auto const rules = std::make_shared<const access_rules>(options_.allow_ids, options_.secrets);
+    access_.store(rules);
     options_.secrets.clear(); // only the digests stay in memory
     store_ = options_.store ? options_.store : make_memory_store();
     durable_ = store_->durable();
     // With a durable store any named client may get a mailbox; otherwise only listed ids.
     has_mailboxes_ = durable_ || !options_.allow_ids.empty();
-    auto open = [this](const std::string& id) -> mailbox& {
-        auto& mb = mailboxes_[id];
-        mb.id = id;
-        return mb;
-    };
-    for (auto const& id : options_.allow_ids)
+    auto open = [this](const std::string& id) -> mailbox& { return mailbox_of(id); };
+    for (auto const& id : rules->allow)
         open(id);
-    if (!options_.allow_ids.empty())
-        for (auto const& [id, digest] : secret_digests_)
+    if (!rules->allow.empty())
+        for (auto const& [id, digest] : rules->digests)
             open(id);
     if (!durable_)
         return;
@@ -77,22 +69,6 @@ void server_core::load_store() {
         mb.sent = mb.acked;
     log(log_level::info, "store: " + std::to_string(contents.users.size()) + " mailboxes, " +
                              std::to_string(pending_mail_) + " messages waiting");
-}
-
-// No lock: reads only what the constructor set.
-error_code server_core::check_access(std::string_view id, const msg::hello& h) const {
-    bool const listed = options_.allow_ids.empty() ||
-                        options_.allow_ids.contains(std::string(id)) ||
-                        secret_digests_.contains(std::string(id));
-    if (!listed)
-        return error::not_allowed;
-    if (auto it = secret_digests_.find(std::string(id)); it != secret_digests_.end()) {
-        auto const given = sha256(h.credentials); // fixed length: the compare takes fixed time
-        if (given.size() != it->second.size() ||
-            CRYPTO_memcmp(given.data(), it->second.data(), given.size()) != 0)
-            return error::auth_failed;
-    }
-    return {};
 }
 
 std::int64_t server_core::expiry(std::uint32_t ttl_ms, std::int64_t now) const {

@@ -47,7 +47,8 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         return error::not_permitted;
     }
     // Only ids with a secret can be guessed at: the others pay nothing here.
-    bool const secret = secret_digests_.contains(id);
+    auto rules = access_.load();
+    bool const secret = rules->digests.contains(id);
     auto const address = secret ? s.remote_endpoint().address().to_string() : std::string();
     auto const now = std::chrono::steady_clock::now();
     if (secret && !guard_.may_try(address, id, now)) {
@@ -55,7 +56,7 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
         log(log_level::info, "refused " + id + " from " + address + ": too many failed attempts");
         return error::rate_limited;
     }
-    if (auto ec = check_access(id, h)) {
+    if (auto ec = check_access(*rules, id, h)) {
         refused_.fetch_add(1, std::memory_order_relaxed);
         if (ec == error::auth_failed && secret)
             guard_.failed(address, id, now);
@@ -74,6 +75,12 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     std::unique_lock lock(mutex_);
     if (stopping_)
         return error::shutting_down;
+    // The rules changed while this client was checked: update_access() did not see it.
+    if (auto now = access_.load(); now != rules)
+        if (auto ec = check_access(*now, id, h)) {
+            refused_.fetch_add(1, std::memory_order_relaxed);
+            return ec;
+        }
     // In a cluster the bucket decides for ids listed on other nodes: they may have left
     // there already, and this node not heard yet.
     if (directory_.find(id) || claims_.count(id) != 0 || (!cluster_ && directory_.find_remote(id)))
