@@ -2,6 +2,7 @@
 // net-server: runs a libnet server. Its first stdout line is the bound HOST:PORT; joins,
 // leaves and terminations are logged to stderr; stats go to stderr on exit and SIGUSR1.
 
+#include "access_files.hpp"
 #include "app_support.hpp"
 #include "config_sources.hpp"
 #include "log_lines.hpp"
@@ -32,10 +33,11 @@ struct settings {
     std::string store_spec;
     bool full_sync = true;
     std::string log_format;
+    app::access_files access;
 };
 
 struct store_settings {
-    std::string allow_ids, allow_file, secrets_file, term_ids;
+    std::string term_ids;
     std::string store = "memory";
     std::string sync = "full";
     std::size_t ttl_secs = 0;
@@ -121,11 +123,11 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "time (RFC 3339, UTC), level, program and msg")
         ("log-level", po::value(&log_level)->default_value("info"),
          "debug, info, warn, error or off (log lines go to stderr)")
-        ("allow-ids", po::value(&st.allow_ids),
+        ("allow-ids", po::value(&s.access.allow_ids),
          "only these ids may register (comma-separated); others get ERROR not_allowed")
-        ("allow-file", po::value(&st.allow_file),
+        ("allow-file", po::value(&s.access.allow_file),
          "only the ids in FILE may register: one id per line, '#' starts a comment line")
-        ("secrets-file", po::value(&st.secrets_file),
+        ("secrets-file", po::value(&s.access.secrets_file),
          "per-id secrets, one 'id:secret' per line (split at the first ':'); a client with "
          "one of these ids must send its secret (net-client --secret), else ERROR "
          "auth_failed after --auth-delay-ms")
@@ -194,7 +196,9 @@ settings parse(int argc, char** argv) {
                   << "\nPrecedence: command line, then LIBNET_* variables, then the --config "
                      "file.\n"
                      "\nSignals: SIGINT/SIGTERM stop gracefully (clients get TERM); "
-                     "SIGUSR1 prints the stats to stderr.\n"
+                     "SIGUSR1 prints the stats to stderr; SIGHUP reads --allow-file and "
+                     "--secrets-file again (clients no longer allowed are closed, the others "
+                     "stay; a file with a mistake keeps the rules in force).\n"
                      "\nMailboxes: ids on the allow list (and, with a sqlite store, every id that "
                      "has registered) get a mailbox. A message to such an id while it is offline "
                      "is stored, the sender gets STORED, and the id receives it, in order, when it "
@@ -239,18 +243,9 @@ settings parse(int argc, char** argv) {
         if (s.server.term_ids.empty())
             throw app::usage_error("--term-ids: the list is empty");
     }
-    try {
-        if (!st.allow_ids.empty())
-            s.server.allow_ids = libnet::parse_id_list(st.allow_ids);
-        if (!st.allow_file.empty())
-            s.server.allow_ids.merge(libnet::load_allow_file(st.allow_file));
-        if (!st.secrets_file.empty())
-            s.server.secrets = libnet::load_secrets_file(st.secrets_file);
-    } catch (const std::invalid_argument& e) {
-        throw app::usage_error(std::string("--allow-ids: ") + e.what());
-    } catch (const std::runtime_error& e) {
-        throw app::usage_error(e.what());
-    }
+    auto lists = s.access.read();
+    s.server.allow_ids = std::move(lists.allow);
+    s.server.secrets = std::move(lists.secrets);
     if (vm.count("cluster") && !libnet::server::cluster_supported())
         throw app::usage_error("--cluster: this net-server was built without NATS "
                                "(LIBNET_WITH_NATS=OFF)");
@@ -316,12 +311,16 @@ int main(int argc, char** argv) {
         return 1;
     }
     asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGUSR1);
+    signals.add(SIGHUP);
     std::function<void(boost::system::error_code, int)> on_signal =
         [&](boost::system::error_code ec, int sig) {
             if (ec)
                 return;
-            if (sig == SIGUSR1) {
-                print_stats(s, *server);
+            if (sig == SIGUSR1 || sig == SIGHUP) {
+                if (sig == SIGUSR1)
+                    print_stats(s, *server);
+                else
+                    s.access.reload(*server, s.server.log);
                 signals.async_wait(on_signal);
                 return;
             }

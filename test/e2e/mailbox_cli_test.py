@@ -130,6 +130,42 @@ class Access(Fixture):
         err = self.stop(srv)
         self.assertTrue(all("pa:ss" not in l for l in err), err)
 
+    def test_sighup_reads_the_files_again_and_keeps_who_may_stay(self):
+        allow = self.file("allow", "alice\nbob\n")
+        secrets = self.file("secrets", "carol:c1\n")
+        srv, addr = self.server("--allow-file", allow, "--secrets-file", secrets)
+        alice = self.track(client(addr, "alice"))
+        joined(srv, "alice")
+        bob = self.track(client(addr, "bob"))
+        joined(srv, "bob")
+
+        self.file("allow", "alice\nerin\n")
+        self.file("secrets", "carol:c2\n")
+        srv.p.send_signal(signal.SIGHUP)
+        srv.stderr_line(lambda l: "closed bob: no longer allowed" in l, "bob closed")
+        code, _, err = bob.finish()
+        self.assertEqual(code, 1, err)
+        self.assertTrue(any("not_allowed" in l for l in err), err)
+        for id_, args in (("erin", []), ("carol", ["--secret", "c2"])):
+            code, _, err, _ = login(addr, id_, *args)
+            self.assertEqual(code, 0, f"{id_}: {err}")
+        for id_, args, why in (("bob", [], "not_allowed"), ("carol", ["--secret", "c1"], "auth_failed")):
+            code, _, err, _ = login(addr, id_, *args)
+            self.assertEqual(code, 1, id_)
+            self.assertIn(why, err)
+
+        # A file with a mistake, or an empty list, keeps the rules in force.
+        for text in ("alice\nbad id\n", "# nobody\n"):
+            self.file("allow", text)
+            srv.p.send_signal(signal.SIGHUP)
+            srv.stderr_line(lambda l: "keeping the current allow list" in l, "reload refused")
+            code, _, err, _ = login(addr, "erin")
+            self.assertEqual(code, 0, err)
+        alice.send("/quit\n")
+        code, _, err = alice.finish()
+        self.assertEqual(code, 0, err)
+        self.stop(srv)
+
     def test_bad_files_and_stores_exit_2(self):
         allow = self.file("allow", "alice\n\nbad id\n")
         no_colon = self.file("s1", "alice:s3cret-one\nbob s3cret-two\n")
