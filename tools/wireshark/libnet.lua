@@ -8,7 +8,7 @@
 --
 -- or copy this file into the personal Lua plugins folder (Help > About Wireshark > Folders).
 -- Preferences (Edit > Preferences > Protocols, or tshark -o NAME:VALUE):
---   libnet.tcp_ports      TCP ports of libnet servers (default 7000; a range such as 7000,7100-7199)
+--   libnet.tcp_ports      TCP ports of libnet servers (7000; a range such as 7000,7100-7199)
 --   libnet.max_frame      largest frame value accepted before a stream is taken as broken (1 MiB)
 --   libnet_udp.udp_ports  UDP ports of libnet servers (default 7000)
 -- Connections on other ports are found by heuristics: a TCP stream that starts with HELLO,
@@ -18,7 +18,8 @@
 -- (tls.keylog_file) the frames inside are dissected too.
 
 local libnet = Proto("libnet", "libnet wire protocol")
-local band = (bit and bit.band) or (bit32 and bit32.band) or load("return function(a, b) return a & b end")()
+local band = (bit and bit.band) or (bit32 and bit32.band)
+    or load("return function(a, b) return a & b end")()
 local udp_proto = Proto("libnet_udp", "libnet UDP transport")
 
 ------------------------------------------------------------------------------------------
@@ -165,11 +166,16 @@ local function flag(name, label, mask)
     return { ProtoField.bool("libnet.flags." .. name, label, 16, nil, mask), label, mask }
 end
 local fl = {
-    pull = flag("pull", "pull", 0x0001), no_directory = flag("no_directory", "no_directory", 0x0002),
-    has_mailbox = flag("mailbox", "mailbox", 0x0001), durable = flag("durable", "durable", 0x0002),
-    barrier = flag("barrier", "barrier", 0x0004), broadcast = flag("broadcast", "broadcast", 0x0001),
-    link_sync = flag("link_sync", "link sync", 0x0002), confirm = flag("confirm", "confirm", 0x0004),
-    mailbox = flag("mailbox", "mailbox", 0x0008), committed = flag("durable", "durable", 0x0001),
+    pull = flag("pull", "pull", 0x0001),
+    no_directory = flag("no_directory", "no_directory", 0x0002),
+    has_mailbox = flag("mailbox", "mailbox", 0x0001),
+    durable = flag("durable", "durable", 0x0002),
+    barrier = flag("barrier", "barrier", 0x0004),
+    broadcast = flag("broadcast", "broadcast", 0x0001),
+    link_sync = flag("link_sync", "link sync", 0x0002),
+    confirm = flag("confirm", "confirm", 0x0004),
+    mailbox = flag("mailbox", "mailbox", 0x0008),
+    committed = flag("durable", "durable", 0x0001),
 }
 for k, v in pairs(fl) do f["flag_" .. k] = v[1] end
 local flag_sets = {
@@ -228,9 +234,41 @@ libnet.prefs.max_frame = Pref.uint("Maximum frame length", 1048576,
 ------------------------------------------------------------------------------------------
 -- Values shown in summaries such as HELLO(version=1, client_id="alice")
 
+-- The length of the UTF-8 sequence at i of s, or nil when it is not valid UTF-8.
+local function utf8_length(s, i)
+    local c = s:byte(i)
+    local len, lo, hi = nil, 0x80, 0xbf
+    if c < 0x80 then return 1 end
+    if c >= 0xc2 and c <= 0xdf then len = 2 end
+    if c >= 0xe0 and c <= 0xef then len = 3 end
+    if c >= 0xf0 and c <= 0xf4 then len = 4 end
+    if c == 0xe0 then lo = 0xa0 elseif c == 0xed then hi = 0x9f end
+    if c == 0xf0 then lo = 0x90 elseif c == 0xf4 then hi = 0x8f end
+    if not len or i + len - 1 > #s then return nil end
+    for k = i + 1, i + len - 1 do
+        local b = s:byte(k)
+        if b < lo or b > hi then return nil end
+        lo, hi = 0x80, 0xbf
+    end
+    return len
+end
+
+-- s in double quotes, at most 40 characters of it, with control characters, quotes and
+-- bytes that are not UTF-8 written as \xHH.
 local function quoted(s)
-    if #s > 40 then s = s:sub(1, 37) .. "..." end
-    return '"' .. s:gsub('[%c"\\]', function(c) return string.format("\\x%02x", c:byte()) end) .. '"'
+    local out, i = {}, 1
+    while i <= #s and #out < 40 do
+        local len = utf8_length(s, i)
+        local c = s:byte(i)
+        if len == 1 and (c < 0x20 or c == 0x7f or c == 0x22 or c == 0x5c) or not len then
+            out[#out + 1] = string.format("\\x%02x", c)
+            len = 1
+        else
+            out[#out + 1] = s:sub(i, i + len - 1)
+        end
+        i = i + len
+    end
+    return '"' .. table.concat(out) .. (i <= #s and '..."' or '"')
 end
 
 local function printable(s)
@@ -296,7 +334,8 @@ local function add_integer(ctx, item, tag, vr)
     elseif name == "heartbeat_ms" or name == "ttl_ms" then
         vitem:append_text(" ms")
     elseif name == "expires" then
-        vitem:append_text(os.date("! (%Y-%m-%dT%H:%M:%SZ)", math.floor(v:tonumber() / 1000)))
+        local ok, date = pcall(os.date, "!%Y-%m-%dT%H:%M:%SZ", math.floor(v:tonumber() / 1000))
+        if ok and date then vitem:append_text(" (" .. date .. ")") end
     elseif name == "version" and v ~= 1 and ctx.used then
         vitem:add_proto_expert_info(ex.version, "version " .. v .. ": unsupported_version")
     end
@@ -331,70 +370,80 @@ local function add_bytes(ctx, item, tag, vr, len)
     return string.format("<%d bytes>", len)
 end
 
--- One field at [off, off + 6 + len); returns its summary text.
+-- A DIRECTORY entry: the fields of a directory entry inside the field at off.
+local function dissect_entry(tvb, off, len, pinfo, item, ctx)
+    local sub = { type = ctx.type, spec = entry_fields }
+    local ok, shown = dissect_fields(tvb, off + 6, off + 6 + len, pinfo, item, sub)
+    if not ok then ctx.malformed = true end
+    item:set_text("entry: " .. shown)
+    local id = sub.values.client_id
+    ctx.entry_names[#ctx.entry_names + 1] = id and quoted(id) or "?"
+end
+
+-- The value of the field at off as its tag's encoding says; returns its text for summaries
+-- (nil when it has none) and its value.
+local function dissect_value(tvb, off, len, pinfo, item, ctx, tag, used)
+    local name, enc = tags[tag][1], tags[tag][2]
+    local vr = tvb(off + 6, len)
+    local fctx = { type = ctx.type, used = used }
+    if enc == U16 or enc == U32 or enc == U64 then
+        if len == enc then return add_integer(fctx, item, tag, vr) end
+        item:add(f.bad_value, vr)
+        if used then
+            ctx.malformed = true
+            item:add_proto_expert_info(ex.malformed_message, string.format(
+                "malformed_message: %s is a u%d but has %d bytes", name, enc * 8, len))
+        end
+        return nil
+    elseif enc == STR then
+        item:add_packet_field(tag_field[tag], vr, ENC_UTF_8)
+        local text = len > 0 and vr:string(ENC_UTF_8) or ""
+        if name == "endpoint" and ctx.type == 0x0001 and len > 255 and used then
+            item:add_proto_expert_info(ex.malformed_message,
+                "malformed_message: endpoint over 255 bytes (§6.2)")
+        end
+        return quoted(text), text
+    elseif enc == BYTES then
+        return add_bytes(fctx, item, tag, vr, len)
+    elseif enc == NESTED and used then
+        dissect_entry(tvb, off, len, pinfo, item, ctx)
+        return nil
+    end
+    item:add(enc == RESERVED and tag_field[tag] or f.undecoded, vr)
+    return string.format("<%d bytes>", len)
+end
+
+-- One field at [off, off + 6 + len).
 local function dissect_field(tvb, off, len, pinfo, tree, ctx)
     local tag = tvb(off, 2):uint()
     local t = tags[tag]
     local item = tree:add((t and t[2] == NESTED) and tag_field[tag] or f.field, tvb(off, 6 + len))
     item:add(f.tag, tvb(off, 2))
     item:add(f.field_length, tvb(off + 2, 4))
-    local vr = tvb(off + 6, len)
-    local used = ctx.spec_tags[tag] ~= nil
     if not t then
         item:set_text(string.format("Unknown tag %d, %d bytes", tag, len))
-        item:add(f.unknown, vr)
-        item:add_proto_expert_info(ex.unknown_tag, string.format("Tag %d is not defined (§4.2); skipped", tag))
-        return nil
+        item:add(f.unknown, tvb(off + 6, len))
+        item:add_proto_expert_info(ex.unknown_tag,
+            string.format("Tag %d is not defined (§4.2); skipped", tag))
+        return
     end
-    local name, enc = t[1], t[2]
-    local fctx = { type = ctx.type, used = used }
+    local name = t[1]
+    local used = ctx.spec_tags[tag] ~= nil
     if not used and not ctx.quiet then
-        item:add_proto_expert_info(ex.skipped, string.format("%s is not a field of %s: skipped (§4.3 rule 2)",
-                                                            name, type_name(ctx.type)))
-    end
-    if ctx.seen[tag] and not (tag == 8 and used) and used then
-        item:add_proto_expert_info(ex.duplicate, name .. " appears again: the last one counts (§4.3 rule 4)")
+        item:add_proto_expert_info(ex.skipped, string.format(
+            "%s is not a field of %s: skipped (§4.3 rule 2)", name, type_name(ctx.type)))
+    elseif used and ctx.seen[tag] and t[2] ~= NESTED then
+        item:add_proto_expert_info(ex.duplicate,
+            name .. " appears again: the last one counts (§4.3 rule 4)")
     end
     ctx.seen[tag] = true
-    local shown
-    if enc == U16 or enc == U32 or enc == U64 then
-        if len == enc then
-            local v
-            shown, v = add_integer(fctx, item, tag, vr)
-            if used then ctx.values[name] = v end
-        else
-            item:add(f.bad_value, vr)
-            if used then
-                ctx.malformed = true
-                item:add_proto_expert_info(ex.malformed_message,
-                    string.format("malformed_message: %s is a u%d but has %d bytes", name, enc * 8, len))
-            end
-        end
-    elseif enc == STR then
-        item:add_packet_field(tag_field[tag], vr, ENC_UTF_8)
-        local s = len > 0 and vr:string(ENC_UTF_8) or ""
-        if used then ctx.values[name] = s end
-        shown = quoted(s)
-        if name == "endpoint" and ctx.type == 0x0001 and len > 255 and used then
-            item:add_proto_expert_info(ex.malformed_message, "malformed_message: endpoint over 255 bytes (§6.2)")
-        end
-    elseif enc == NESTED then
-        local sub = ctx.entries and { type = ctx.type, spec = entry_fields } or { type = ctx.type, spec = {}, quiet = true }
-        local ok, entry_shown = dissect_fields(tvb, off + 6, off + 6 + len, pinfo, item, sub)
-        if not ok then ctx.malformed = true end
-        if used then ctx.entries_count = (ctx.entries_count or 0) + 1 end
-        item:set_text("entry: " .. (entry_shown or ""))
-        if ctx.entries then ctx.entry_names[#ctx.entry_names + 1] = sub.values.client_id and quoted(sub.values.client_id) or "?" end
-        return nil
-    elseif enc == RESERVED then
-        item:add(tag_field[tag], vr)
-        shown = string.format("<%d bytes>", len)
-    else
-        shown = add_bytes(fctx, item, tag, vr, len)
-    end
+    local shown, value = dissect_value(tvb, off, len, pinfo, item, ctx, tag, used)
+    if t[2] == NESTED and used then return end
     item:set_text(name .. ": " .. (shown or string.format("%d bytes of the wrong size", len)))
-    if used and shown then ctx.summary[#ctx.summary + 1] = name .. "=" .. shown end
-    return shown
+    if used and shown then
+        ctx.values[name] = value
+        ctx.summary[#ctx.summary + 1] = name .. "=" .. shown
+    end
 end
 
 -- The fields in [off, stop) under tree, by the table ctx.spec; returns ok and a summary.
@@ -453,7 +502,8 @@ local function dissect_frame(tvb, off, len, pinfo, root)
         end
         summary = label .. ((s ~= "" or ftype == 0x0003) and "(" .. s .. ")" or "")
     else
-        item:add_proto_expert_info(ex.unknown_type, name .. ": receivers answer ERROR(unknown_type) (§12)")
+        item:add_proto_expert_info(ex.unknown_type,
+                                   name .. ": receivers answer ERROR(unknown_type) (§12)")
         if len > 0 and fields_frame(tvb, off + 6, off + 6 + len, 0) then
             local ctx = { type = ftype, spec = {}, quiet = true }
             dissect_fields(tvb, off + 6, off + 6 + len, pinfo, item, ctx)
@@ -578,6 +628,8 @@ end
 
 local function heuristic_tcp(tvb, pinfo, tree)
     if not looks_like_start(tvb) then return false end
+    local s = stream_of(pinfo)
+    if s then tls_streams[s] = false end
     pinfo.conversation = libnet
     dissect_tcp(tvb, pinfo, tree)
     return true
@@ -624,7 +676,8 @@ local uf = {
     nonce = ProtoField.uint64("libnet_udp.nonce", "Nonce", base.HEX),
     cookie_length = ProtoField.uint8("libnet_udp.cookie_length", "Cookie length", base.DEC),
     cookie = ProtoField.bytes("libnet_udp.cookie", "Cookie"),
-    cookie_time = ProtoField.uint32("libnet_udp.cookie.time", "Cookie time (libnet: s since the key)", base.DEC),
+    cookie_time = ProtoField.uint32("libnet_udp.cookie.time",
+                                    "Cookie time (libnet: s since the key)", base.DEC),
     cookie_mac = ProtoField.bytes("libnet_udp.cookie.mac", "Cookie MAC (libnet)"),
     padding = ProtoField.bytes("libnet_udp.padding", "Padding"),
     cid = ProtoField.uint64("libnet_udp.cid", "Connection id", base.HEX),
@@ -692,12 +745,20 @@ local function dissect_fixed(tvb, kind, item)
                                           kinds[kind], n, size))
             return info
         end
-        if fld[1] == uf.cookie then add_cookie(item, tvb, off) else item:add(fld[1], tvb(off, fld[2])) end
-        if fld[1] == uf.version and tvb(off, 1):uint() ~= 1 then malformed(item, "version is not 1") end
+        if fld[1] == uf.cookie then
+            add_cookie(item, tvb, off)
+        else
+            item:add(fld[1], tvb(off, fld[2]))
+        end
+        if fld[1] == uf.version and tvb(off, 1):uint() ~= 1 then
+            malformed(item, "version is not 1")
+        end
         if fld[1] == uf.nonce then info[#info + 1] = "nonce=0x" .. tvb(off, 8):uint64():tohex() end
         if fld[1] == uf.cid then info[#info + 1] = "cid=0x" .. tvb(off, 8):uint64():tohex() end
         if fld[1] == uf.token then info[#info + 1] = "token=0x" .. tvb(off, 8):uint64():tohex() end
-        if fld[1] == uf.max_datagram then info[#info + 1] = "max_datagram=" .. tvb(off, 2):uint() end
+        if fld[1] == uf.max_datagram then
+            info[#info + 1] = "max_datagram=" .. tvb(off, 2):uint()
+        end
         off = off + fld[2]
     end
     if n > off then
@@ -794,7 +855,12 @@ local function dissect_payload(tvb, off, flags, number, key, pinfo, item, root, 
         return
     end
     local fitem = item:add(uf.fragment, tvb(off, n - off))
-    local which = (band(flags, 0x08) == 0) and "first" or (band(flags, 0x10) == 0 and "last" or "middle")
+    local which = "middle"
+    if band(flags, 0x08) == 0 then
+        which = "first"
+    elseif band(flags, 0x10) == 0 then
+        which = "last"
+    end
     local text = which .. " fragment"
     if which == "first" and n - off >= 6 then
         text = string.format("first fragment of %s (%d bytes of value)",
@@ -811,15 +877,8 @@ local function dissect_payload(tvb, off, flags, number, key, pinfo, item, root, 
     info[#info + 1] = "packet " .. number .. ": " .. text
 end
 
-local function dissect_data(tvb, item, pinfo, root)
-    local n = tvb:len()
-    if n < 10 then
-        malformed(item, "DATA ends before its header does")
-        return {}
-    end
-    item:add(uf.cid, tvb(1, 8))
-    local cid = tvb(1, 8):uint64():tohex()
-    local info = { "cid=0x" .. cid }
+-- The flags byte of a DATA and the rules of §17.5 about them.
+local function dissect_data_flags(tvb, item)
     local flags = tvb(9, 1):uint()
     local fitem = item:add(uf.flags, tvb(9, 1))
     local names = {}
@@ -831,50 +890,74 @@ local function dissect_data(tvb, item, pinfo, root)
     if #names > 0 then fitem:append_text(" (" .. table.concat(names, " | ") .. ")") end
     local has = function(m) return band(flags, m) ~= 0 end
     if band(flags, 0xc0) ~= 0 then malformed(fitem, "reserved flag bits 0xc0 set") end
-    if not (has(0x01) or has(0x02) or has(0x20)) then malformed(fitem, "none of ack, packet and ack_request") end
+    if not (has(0x01) or has(0x02) or has(0x20)) then
+        malformed(fitem, "none of ack, packet and ack_request")
+    end
     if not has(0x02) and (has(0x04) or has(0x08) or has(0x10)) then
         malformed(fitem, "fin, continued or continues without packet")
     end
-    if has(0x04) and (has(0x08) or has(0x10)) then malformed(fitem, "fin with continued or continues") end
+    if has(0x04) and (has(0x08) or has(0x10)) then
+        malformed(fitem, "fin with continued or continues")
+    end
+    return flags, has
+end
+
+-- The acknowledgement block at off; returns the offset after it, or nil if it is cut short.
+local function dissect_ack(tvb, off, item, info)
+    local n = tvb:len()
+    if n - off < 9 then
+        malformed(item, "DATA ends inside its acknowledgement block")
+        return nil
+    end
+    local count = tvb(off + 8, 1):uint()
+    local size = 9 + 4 * count
+    local aitem = item:add(uf.ack, tvb(off, math.min(size, n - off)))
+    aitem:add(uf.ack_next, tvb(off, 4))
+    aitem:add(uf.ack_window, tvb(off + 4, 2))
+    local delay = tvb(off + 6, 2):uint()
+    aitem:add(uf.ack_delay, tvb(off + 6, 2)):append_text(delay == 0xffff
+        and " (none measured, or 524 ms and more)" or string.format(" (%d µs)", delay * 8))
+    aitem:add(uf.ack_count, tvb(off + 8, 1))
+    local nxt = tvb(off, 4):uint()
+    local text = { string.format("ack next=%d window=%d", nxt, tvb(off + 4, 2):uint()) }
+    if count > 8 then malformed(aitem, "more than 8 ranges") end
+    if n - off < size then
+        malformed(aitem, "DATA ends inside its acknowledgement ranges")
+        return nil
+    end
+    local start = nxt
+    for i = 0, count - 1 do
+        local r = off + 9 + 4 * i
+        local gap, len = tvb(r, 2):uint(), tvb(r + 2, 2):uint()
+        local lo = (start + gap) % 4294967296
+        local hi = (lo + len + 4294967295) % 4294967296
+        local ritem = aitem:add(uf.ack_range, tvb(r, 4))
+        ritem:add(uf.ack_gap, tvb(r, 2))
+        ritem:add(uf.ack_length, tvb(r + 2, 2))
+        ritem:set_text(string.format("Range: packets %d-%d (%d missing before)", lo, hi, gap))
+        text[#text + 1] = string.format("%d-%d", lo, hi)
+        if gap == 0 or len == 0 then malformed(ritem, "a range with gap 0 or length 0") end
+        start = (hi + 1) % 4294967296
+    end
+    aitem:set_text("Acknowledgement: " .. table.concat(text, " "))
+    info[#info + 1] = table.concat(text, " ")
+    return off + size
+end
+
+local function dissect_data(tvb, item, pinfo, root)
+    local n = tvb:len()
+    if n < 10 then
+        malformed(item, "DATA ends before its header does")
+        return {}
+    end
+    item:add(uf.cid, tvb(1, 8))
+    local cid = tvb(1, 8):uint64():tohex()
+    local info = { "cid=0x" .. cid }
+    local flags, has = dissect_data_flags(tvb, item)
     local off = 10
     if has(0x01) then
-        if n - off < 9 then
-            malformed(item, "DATA ends inside its acknowledgement block")
-            return info
-        end
-        local count = tvb(off + 8, 1):uint()
-        local size = 9 + 4 * count
-        local aitem = item:add(uf.ack, tvb(off, math.min(size, n - off)))
-        aitem:add(uf.ack_next, tvb(off, 4))
-        aitem:add(uf.ack_window, tvb(off + 4, 2))
-        local delay = tvb(off + 6, 2):uint()
-        aitem:add(uf.ack_delay, tvb(off + 6, 2)):append_text(
-            delay == 0xffff and " (none measured, or 524 ms and more)" or string.format(" (%d µs)", delay * 8))
-        aitem:add(uf.ack_count, tvb(off + 8, 1))
-        local nxt = tvb(off, 4):uint()
-        local text = { string.format("ack next=%d window=%d", nxt, tvb(off + 4, 2):uint()) }
-        if count > 8 then malformed(aitem, "more than 8 ranges") end
-        if n - off < size then
-            malformed(aitem, "DATA ends inside its acknowledgement ranges")
-            return info
-        end
-        local start = nxt
-        for i = 0, count - 1 do
-            local r = off + 9 + 4 * i
-            local gap, len = tvb(r, 2):uint(), tvb(r + 2, 2):uint()
-            local lo = (start + gap) % 4294967296
-            local hi = (lo + len + 4294967295) % 4294967296
-            local ritem = aitem:add(uf.ack_range, tvb(r, 4))
-            ritem:add(uf.ack_gap, tvb(r, 2))
-            ritem:add(uf.ack_length, tvb(r + 2, 2))
-            ritem:set_text(string.format("Range: packets %d-%d (%d missing before)", lo, hi, gap))
-            text[#text + 1] = string.format("%d-%d", lo, hi)
-            if gap == 0 or len == 0 then malformed(ritem, "a range with gap 0 or length 0") end
-            start = (hi + 1) % 4294967296
-        end
-        aitem:set_text("Acknowledgement: " .. table.concat(text, " "))
-        info[#info + 1] = table.concat(text, " ")
-        off = off + size
+        off = dissect_ack(tvb, off, item, info)
+        if not off then return info end
     end
     if has(0x02) then
         if n - off < 4 then
@@ -893,7 +976,8 @@ local function dissect_data(tvb, item, pinfo, root)
         elseif n == off then
             malformed(item, "a packet without fin has no payload")
         else
-            dissect_payload(tvb, off, flags, number, direction_key(pinfo, cid), pinfo, item, root, info)
+            local key = direction_key(pinfo, cid)
+            dissect_payload(tvb, off, flags, number, key, pinfo, item, root, info)
         end
     elseif n > off then
         item:add(uf.trailing, tvb(off, n - off))
