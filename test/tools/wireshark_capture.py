@@ -4,6 +4,7 @@ TCP segments and UDP datagrams (Packet), each with the libnet frames (Expect) it
 written to a pcap file with text2pcap and mergecap."""
 
 import os
+import random
 import shutil
 import ssl
 import struct
@@ -33,8 +34,10 @@ class Expect:
 
 
 class Packet:
-    def __init__(self, direction, data, frames=(), udp=None, experts=(), protocols=()):
+    def __init__(self, direction, data, frames=(), udp=None, experts=(), protocols=(),
+                 anything=False):
         self.direction, self.data = direction, data
+        self.anything = anything  # mutated input: any dissection but a Lua error will do
         self.frames = list(frames)
         self.udp = udp  # (kind name, {abbrev: show}) for a libnet_udp datagram
         self.experts = sorted(experts)  # libnet_udp.expert.* names of the datagram
@@ -117,6 +120,7 @@ class Suite:
         self.build_malformed_stream()
         self.build_tls_stream(work)
         self.build_udp()
+        self.build_mutations()
 
     def build_doc_streams(self):
         c2s = {name for name, direction in protocol_doc.frame_directions(self.md).items()
@@ -346,6 +350,36 @@ class Suite:
 
 
 # -- Running the tools --------------------------------------------------------------------------
+
+
+    def build_mutations(self):
+        """protocol.md's frames and datagrams with bytes changed, cut and added (a fixed seed),
+        the frames as the payloads of DATA packets, where each is dissected alone."""
+        rnd = random.Random(20261203)
+        frames = [data for _, data, _ in protocol_doc.frame_examples(self.md)]
+        datagrams = [data for _, data in protocol_doc.datagram_examples(self.md)]
+
+        def mutate(data):
+            data = bytearray(data)
+            for _ in range(rnd.randint(1, 4)):
+                at = rnd.randrange(len(data) + 1)
+                op = rnd.random()
+                if op < 0.5 and at < len(data):
+                    data[at] = rnd.randrange(256)
+                elif op < 0.7:
+                    del data[at:at + rnd.randint(1, 6)]
+                elif op < 0.9:
+                    data[at:at] = bytes([rnd.randrange(256)])
+                else:
+                    del data[at:]
+            return bytes(data)
+
+        u = self.stream("udp", 50012, UDP_PORT)
+        for number in range(200):
+            payload = mutate(rnd.choice(frames)) or b"\x00"
+            u.append(Packet("I", self.data(0xfeedface00000002, 0x02, None, number, payload),
+                            anything=True))
+            u.append(Packet("O", mutate(rnd.choice(datagrams)) or b"\x04", anything=True))
 
 
 def run(cmd, **kw):
