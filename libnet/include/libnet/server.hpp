@@ -77,7 +77,7 @@ public:
     /// A snapshot of the server's counters since it started.
     server_stats stats() const;
 
-    /// Replaces the allow list and the secrets (server_options::allow_ids and ::secrets)
+    /// Replaces the allow list and the secrets (server_options::allow_ids and secrets)
     /// while the server runs, without dropping anyone who may stay. Registered clients
     /// whose id is no longer allowed are closed with ERROR(not_allowed), those whose id
     /// got a secret or a different one with ERROR(auth_failed); the others see them leave
