@@ -46,8 +46,9 @@ server_stats server::stats() const {
 }
 
 std::ostream& operator<<(std::ostream& os, const server_stats& s) {
-    os << "connections=" << s.connections << " registrations=" << s.registrations
-       << " online=" << s.online << " frames_in=" << s.frames_in << " frames_out=" << s.frames_out
+    os << "connections=" << s.connections << " connections_open=" << s.connections_open
+       << " registrations=" << s.registrations << " online=" << s.online
+       << " frames_in=" << s.frames_in << " frames_out=" << s.frames_out
        << " bytes_in=" << s.bytes_in << " bytes_out=" << s.bytes_out << " routed=" << s.routed
        << " broadcasts=" << s.broadcasts << " slow_consumers=" << s.slow_consumers
        << " lost=" << s.lost << " stored=" << s.stored << " stored_offline=" << s.stored_offline

@@ -4,11 +4,27 @@
 
 #include <libnet/error.hpp>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <ostream>
+#include <string>
 
 namespace libnet {
+
+/// A distribution of durations in fixed buckets: how many took at most each bound.
+struct latency_histogram {
+    /// The buckets' upper bounds, in microseconds, ascending: 10 us to 2.5 s. One more
+    /// bucket, counts.back(), holds what took longer than the last.
+    static constexpr std::array<std::uint64_t, 17> bounds_us{
+        10,    25,    50,    100,    250,    500,    1000,    2500,   5000,
+        10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000};
+    /// Per bucket, not cumulative: counts[i] took more than bounds_us[i - 1] and at most
+    /// bounds_us[i] microseconds.
+    std::array<std::uint64_t, bounds_us.size() + 1> counts{};
+    std::uint64_t count = 0;  ///< All durations recorded: the sum of counts.
+    std::uint64_t sum_us = 0; ///< Their sum, in microseconds.
+};
 
 /// A snapshot of a server's counters since it started.
 struct server_stats {
@@ -34,7 +50,18 @@ struct server_stats {
     std::uint64_t refused = 0;        ///< Registrations refused by the allow list or a secret.
     std::uint64_t udp_sessions = 0;   ///< UDP sessions open now (server_options::udp).
     std::uint64_t udp_cookies = 0;    ///< Address proofs used, remembered until they expire.
+    /// Connections open now, UDP sessions included (a TLS connection once its handshake is done).
+    std::uint64_t connections_open = 0;
     std::map<error, std::uint64_t> errors; ///< ERROR frames sent, by code.
+    /// In a cluster, this server's node id (cluster_options::node_id or its default); else
+    /// empty.
+    std::string node;
+    /// From a HELLO read to its WELCOME queued, for each client registered; in a cluster the
+    /// claim of the id included.
+    latency_histogram registration_latency;
+    /// From a batch of mailbox changes handed to a durable store (server_options::store) to
+    /// its commit, for each batch committed; empty with a store that is not durable.
+    latency_histogram store_commit_latency;
 };
 
 /// Writes the counters as "name=value" pairs on one line.

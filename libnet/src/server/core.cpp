@@ -357,10 +357,15 @@ server_stats server_core::stats() const {
     for (std::size_t i = 0; i < errors_.size(); ++i)
         if (auto n = errors_[i].load())
             s.errors[static_cast<error>(i)] = n;
+    if (cluster_)
+        s.node = cluster_->node();
+    s.registration_latency = registration_latency_.snapshot();
+    s.store_commit_latency = commit_latency_.snapshot();
     std::lock_guard lock(mutex_);
     s.registrations = registrations_;
     s.online = directory_.size();
     s.pending = pending_mail_;
+    s.connections_open = sessions_.size();
     return s;
 }
 

@@ -6,6 +6,7 @@
 #include "cluster.hpp"
 #include "directory.hpp"
 #include "guard.hpp"
+#include "latency.hpp"
 #include "session.hpp"
 
 #include <libnet/server_options.hpp>
@@ -329,6 +330,8 @@ private:
         lost_{0}, stored_{0}, stored_offline_{0}, acked_{0}, expired_{0}, store_failures_{0},
         refused_{0};
     std::array<std::atomic<std::uint64_t>, 128> errors_{};
+    latency_recorder registration_latency_; // HELLO read to WELCOME queued (admit())
+    latency_recorder commit_latency_;       // commit() to the store's answer
 };
 
 } // namespace libnet::detail

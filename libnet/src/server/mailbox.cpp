@@ -279,9 +279,14 @@ void server_core::commit() {
     if (!durable_ || changes_.empty())
         return;
     auto const batch = batch_++;
-    store_->write(std::move(changes_), [w = weak_from_this(), batch](error_code ec) {
-        if (auto self = w.lock())
-            asio::post(self->strand_, [self, batch, ec] { self->committed(batch, ec); });
+    auto const start = std::chrono::steady_clock::now();
+    store_->write(std::move(changes_), [w = weak_from_this(), batch, start](error_code ec) {
+        auto self = w.lock();
+        if (!self)
+            return;
+        if (!ec)
+            self->commit_latency_.record(std::chrono::steady_clock::now() - start);
+        asio::post(self->strand_, [self, batch, ec] { self->committed(batch, ec); });
     });
     changes_.clear();
 }

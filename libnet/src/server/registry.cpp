@@ -146,6 +146,7 @@ void server_core::admit(server_session& s, std::string id, std::string_view endp
     if (!barrier_open_.load(std::memory_order_relaxed))
         w.flags |= msg::welcome_barrier;
     s.enqueue(make_frame(w));
+    registration_latency_.record(std::chrono::steady_clock::now() - s.hello_at_);
     commit();
 }
 

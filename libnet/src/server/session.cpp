@@ -126,6 +126,7 @@ void server_session::on_hello(frame_view f) {
     };
     if (f.core_type() != frame_type::hello)
         return fail(error::hello_expected);
+    hello_at_ = clock::now();
     msg::hello h;
     if (auto ec = msg::decode(f, h))
         return fail(ec);

@@ -76,6 +76,7 @@ private:
     bool answering_ = false;  // strand: said BYE; the answers to its sends are due
     std::atomic<bool> unsettled_{false};  // counted as waiting to register (guess_guard)
     std::string refusal_;                 // strand: on_register's reason, sent as the ERROR's text
+    clock::time_point hello_at_;          // strand: when HELLO was read; admit() measures from it
     std::vector<std::string> cert_names_; // the names of its TLS client certificate
 
     // Written under server_core::mutex_ at registration.
