@@ -13,6 +13,7 @@
 #include <mutex>
 #include <openssl/crypto.h>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -62,6 +63,14 @@ inline host_port parse_host_port(const std::string& s, bool allow_zero = false) 
         std::stoul(port) > 65535 || (!allow_zero && std::stoul(port) == 0))
         throw usage_error("bad port '" + port + "' in '" + s + "'");
     return {host, port};
+}
+
+/// "ip:port" or "[v6]:port", as the programs print their bound addresses.
+template <class Endpoint>
+std::string endpoint_text(const Endpoint& ep) {
+    std::ostringstream os;
+    os << ep;
+    return os.str();
 }
 
 } // namespace app

@@ -6,6 +6,8 @@
 #include "app_support.hpp"
 #include "config_sources.hpp"
 #include "log_lines.hpp"
+#include "metrics_http.hpp"
+#include "metrics_text.hpp"
 #include "tls_flags.hpp"
 
 #include <libnet/access.hpp>
@@ -34,6 +36,7 @@ struct settings {
     bool full_sync = true;
     std::string log_format;
     app::access_files access;
+    std::optional<app::host_port> metrics;
 };
 
 struct store_settings {
@@ -47,6 +50,7 @@ struct store_settings {
     bool no_client_term = false;
     std::string log_format = "text";
     std::string udp;
+    std::string metrics;
     std::size_t udp_max_datagram = libnet::udp_transport{}.max_datagram;
 };
 
@@ -84,6 +88,9 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "a free one, printed on stdout as 'udp HOST:PORT' after the TCP address)")
         ("udp-max-datagram", po::value(&st.udp_max_datagram)->default_value(st.udp_max_datagram),
          "largest UDP datagram sent, headers included (256-65507)")
+        ("metrics", po::value(&st.metrics),
+         "serve metrics over HTTP at HOST:PORT: Prometheus text at /metrics, JSON at /varz "
+         "(port 0 picks a free one, printed on stdout as 'metrics HOST:PORT'; default: off)")
         ("threads", po::value(&s.threads)->default_value(s.threads),
          "threads running the server (1-256)")
         ("expect", po::value(&o.expect)->default_value(0),
@@ -264,6 +271,13 @@ settings parse(int argc, char** argv) {
     s.store_spec = st.store;
     s.full_sync = st.sync == "full";
     apply_udp(st, s.server);
+    if (!st.metrics.empty()) {
+        try {
+            s.metrics = app::parse_host_port(st.metrics, true);
+        } catch (const app::usage_error& e) {
+            throw app::usage_error(std::string("--metrics: ") + e.what());
+        }
+    }
     if (s.server.udp.enabled && s.server.tls.context)
         throw app::usage_error("--udp: UDP has no encryption (no DTLS yet); a server with "
                                "--tls-cert takes no UDP clients");
@@ -278,6 +292,21 @@ void print_stats(const settings& s, libnet::server& server) {
     stats << "stats: " << server.stats();
     std::cerr << app::log_line(s.log_format, "net-server", libnet::log_level::info, stats.str())
               << std::endl;
+}
+
+/// --metrics's pages, labelled with the cluster's node id, else the server's address.
+std::map<std::string, app::http_page> metrics_pages(const libnet::server& server) {
+    auto page = [&server, address = app::endpoint_text(server.local_endpoint())](auto format) {
+        return [&server, address, format] {
+            auto const stats = server.stats();
+            return format(stats, app::metrics_labels{stats.node.empty() ? address : stats.node,
+                                                     libnet::library_version()});
+        };
+    };
+    std::map<std::string, app::http_page> pages;
+    pages["/metrics"] = {"text/plain; version=0.0.4; charset=utf-8", page(&app::prometheus_text)};
+    pages["/varz"] = {"application/json", page(&app::varz_json)};
+    return pages;
 }
 
 } // namespace
@@ -310,6 +339,16 @@ int main(int argc, char** argv) {
         std::cerr << "net-server: " << e.what() << "\n";
         return 1;
     }
+    std::optional<app::metrics_http> metrics;
+    try {
+        if (s.metrics)
+            metrics.emplace(ioc.get_executor(), s.metrics->host, s.metrics->port,
+                            metrics_pages(*server));
+    } catch (const boost::system::system_error& e) {
+        std::cerr << "net-server: cannot serve metrics on " << s.metrics->host << ":"
+                  << s.metrics->port << ": " << e.code().message() << "\n";
+        return 1;
+    }
     asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGUSR1);
     signals.add(SIGHUP);
     std::function<void(boost::system::error_code, int)> on_signal =
@@ -330,16 +369,12 @@ int main(int argc, char** argv) {
 
     // Only now, with the signals handled, tell the world where we are: a script may
     // signal the moment it has read this line.
-    auto const ep = server->local_endpoint();
-    std::cout << (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
-                                       : ep.address().to_string())
-              << ":" << ep.port() << std::endl;
-    if (s.server.udp.enabled) {
-        auto const u = server->udp_endpoint();
-        std::cout << "udp "
-                  << (u.address().is_v6() ? "[" + u.address().to_string() + "]"
-                                          : u.address().to_string())
-                  << ":" << u.port() << std::endl;
+    std::cout << app::endpoint_text(server->local_endpoint()) << std::endl;
+    if (s.server.udp.enabled)
+        std::cout << "udp " << app::endpoint_text(server->udp_endpoint()) << std::endl;
+    if (metrics) {
+        std::cout << "metrics " << app::endpoint_text(metrics->local_endpoint()) << std::endl;
+        metrics->start();
     }
 
     int status = 0;
@@ -349,6 +384,8 @@ int main(int argc, char** argv) {
             status = 1;
         }
         signals.cancel();
+        if (metrics)
+            metrics->stop();
     });
 
     std::vector<std::thread> pool;
