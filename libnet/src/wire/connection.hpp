@@ -33,6 +33,9 @@ struct connection_limits {
     /// writes them together (0: writes at once). Senders that complete and send again in
     /// the next turn then share one write; a lone frame waits one turn.
     unsigned coalesce_turns = 0;
+    /// A close that is not a finish() keeps the frames not yet written, for
+    /// take_unwritten(), instead of flushing them to a peer that is probably gone.
+    bool keep_unwritten = false;
 };
 
 /// Byte and frame counters a connection adds to (shared by all of a server's sessions).
@@ -141,6 +144,10 @@ public:
     /// what was sent before `last` are not lost.
     void finish(error_code reason, shared_frame last);
 
+    /// Once run() has ended, with keep_unwritten: the bytes not written, from the start of
+    /// the first frame not written whole, in order (strand).
+    std::vector<shared_frame> take_unwritten() { return std::move(unwritten_); }
+
     /// Why the connection ended or is closing; empty while open (any thread).
     error_code reason() const;
     bool closing() const;
@@ -201,6 +208,8 @@ private:
     void watch_partial_frame(bool progressed);
     void wake_strand();
     void begin_closing();
+    /// keep_unwritten: what of `batch` the stream did not take whole (`sent` bytes went).
+    void keep_unsent(const std::vector<shared_frame>& batch, std::size_t sent);
 
     Stream stream_;
     boost::asio::ip::tcp::endpoint remote_;
@@ -237,6 +246,7 @@ private:
     bool reader_done_ = false;
     bool read_filled_ = false;
     bool writer_done_ = false;
+    std::vector<shared_frame> unwritten_;
     clock::time_point last_rx_;
     clock::time_point deadline_ = clock::time_point::max();
     clock::time_point frame_due_ = clock::time_point::max();     // a started frame must be whole

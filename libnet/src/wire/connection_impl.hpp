@@ -7,6 +7,8 @@
 
 #include "connection.hpp"
 
+#include <libnet/codec.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -15,6 +17,8 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 
 namespace libnet::detail {
 
@@ -340,6 +344,10 @@ boost::asio::awaitable<void> basic_connection<Stream>::writer() {
             buffers.push_back(f.buffer());
             bytes += f.size;
         }
+        if (closing_now && limits_.keep_unwritten && !keep_reading_) {
+            keep_unsent(batch, 0);
+            break;
+        }
         // written_total_ follows each partial write, not only the batch's end: a batch can
         // take long over a slow path (UDP takes a window's worth at a time), and the
         // heartbeat's delivered = written - unacknowledged must count the same bytes.
@@ -360,6 +368,8 @@ boost::asio::awaitable<void> basic_connection<Stream>::writer() {
             counters_->frames_out.fetch_add(frames, std::memory_order_relaxed);
             counters_->bytes_out.fetch_add(n, std::memory_order_relaxed);
         }
+        if (ec && limits_.keep_unwritten)
+            keep_unsent(batch, written_total_ - base);
         batch.clear();
         if (batch.capacity() > 256) { // a burst is over: give its capacity back
             std::vector<shared_frame>().swap(batch);
@@ -381,6 +391,39 @@ boost::asio::awaitable<void> basic_connection<Stream>::writer() {
     co_await shutdown_send(stream_);
     writer_done_ = true;
     watchdog_timer_.cancel();
+}
+
+template <class Stream>
+void basic_connection<Stream>::keep_unsent(const std::vector<shared_frame>& batch,
+                                           std::size_t sent) {
+    for (auto const& f : batch) {
+        if (sent >= f.size) {
+            sent -= f.size;
+            continue;
+        }
+        std::size_t at = 0; // the start of the frame holding byte `sent`
+        std::span<const std::uint8_t> const all(f.data.get(), f.size);
+        for (;;) {
+            auto const r = decode_frame(all.subspan(at), std::numeric_limits<std::uint32_t>::max());
+            if (r.status != decode_status::ok || at + r.consumed > sent)
+                break;
+            at += r.consumed;
+        }
+        if (at == 0) {
+            unwritten_.push_back(f);
+        } else {
+            auto copy = std::make_shared_for_overwrite<std::uint8_t[]>(f.size - at);
+            std::memcpy(copy.get(), f.data.get() + at, f.size - at);
+            unwritten_.push_back({std::move(copy), f.size - at, 1});
+        }
+        sent = 0;
+    }
+    std::lock_guard lock(mutex_); // and whatever was queued after the batch
+    seal_block_locked();
+    for (auto& f : queue_)
+        unwritten_.push_back(std::move(f));
+    queue_.clear();
+    queued_bytes_ = 0;
 }
 
 template <class Stream>
