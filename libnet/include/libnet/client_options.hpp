@@ -15,6 +15,28 @@
 
 namespace libnet {
 
+/// Reconnecting after the connection to the server is lost (client_options::reconnect,
+/// docs/guide.md §3).
+///
+/// The delay before attempt n is initial_delay · multiplier^(n-1), at most max_delay,
+/// scaled by a random factor in [1 - jitter, 1 + jitter] so that clients cut off together
+/// do not come back together.
+struct reconnect_policy {
+    /// Off by default: a lost connection ends the session, as without this policy.
+    bool enabled = false;
+    /// Delay before the first attempt.
+    std::chrono::milliseconds initial_delay{100};
+    /// Longest delay between attempts.
+    std::chrono::milliseconds max_delay{5000};
+    /// Growth of the delay from one attempt to the next (at least 1).
+    double multiplier = 2.0;
+    /// Spread of each delay, as a fraction of it (0 to 1).
+    double jitter = 0.2;
+    /// Attempts before the client gives up and the session ends with the last attempt's
+    /// error (about five minutes with the other defaults).
+    unsigned max_attempts = 60;
+};
+
 /// Settings of a libnet::client. Every limit has a finite default.
 ///
 /// @par Hooks
@@ -63,6 +85,10 @@ struct client_options {
     bool over_udp = false;
     /// The UDP session's settings.
     udp_transport udp;
+
+    /// Reconnect after a lost connection, re-register under the same id and resume the
+    /// mailbox (docs/guide.md §3, "Reconnecting"); off by default.
+    reconnect_policy reconnect;
 
     /// Largest frame value accepted from the server.
     std::uint32_t max_frame = default_max_frame_size;

@@ -4,6 +4,7 @@
 
 #include <libnet/messages.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <system_error>
@@ -92,6 +93,22 @@ struct stored {
     std::uint64_t ref = 0;     ///< The ref of the SEND or BROADCAST.
 };
 
+/// The connection to the server was lost and the client will try again after `delay`
+/// (client_options::reconnect); one per attempt. Sends wait meanwhile; receiving goes on.
+struct reconnecting {
+    error_code reason;               ///< Why the connection ended, or why the last attempt failed.
+    unsigned attempt = 1;            ///< The attempt about to be made, from 1.
+    std::chrono::milliseconds delay; ///< How long the client waits before it.
+};
+
+/// The client is registered again under the same id. The peer_joined and peer_left events
+/// that follow it bring the directory up to date with what changed meanwhile; the mailbox
+/// resumes after the last message the application took, and what was not yet written to
+/// the old connection is sent on the new one.
+struct reconnected {
+    unsigned attempts = 1; ///< Attempts it took.
+};
+
 /// What the server said of a confirmed send (client::async_send_confirmed).
 struct receipt {
     std::uint32_t offline = 0; ///< Recipients that were offline: their copy waits for them.
@@ -103,7 +120,7 @@ struct receipt {
 /// Everything client::async_receive hands over: one of the structs above. Visit it, or
 /// test for the kinds the application cares about with std::get_if.
 using event = std::variant<message, peer_joined, peer_left, server_error, terminated, link_up,
-                           link_down, stored>;
+                           link_down, stored, reconnecting, reconnected>;
 
 } // namespace libnet
 

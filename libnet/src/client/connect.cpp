@@ -39,6 +39,7 @@ connection_limits limits_for(const client_options& o) {
     l.max_queue_bytes = std::numeric_limits<std::size_t>::max();
     l.close_timeout = o.close_timeout;
     l.coalesce_turns = 8;
+    l.keep_unwritten = o.reconnect.enabled; // sent again on the next connection
     return l;
 }
 // The client side of TLS: SNI and the name the server's certificate must carry.
@@ -75,7 +76,9 @@ void client_core::connect(std::string host, std::string port, pending<> op) {
     if (state_ != state::idle)
         return op.complete(ex_, asio::error::already_started);
     state_ = state::connecting;
-    spawn(connect_session(std::move(host), std::move(port)), std::move(op));
+    host_ = host;
+    port_ = port;
+    spawn(connect_session(std::move(host), std::move(port), false), std::move(op));
 }
 
 // The server's address as async_connect was given it: "udp://" first picks UDP.
@@ -143,11 +146,14 @@ asio::awaitable<client_core::dialed> client_core::dial_udp(std::string host, std
     co_return d;
 }
 
-asio::awaitable<error_code> client_core::connect_session(std::string host, std::string port) {
+asio::awaitable<error_code> client_core::connect_session(std::string host, std::string port,
+                                                         bool again) {
     auto const deadline = clock::now() + options_.connect_timeout;
     auto& timer = connect_timer_;
     timer.expires_at(deadline);
-    auto given_up = [this](error_code ec) {
+    auto given_up = [this, again](error_code ec) {
+        if (again) // the reconnection loop decides what comes next
+            return aborting_ ? error_code(asio::error::operation_aborted) : ec;
         state_ = aborting_ ? state::finished : state::idle;
         finished_signal_.cancel();
         return aborting_ ? error_code(asio::error::operation_aborted) : ec;
@@ -182,16 +188,21 @@ asio::awaitable<error_code> client_core::connect_session(std::string host, std::
             co_return given_up({});
     }
     conn_ = std::make_shared<client_connection>(std::move(stream), options_, this);
-    out_.attach(conn_);
+    if (!again) // a new session's sends go out at once; a resumed one's after registering
+        out_.attach(conn_);
     spawn([](std::shared_ptr<client_core> self,
              std::shared_ptr<client_connection> c) -> asio::awaitable<void> {
         co_await c->run();
-        self->on_finished();
+        self->on_finished(*c);
     }(shared_from_this(), conn_));
-    mailbox_.resume(options_.resume_after);
-    conn_->enqueue(
-        make_frame(msg::hello{protocol_version, options_.id, advertise_, options_.credentials,
-                              hello_flags(options_), options_.resume_after, hello_key}));
+    // Again: the server forgets what the application has taken, and sends the rest again
+    // (what is still queued here is recognised and dropped).
+    if (!again)
+        mailbox_.resume(options_.resume_after);
+    auto const resume_after = again ? mailbox_.last_delivered() : options_.resume_after;
+    auto const id = again ? this->id() : options_.id;
+    conn_->enqueue(make_frame(msg::hello{protocol_version, id, advertise_, options_.credentials,
+                                         hello_flags(options_), resume_after, hello_key}));
 
     state_signal_.expires_at(deadline);
     while (state_ == state::connecting) {
@@ -201,6 +212,8 @@ asio::awaitable<error_code> client_core::connect_session(std::string host, std::
             co_return asio::error::timed_out;
         }
     }
+    if (again)
+        co_return state_ == state::registered ? error_code{} : not_open();
     co_return registered_once_ ? error_code{} : not_open();
 }
 
@@ -251,6 +264,11 @@ void client_core::on_registration_frame(frame_view f) {
         msg::directory d;
         if (auto ec = msg::decode(f, d))
             return fail_registration(ec);
+        if (reconnecting_) {
+            catch_up(d);
+            registered();
+            return;
+        }
         {
             std::lock_guard lock(info_mutex_);
             directory_.clear();

@@ -24,7 +24,7 @@ client_core::client_core(asio::any_io_executor ex, client_options options)
       events_(ex_, options_.max_events,
               [this](const event& e, bool was_full) { taken(e, was_full); }),
       out_(ex_, options_.max_queue_bytes), state_signal_(ex_), finished_signal_(ex_),
-      connect_timer_(ex_), mailbox_(ex_) {}
+      connect_timer_(ex_), reconnect_timer_(ex_), mailbox_(ex_) {}
 
 bool client_core::on_strand() const {
     using io_strand = asio::strand<asio::io_context::executor_type>;
@@ -99,6 +99,13 @@ error_code client_core::not_open() const {
 }
 
 void client_core::on_closing(error_code reason) {
+    if (reconnecting_) { // an attempt failed: the reconnection loop goes on
+        connected_ = false;
+        return;
+    }
+    if (may_reconnect(reason))
+        return connection_lost(ending_error_ && reason == error::connection_closed ? ending_error_
+                                                                                    : reason);
     if (!end_reason_)
         end_reason_ = term_seen_ ? error_code(error::terminated)
                       : ending_error_ && reason == error::connection_closed ? ending_error_

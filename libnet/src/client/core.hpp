@@ -102,13 +102,15 @@ public:
 private:
     friend class client_connection;
     friend class peer_link;
-    enum class state { idle, connecting, registered, closing, finished };
+    // reconnecting: between attempts (client_options::reconnect); an attempt is connecting.
+    enum class state { idle, connecting, registered, closing, reconnecting, finished };
 
     void on_frame(frame_view f);
     void on_registration_frame(frame_view f);
     void on_closing(error_code reason);
     void on_written(std::uint64_t written);
-    void on_finished();
+    void on_finished(connection& c);
+    void end_session(); // no connection and none to come: everything waiting completes
     bool want_read() const { return !events_.full(); }
     void push_event(event&& e);
     void taken(const event& e, bool was_full); // the application has it
@@ -116,7 +118,9 @@ private:
     void registered();
     void fail_registration(error_code ec);
     void abort_connect();
-    boost::asio::awaitable<error_code> connect_session(std::string host, std::string port);
+    /// `again`: a reconnection attempt, which resumes the session rather than starting one.
+    boost::asio::awaitable<error_code> connect_session(std::string host, std::string port,
+                                                       bool again);
     // The connection to the server before HELLO (and TLS): its stream, and the local
     // address links listen beside.
     struct dialed {
@@ -140,7 +144,8 @@ private:
     void hook_failed(std::exception_ptr e);
     void write_silent(shared_frame f); // in order with sends; errors come back as events
     error_code not_open() const;
-    bool can_send() const { return state_ == state::registered && !leaving_; }
+    // While reconnecting, sends are held for the next connection.
+    bool can_send() const { return (state_ == state::registered || reconnecting_) && !leaving_; }
     template <class Message>
     void send_to_server(const Message& m, pending<> op); // a SEND, APP or BROADCAST
     void cancel(op_kind kind, std::uint64_t key);        // completes it with operation_aborted
@@ -187,6 +192,16 @@ private:
     void close_links(error_code reason);
     void notify_links();
 
+    // Reconnecting (reconnect.cpp).
+    bool may_reconnect(error_code reason) const;
+    void connection_lost(error_code reason); // on_closing: hold everything for the next one
+    void keep_unwritten(connection& c);      // the lost connection's frames, sent again
+    boost::asio::awaitable<void> reconnect();
+    std::chrono::milliseconds backoff(unsigned attempt);
+    void give_up(error_code reason);
+    void catch_up(const msg::directory& d); // the directory as it is now, as events
+    void resumed();
+
     // Mailboxes (mailbox.cpp; the bookkeeping is mailbox_tracker's).
     void consumed(); // a mailbox message was handed over or used up: ACK soon
     void send_ack(); // ACKs what the application has, if more than last time
@@ -206,6 +221,11 @@ private:
     // An ERROR about the session itself (ref 0, no frame named) that ends it: the server's
     // reason for the close that follows, reported instead of connection_closed.
     error_code ending_error_;
+    bool reconnecting_ = false;    // lost the server: holding sends until a new session
+    bool reconnect_started_ = false; // the loop runs (the lost connection has ended)
+    error_code lost_reason_;
+    unsigned attempt_ = 0;           // the reconnection attempt under way
+    std::string host_, port_;        // as async_connect was given them
     bool leaving_ = false;         // close() sent BYE: frames are still delivered until the end
     bool aborting_ = false;        // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once
@@ -217,6 +237,7 @@ private:
     boost::asio::steady_timer state_signal_;    // registration progress
     boost::asio::steady_timer finished_signal_; // the connection ended
     boost::asio::steady_timer connect_timer_;   // connect's deadline; close() cuts it short
+    boost::asio::steady_timer reconnect_timer_; // the wait before the next attempt
     std::uint32_t server_max_frame_ = default_max_frame_size; // from WELCOME
     std::uint64_t next_ref_ = 1;
 

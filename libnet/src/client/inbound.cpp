@@ -83,6 +83,11 @@ void client_core::on_frame(frame_view f) {
         msg::term t;
         if (msg::decode(f, t))
             t = msg::term{msg::term_reason::shutdown, {}, {}};
+        // The server is stopping, not the session: a client that reconnects waits for it.
+        if (t.reason == msg::term_reason::shutdown && may_reconnect(error::shutting_down)) {
+            conn_->close(error::shutting_down);
+            return;
+        }
         term_seen_ = true;
         push_event(terminated{t.reason, std::string(t.by), std::string(t.text)});
         conn_->close(error::terminated);

@@ -31,6 +31,8 @@ public:
     /// `id` left: its records go, and its link (if any) closes.
     void left(const std::string& id);
     const live_entry* live(const std::string& id) const;
+    /// Every client in the directory, as its frames arrived.
+    const std::unordered_map<std::string, live_entry>& live_entries() const { return live_; }
 
     // --- links ---------------------------------------------------------------------------
     /// The link to `peer` in any state, or null.

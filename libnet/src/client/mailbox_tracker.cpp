@@ -19,6 +19,7 @@ void mailbox_tracker::welcome(bool has_mailbox, std::uint64_t server_seq) {
         // survive a restart): its new messages reuse those ids, so start again from its.
         highest_seq_ = acked_ = server_seq;
         last_delivered_ = server_seq;
+        unconsumed_.clear(); // ids of the mailbox that is gone
     }
     acked_ = std::max(acked_, server_seq);
 }
@@ -152,6 +153,20 @@ void mailbox_tracker::end(error_code ec) {
     for (auto& [ref, w] : confirms_)
         w.op.complete(ex_, ec, receipt{});
     confirms_.clear();
+    for (auto& w : fetches_)
+        w.op.complete(ex_, ec, {});
+    fetches_.clear();
+}
+
+void mailbox_tracker::lost(error_code ec, const std::vector<std::uint64_t>& resent) {
+    for (auto it = confirms_.begin(); it != confirms_.end();) {
+        if (std::find(resent.begin(), resent.end(), it->first) != resent.end()) {
+            ++it;
+            continue;
+        }
+        it->second.op.complete(ex_, ec, receipt{});
+        it = confirms_.erase(it);
+    }
     for (auto& w : fetches_)
         w.op.complete(ex_, ec, {});
     fetches_.clear();

@@ -64,6 +64,10 @@ public:
     bool on_error(const msg::error& e);
     /// The session ended: every waiting operation completes with `ec`.
     void end(error_code ec);
+    /// The connection was lost and the client reconnects: fetches and the confirmed sends
+    /// the server may have seen complete with `ec`; those of `resent` (refs of frames that
+    /// never left, sent again on the next connection) keep waiting for their answer.
+    void lost(error_code ec, const std::vector<std::uint64_t>& resent);
 
 private:
     struct confirm_waiter {

@@ -11,6 +11,11 @@ bool outbound::has_room(std::size_t bytes) const {
 }
 
 void outbound::send(shared_frame f, pending<> op) {
+    if (suspended_) {
+        op.keep_work(ex_);
+        held_.push_back({std::move(f), std::move(op)});
+        return;
+    }
     if (!conn_ || conn_->closing())
         return op.complete(ex_, closed_);
     if (held_.empty() && has_room(f.size)) {
@@ -29,7 +34,14 @@ void outbound::send_last(shared_frame bye) {
     release();
 }
 
+void outbound::hold_first(std::vector<shared_frame> frames) {
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it)
+        held_.push_front({std::move(*it), {}});
+}
+
 void outbound::release() {
+    if (suspended_ || !conn_)
+        return;
     while (!held_.empty()) {
         auto& h = held_.front();
         if (conn_->closing()) { // nothing more can be sent

@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <memory>
+#include <vector>
 
 namespace libnet::detail {
 
@@ -23,6 +24,21 @@ public:
 
     void attach(std::shared_ptr<connection> conn) { conn_ = std::move(conn); }
 
+    /// The connection is lost and the client reconnects: sends are held, in order, until
+    /// resume().
+    void suspend() {
+        conn_.reset();
+        suspended_ = true;
+    }
+    /// Puts `frames` (what the lost connection did not write) before everything held.
+    void hold_first(std::vector<shared_frame> frames);
+    /// Sends through `conn` from now on, starting with what is held.
+    void resume(std::shared_ptr<connection> conn) {
+        suspended_ = false;
+        conn_ = std::move(conn);
+        release();
+    }
+
     /// Queues `f` after everything sent before it; `op` (possibly inactive) completes once
     /// it is queued, or with `closed` if the connection closes first.
     void send(shared_frame f, pending<> op);
@@ -31,6 +47,8 @@ public:
     /// held as a frame otherwise.
     template <class Message>
     void send_message(const Message& m, std::size_t n, pending<> op) {
+        if (suspended_)
+            return send(make_frame(m), std::move(op));
         if (!conn_)
             return op.complete(ex_, closed_);
         using put = connection::put_result;
@@ -63,6 +81,7 @@ private:
     std::shared_ptr<connection> conn_;
     std::deque<held> held_;
     error_code closed_ = error::not_connected;
+    bool suspended_ = false;
 };
 
 } // namespace libnet::detail

@@ -15,7 +15,7 @@ using clock = std::chrono::steady_clock;
 
 void client_core::send(std::uint16_t type, std::string to, std::string body, route how,
                        pending<> op) {
-    if (state_ != state::registered)
+    if (state_ != state::registered && !reconnecting_)
         return op.complete(ex_, not_open());
     if (type != 0 && !is_app_type(type))
         return op.complete(ex_, error::unknown_type);
@@ -69,7 +69,19 @@ void client_core::write_silent(shared_frame f) {
     out_.send(std::move(f), pending<>());
 }
 
-void client_core::on_finished() {
+void client_core::on_finished(connection& c) {
+    if (reconnecting_) {
+        if (!reconnect_started_) { // the lost connection: what it did not write goes again
+            reconnect_started_ = true;
+            keep_unwritten(c);
+            spawn(reconnect());
+        }
+        return;
+    }
+    end_session();
+}
+
+void client_core::end_session() {
     state_ = state::finished;
     connected_ = false;
     auto const reason = end_reason_ ? end_reason_ : error_code(error::not_connected);
@@ -100,7 +112,12 @@ void client_core::close(pending<> op) {
 asio::awaitable<error_code> client_core::close_session() {
     if (state_ == state::idle)
         co_return error_code{};
-    if (state_ == state::connecting) {
+    if (reconnecting_) { // stop trying; the loop ends the session
+        aborting_ = true;
+        reconnect_timer_.cancel();
+        if (state_ == state::connecting)
+            abort_connect();
+    } else if (state_ == state::connecting) {
         abort_connect();
     } else if (state_ == state::registered && !leaving_) {
         co_await leave_links(); // links first: what they did not confirm can still be re-sent
