@@ -61,9 +61,12 @@ included), "~+ id" / "~- id" as direct links come up and go down, "(stored for I
 when a message waits in an offline client's mailbox; errors go to stderr with their
 code. Messages that waited in this client's mailbox print like live ones, once each.
 "(mailbox empty)" when /get finds nothing. On registering, stderr says "registered as ID
-with HOST:PORT (N online)".
+with HOST:PORT (N online)". With --reconnect, stderr says "connection lost (REASON):
+reconnecting in S s (attempt N)" and "reconnected as ID after N attempts"; the "+ id" and
+"- id" lines that follow are what changed in the directory meanwhile.
 Exit status: 0 after /quit, end of input, TERM, or a first SIGINT/SIGTERM (Ctrl-C), which
-leave with BYE like /quit; 1 if it cannot register or the connection is lost; 2 on bad
+leave with BYE like /quit; 1 if it cannot register or the connection is lost (with
+--reconnect: once the attempts run out, or the server refuses the id); 2 on bad
 arguments; 130 on a second SIGINT/SIGTERM (leaves at once, without BYE).)txt";
 
 struct settings {
@@ -100,6 +103,13 @@ settings parse(int argc, char** argv) {
         "read the secret from the first line of FILE (keeps it out of the process list)")(
         "pull", po::bool_switch(&s.client.pull),
         "pull mode: messages wait in the mailbox until /get fetches them")(
+        "reconnect", po::bool_switch(&s.client.reconnect.enabled),
+        "after a lost connection (or the server's shutdown), connect again with backoff "
+        "(0.1 s doubling to 5 s), register under the same id and resume the mailbox; "
+        "what is typed meanwhile waits")(
+        "reconnect-attempts", po::value(&s.client.reconnect.max_attempts)
+                                  ->default_value(s.client.reconnect.max_attempts),
+        "with --reconnect: attempts before giving up (exit status 1)")(
         "no-directory", po::bool_switch(&no_directory),
         "don't receive the directory or its changes (for large deployments); others still "
         "see this client, and /who ID asks about one id");
@@ -161,6 +171,13 @@ settings parse(int argc, char** argv) {
     return s;
 }
 
+std::string reconnect_line(const libnet::reconnecting& r) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(r.delay.count()) / 1000.0);
+    return "connection lost (" + r.reason.message() + "): reconnecting in " + secs +
+           " s (attempt " + std::to_string(r.attempt) + ")";
+}
+
 /// Prints events until the session ends, then stops the input; returns the exit status.
 asio::awaitable<int> print_events(libnet::client& c, app::line_source& lines) {
     for (;;) {
@@ -187,6 +204,11 @@ asio::awaitable<int> print_events(libnet::client& c, app::line_source& lines) {
         else if (auto* st = std::get_if<libnet::stored>(&ev))
             say("(stored for " +
                 (st->to.empty() ? std::to_string(st->offline) + " offline" : st->to) + ")");
+        else if (auto* r = std::get_if<libnet::reconnecting>(&ev))
+            complain(reconnect_line(*r));
+        else if (auto* back = std::get_if<libnet::reconnected>(&ev))
+            complain("reconnected as " + c.id() + " after " + std::to_string(back->attempts) +
+                     (back->attempts == 1 ? " attempt" : " attempts"));
         else if (auto* t = std::get_if<libnet::terminated>(&ev))
             complain("terminated (" + std::string(libnet::msg::to_string(t->reason)) + ")" +
                      (t->by.empty() ? "" : " by " + t->by) +

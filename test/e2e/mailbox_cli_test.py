@@ -195,6 +195,54 @@ class Access(Fixture):
                 self.assertNotIn("s3cret", err)
 
 
+class Reconnect(Fixture):
+    def test_a_client_with_reconnect_survives_kill_9_of_its_server(self):
+        db = os.path.join(self.dir.name, "mail.db")
+        srv, addr = self.server("--store", f"sqlite:{db}")
+        port = addr.rsplit(":", 1)[1]
+        alice = self.track(Proc([cli_test.CLIENT, "--server", addr, "--id", "alice",
+                                 "--reconnect"]))
+        joined(srv, "alice")
+        bob = self.track(Proc([cli_test.CLIENT, "--server", addr, "--id", "bob",
+                               "--reconnect"]))
+        joined(srv, "bob")
+        alice.stdout_line(lambda l: l == "+ bob", "'+ bob'")
+        code, _, err, _ = login(addr, "carol", commands="!alice before\n/quit\n")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(alice.stdout_line(lambda l: l.startswith("["), "a message"),
+                         "[carol] before")
+
+        srv.p.kill()  # SIGKILL: no TERM, the connections just break
+        srv.finish()
+        alice.stderr_line(lambda l: "reconnecting in" in l and "(attempt 1)" in l,
+                          "alice reconnecting")
+        bob.send("@alice typed while away\n")  # waits for the next connection
+        srv, _ = self.server("--store", f"sqlite:{db}", port=port)
+        alice.stderr_line(lambda l: "reconnected as alice after" in l, "alice back")
+        self.assertEqual(alice.stdout_line(lambda l: l.startswith("["), "a message"),
+                         "[bob] typed while away")
+        # The mailbox resumed after "before": it does not come a second time.
+        code, _, err, _ = login(addr, "carol", commands="!alice after\n/quit\n")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(alice.stdout_line(lambda l: l.startswith("["), "a message"),
+                         "[carol] after")
+        for p in (alice, bob):
+            p.send("/quit\n")
+            code, _, err = p.finish()
+            self.assertEqual(code, 0, err)
+        self.stop(srv)
+
+    def test_without_reconnect_a_lost_server_ends_the_client(self):
+        srv, addr = self.server()
+        alice = self.track(client(addr, "alice"))
+        joined(srv, "alice")
+        srv.p.kill()
+        srv.finish()
+        code, _, err = alice.finish(close_stdin=False)
+        self.assertEqual(code, 1, err)
+        self.assertTrue(any("connection lost" in l for l in err), err)
+
+
 class Mailbox(Fixture):
     def test_offline_messages_arrive_once_across_two_logins(self):
         srv, addr = self.server("--allow-ids", "alice,bob")  # listed ids have mailboxes
