@@ -291,3 +291,60 @@ TEST_CASE("connection: a frame encoded in place past the bound drops the queue f
     f.settle();
     CHECK(f.finished);
 }
+
+namespace {
+
+std::string joined_bytes(const std::vector<shared_frame>& frames) {
+    std::string out;
+    for (auto const& f : frames)
+        out.append(reinterpret_cast<const char*>(f.data.get()), f.size);
+    return out;
+}
+
+connection_limits keeping_unwritten() {
+    auto l = fixture::short_limits();
+    l.keep_unwritten = true;
+    return l;
+}
+
+} // namespace
+
+TEST_CASE("connection: keep_unwritten keeps what a failed write left, from a whole frame") {
+    fixture f(keeping_unwritten());
+    f.peer->write_limit = 10; // 10 bytes per write; the third write fails
+    f.peer->fail_write = 3;
+    f.start();
+    f.poll();
+    REQUIRE(f.conn->enqueue(frame_of("first"))); // 11 bytes: whole after two writes
+    REQUIRE(f.conn->enqueue(frame_of("second"))); // 12: 9 of them went
+    REQUIRE(f.conn->enqueue(frame_of("third")));
+    f.settle();
+    REQUIRE(f.finished);
+    CHECK(f.peer->written == (wire("first") + wire("second")).substr(0, 20));
+    CHECK(joined_bytes(f.conn->take_unwritten()) == wire("second") + wire("third"));
+}
+
+TEST_CASE("connection: keep_unwritten holds back the queue on close but finish flushes it") {
+    bool const graceful = GENERATE(false, true);
+    fixture f(keeping_unwritten());
+    f.start();
+    f.poll();
+    // Queued and closed before the writer's next turn.
+    REQUIRE(f.conn->enqueue(frame_of("a")));
+    REQUIRE(f.conn->enqueue(frame_of("b")));
+    if (graceful)
+        f.conn->finish(libnet::error::not_connected, frame_of("bye"));
+    else
+        f.conn->close(libnet::error::heartbeat_timeout);
+    f.poll();
+    f.peer->push(boost::asio::error::eof);
+    f.settle();
+    REQUIRE(f.finished);
+    if (graceful) {
+        CHECK(f.peer->written == wire("a") + wire("b") + wire("bye"));
+        CHECK(f.conn->take_unwritten().empty());
+    } else {
+        CHECK(f.peer->written.empty());
+        CHECK(joined_bytes(f.conn->take_unwritten()) == wire("a") + wire("b"));
+    }
+}
