@@ -46,6 +46,36 @@ public:
     /// client::async_send.
     /// @throws boost::system::system_error when the session has ended.
     void send(const std::string& to, const std::string& body);
+    /// Sends `body` to client `to` along `how` (route::direct fails with
+    /// error::no_peer_link when no link is up). See client::async_send.
+    /// @throws boost::system::system_error when the session has ended, or no_peer_link.
+    void send(const std::string& to, const std::string& body, route how);
+    /// Sends a message of application type `type` (0x8000-0xFFFF) to `to`, or to the
+    /// server's handler for the type when `to` is empty. See client::async_send_app.
+    /// @throws boost::system::system_error: error::unknown_type for a type outside the
+    /// application range, or as send().
+    void send_app(std::uint16_t type, const std::string& to, const std::string& body,
+                  route how = route::automatic);
+    /// Sends `body` to `to` through the server and waits for its answer: stored for an
+    /// offline recipient with a mailbox, committed first with a durable store. See
+    /// client::async_send_confirmed.
+    /// @returns the receipt (`offline` is 1 when it waits in `to`'s mailbox).
+    /// @throws boost::system::system_error with the server's refusal (no_such_client,
+    /// queue_full, store_failed, ...) or the end of the session.
+    receipt send_confirmed(const std::string& to, const std::string& body);
+    /// As send_confirmed, to every other client; see client::async_broadcast_confirmed.
+    receipt broadcast_confirmed(const std::string& body);
+    /// Pull mode (client_options::pull): up to `max` messages from the mailbox, in order;
+    /// empty when it has none. See client::async_fetch.
+    /// @throws boost::system::system_error when the session has ended, or without pull mode.
+    std::vector<message> fetch(std::size_t max);
+    /// Whether `id` is online, and its directory entry if so; works without the directory.
+    /// See client::async_lookup.
+    std::optional<peer_info> lookup(const std::string& id);
+    /// Sets up a direct link to `id` (which must listen); returns once it is up. See
+    /// client::async_connect_peer.
+    /// @throws boost::system::system_error: no_peer_link, auth_failed, a network error.
+    void connect_peer(const std::string& id);
     /// Sends `body` to every other registered client; returns once it is on its way. See
     /// client::async_broadcast.
     /// @throws boost::system::system_error when the session has ended.
@@ -64,6 +94,18 @@ public:
     std::string id() const { return client_.id(); }
     /// The directory as the events received so far leave it; see client::directory.
     std::vector<peer_info> directory() const { return client_.directory(); }
+    /// Registered and the connection up; see client::is_connected.
+    bool is_connected() const { return client_.is_connected(); }
+    /// Peers with a direct link up, sorted; see client::linked_peers.
+    std::vector<std::string> linked_peers() const { return client_.linked_peers(); }
+    /// Where this client listens for direct links ("host:port"), empty if it does not.
+    std::string listen_endpoint() const { return client_.listen_endpoint(); }
+    /// The id of the last mailbox message handed over by receive() or fetch(): give it as
+    /// client_options::resume_after to a later client under this id. See
+    /// client::last_delivered.
+    std::uint64_t last_delivered() const { return client_.last_delivered(); }
+    /// Whether the server keeps a mailbox for this client (known once connected).
+    bool has_mailbox() const { return client_.has_mailbox(); }
 
 private:
     boost::asio::io_context ioc_;

@@ -34,6 +34,35 @@ void blocking_client::send(const std::string& to, const std::string& body) {
     client_.async_send(to, body, asio::use_future).get();
 }
 
+void blocking_client::send(const std::string& to, const std::string& body, route how) {
+    client_.async_send(to, body, how, asio::use_future).get();
+}
+
+void blocking_client::send_app(std::uint16_t type, const std::string& to,
+                               const std::string& body, route how) {
+    client_.async_send_app(type, to, body, how, asio::use_future).get();
+}
+
+receipt blocking_client::send_confirmed(const std::string& to, const std::string& body) {
+    return client_.async_send_confirmed(to, body, asio::use_future).get();
+}
+
+receipt blocking_client::broadcast_confirmed(const std::string& body) {
+    return client_.async_broadcast_confirmed(body, asio::use_future).get();
+}
+
+std::vector<message> blocking_client::fetch(std::size_t max) {
+    return client_.async_fetch(max, asio::use_future).get();
+}
+
+std::optional<peer_info> blocking_client::lookup(const std::string& id) {
+    return client_.async_lookup(id, asio::use_future).get();
+}
+
+void blocking_client::connect_peer(const std::string& id) {
+    client_.async_connect_peer(id, asio::use_future).get();
+}
+
 void blocking_client::broadcast(const std::string& body) {
     client_.async_broadcast(body, asio::use_future).get();
 }
