@@ -50,7 +50,8 @@ constexpr char const* commands = R"txt(Commands (one per line on stdin):
   /get [N]     with --pull: fetch up to N (default 100) messages from the mailbox
   /who         print the directory: "= id" per client, "(you)" marks this one and
                "(linked)" the peers with a direct link up
-  /who ID      ask the server whether ID is online: "= ID" or "ID is not online"
+  /who ID      ask the server whether ID is online: "= ID" ("= ID at ENDPOINT" when it
+               listens for direct links) or "ID is not online"
                (works with --no-directory too)
   /wait ID [S] wait until ID is online (at most S seconds, default 10)
   /term [text] ask the server to terminate the session for everyone

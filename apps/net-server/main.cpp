@@ -110,7 +110,7 @@ po::options_description describe(settings& s, std::string& log_level, unsigned& 
          "only these ids may TERM the server (comma-separated); others get ERROR "
          "not_permitted (default: any client may)")
         ("max-frame", po::value(&o.max_frame)->default_value(o.max_frame),
-         "largest frame value accepted, in bytes (64 to 67108864)")
+         "largest frame value accepted, in bytes (1024 to 67108864)")
         ("max-queue", po::value(&o.max_queue_bytes)->default_value(o.max_queue_bytes),
          "bytes queued for one client before it is cut off as a slow consumer")
         ("max-clients", po::value(&o.max_clients)->default_value(o.max_clients),
