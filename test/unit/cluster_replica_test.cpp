@@ -37,7 +37,8 @@ struct fake final : libnet::detail::cluster_events, cluster_replica::link {
     }
     void cluster_frame(std::string_view, std::string_view, std::string_view,
                        std::span<const std::uint8_t>) override {}
-    void cluster_log(libnet::log_level, const std::string&) override {}
+    bool cluster_logging() const noexcept override { return false; }
+    void cluster_log(const libnet::log_record&) override {}
     void cluster_stored(std::uint64_t, libnet::error_code) override {}
     void cluster_mailbox_opened(const std::string&, std::uint64_t, std::uint64_t, std::uint64_t,
                                 libnet::error_code) override {}

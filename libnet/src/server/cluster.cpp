@@ -20,9 +20,11 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
         bool const ok = names::for_each_record(batch, [&](const names::record_view& r) {
             self->events.cluster_frame(r.to, r.from, *from_node, r.frame);
         });
-        if (!ok)
-            self->events.cluster_log(log_level::warn,
-                                     "cluster: malformed batch from node " + *from_node);
+        if (!ok && self->events.cluster_logging()) {
+            auto const text = "cluster: malformed batch from node " + *from_node;
+            log_field const fields[] = {{"node", *from_node}};
+            self->events.cluster_log({log_level::warn, "cluster.bad_batch", text, fields});
+        }
     }
     natsMsg_Destroy(m);
 }
@@ -64,9 +66,14 @@ void cluster::start() {
         }(impl_),
         asio::detached);
     impl_->on_strand([s = impl_.get()] {
-        s->events.cluster_log(log_level::info, "cluster " + s->options.name + ": node " + s->node +
-                                                   " joined (" + std::to_string(s->dir.size()) +
-                                                   " records)");
+        if (!s->events.cluster_logging())
+            return;
+        auto const records = std::to_string(s->dir.size());
+        auto const text = "cluster " + s->options.name + ": node " + s->node + " joined (" +
+                          records + " records)";
+        log_field const fields[] = {
+            {"cluster", s->options.name}, {"node", s->node}, {"records", records}};
+        s->events.cluster_log({log_level::info, "cluster.joined", text, fields});
     });
 }
 

@@ -38,7 +38,10 @@ public:
     /// empty, a BROADCAST for every local client.
     virtual void cluster_frame(std::string_view to, std::string_view from,
                                std::string_view from_node, std::span<const std::uint8_t> f) = 0;
-    virtual void cluster_log(log_level level, const std::string& text) = 0;
+    /// Whether cluster_log() goes anywhere: when not, callers skip building its strings.
+    virtual bool cluster_logging() const noexcept = 0;
+    /// A log record (docs/guide.md §11.4); any thread.
+    virtual void cluster_log(const log_record& r) = 0;
 
     // Mailboxes, with cluster::keep_mailboxes(); on libnats's threads.
     /// A store() is answered: an empty code once the stream holds the message, else

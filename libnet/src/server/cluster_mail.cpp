@@ -58,9 +58,13 @@ void on_stored(jsCtx*, natsMsg* m, jsPubAck*, jsPubAckErr* pae, void* closure) {
         // A mailbox at its limit: the stream discards new messages per subject.
         ec = why.find("per subject") != std::string_view::npos ? error::queue_full
                                                                : error::store_failed;
-        owner.events.cluster_log(log_level::warn,
-                                 "cluster: store failed: " +
-                                     std::string(why.empty() ? natsStatus_GetText(pae->Err) : why));
+        if (owner.events.cluster_logging()) {
+            std::string const reason(why.empty() ? natsStatus_GetText(pae->Err) : why);
+            auto const text = "cluster: store failed: " + reason;
+            log_field const fields[] = {{"reason", reason},
+                                        {"code", to_string(static_cast<error>(ec.value()))}};
+            owner.events.cluster_log({log_level::warn, "cluster.store_failed", text, fields});
+        }
     }
     {
         std::shared_lock alive(owner.life);
@@ -183,8 +187,12 @@ void cluster_mail::open(const std::string& id, std::uint64_t feed) {
         jsConsumerInfo* ci = nullptr;
         if (js_Subscribe(&sub, js_, subject.c_str(), on_mail, r, nullptr, &so, &jerr) != NATS_OK) {
             delete r;
-            events.cluster_log(log_level::warn, "cluster: mailbox of " + id +
-                                                    " not opened: " + nats_GetLastError(nullptr));
+            if (events.cluster_logging()) {
+                std::string const reason = nats_GetLastError(nullptr);
+                auto const text = "cluster: mailbox of " + id + " not opened: " + reason;
+                log_field const fields[] = {{"id", id}, {"reason", reason}};
+                events.cluster_log({log_level::warn, "cluster.mailbox_failed", text, fields});
+            }
             std::shared_lock alive(life);
             if (!stopped)
                 events.cluster_mailbox_opened(id, feed, 0, 0, error::cluster_unavailable);

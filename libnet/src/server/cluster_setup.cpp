@@ -38,7 +38,9 @@ void on_disconnected(natsConnection*, void* closure) {
     self->up.store(false);
     if (self->stopped)
         return; // closing
-    self->on_strand([self] { self->events.cluster_log(log_level::warn, "cluster: NATS lost"); });
+    self->on_strand([self] {
+        self->events.cluster_log({log_level::warn, "cluster.link_lost", "cluster: NATS lost", {}});
+    });
 }
 
 // The last callback libnats makes for a connection: close() waits for it, so no callback
@@ -58,7 +60,8 @@ void on_reconnected(natsConnection* nc, void* closure) {
         // Heartbeats missed while we were cut off say nothing about the others: judge
         // them afresh from now.
         self->dir.restart_clock();
-        self->events.cluster_log(log_level::info, "cluster: NATS reconnected");
+        self->events.cluster_log(
+            {log_level::info, "cluster.link_restored", "cluster: NATS reconnected", {}});
     });
 }
 

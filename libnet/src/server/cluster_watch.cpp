@@ -102,14 +102,17 @@ void on_publish_ack(jsCtx*, natsMsg* m, jsPubAck*, jsPubAckErr* pae, void* closu
         bool const taken = pae->ErrCode == JSStreamWrongLastSequenceErr;
         std::uint64_t const actual = taken ? wrong_last_sequence(pae->ErrText) : 0;
         std::string error = pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err);
-        self->on_strand(
-            [self, id = std::move(key->id), taken, actual, error = std::move(error)]() mutable {
-                if (taken)
-                    return self->dir.on_claim_refused(id, actual);
-                self->events.cluster_log(log_level::warn,
-                                         "cluster: claim of " + id + " failed: " + error);
-                self->dir.fail_claim(id, error::cluster_unavailable);
-            });
+        self->on_strand([self, id = std::move(key->id), taken, actual,
+                         error = std::move(error)]() mutable {
+            if (taken)
+                return self->dir.on_claim_refused(id, actual);
+            if (self->events.cluster_logging()) {
+                auto const text = "cluster: claim of " + id + " failed: " + error;
+                log_field const fields[] = {{"id", id}, {"reason", error}};
+                self->events.cluster_log({log_level::warn, "cluster.claim_failed", text, fields});
+            }
+            self->dir.fail_claim(id, error::cluster_unavailable);
+        });
     } else if (key) {
         // The release record is in the stream: only now does the claim go, so that every
         // watcher sees the release before any later claim of the id.
@@ -120,8 +123,11 @@ void on_publish_ack(jsCtx*, natsMsg* m, jsPubAck*, jsPubAckErr* pae, void* closu
             self->delete_claim(r->claim);
         if (pae)
             self->on_strand([self, id = std::move(key->id)] {
-                self->events.cluster_log(log_level::warn,
-                                         "cluster: release record of " + id + " failed");
+                if (!self->events.cluster_logging())
+                    return;
+                auto const text = "cluster: release record of " + id + " failed";
+                log_field const fields[] = {{"id", id}};
+                self->events.cluster_log({log_level::warn, "cluster.release_failed", text, fields});
             });
     }
     natsMsg_Destroy(m);

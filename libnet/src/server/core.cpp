@@ -22,6 +22,35 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+// The coroutines' log lines, out of them: GCC 12 mishandles braced lists inside a coroutine.
+void log_listening(const server_core& core, std::string_view transport,
+                   const std::string& address) {
+    if (!core.logging())
+        return;
+    auto const text = (transport == "udp" ? "listening on udp " : "listening on ") + address;
+    core.log(log_level::info, "server.listening", text,
+             {{"address", address}, {"transport", transport}});
+}
+
+void log_accept_failed(const server_core& core, const boost::system::error_code& ec) {
+    if (!core.logging())
+        return;
+    auto const why = ec.message();
+    core.log(log_level::warn, "server.accept_failed", "accept: " + why, {{"reason", why}});
+}
+
+void log_session_failed(const server_core& core, const server_session& s, std::string_view why) {
+    if (!core.logging())
+        return;
+    auto const address = endpoint_string(s.remote_endpoint());
+    auto const text = "session failed: " + std::string(why);
+    if (s.id().empty())
+        core.log(log_level::error, "session.failed", text, {{"address", address}, {"reason", why}});
+    else
+        core.log(log_level::error, "session.failed", text,
+                 {{"id", s.id()}, {"address", address}, {"reason", why}});
+}
+
 tcp::endpoint resolve(asio::any_io_executor ex, const server_options& o) {
     tcp::resolver resolver(ex);
     auto results = resolver.resolve(o.host, std::to_string(o.port),
@@ -87,9 +116,9 @@ void server_core::open_udp() {
 asio::awaitable<error_code> server_core::run() {
     if (cluster_)
         cluster_->start();
-    log(log_level::info, "listening on " + endpoint_string(endpoint_));
+    log_listening(*this, "tcp", endpoint_string(endpoint_));
     if (udp_) {
-        log(log_level::info, "listening on udp " + endpoint_string(udp_endpoint()));
+        log_listening(*this, "udp", endpoint_string(udp_endpoint()));
         udp_->start([weak = weak_from_this()](std::shared_ptr<udp::stream> s) {
             if (auto self = weak.lock())
                 self->start_session(std::move(s));
@@ -126,7 +155,7 @@ asio::awaitable<error_code> server_core::run() {
     store_->flush(); // what was confirmed is committed; the rest gets its chance
     if (cluster_)
         cluster_->stop(); // the other nodes see our clients leave
-    log(log_level::info, "stopped");
+    log(log_level::info, "server.stopped", "stopped");
     co_return error_code{};
 }
 
@@ -141,7 +170,7 @@ asio::awaitable<void> server_core::accept_loop() {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open())
             co_return;
         // Out of descriptors and the like: back off instead of spinning.
-        log(log_level::warn, "accept: " + ec.message());
+        log_accept_failed(*this, ec);
         backoff_timer_.expires_after(std::chrono::milliseconds(100));
         co_await backoff_timer_.async_wait(use_tuple);
     }
@@ -158,7 +187,7 @@ asio::awaitable<void> server_core::idle_watch() {
                 wake = idle_since_ + options_.idle_timeout;
         }
         if (wake <= std::chrono::steady_clock::now()) {
-            log(log_level::info, "idle timeout");
+            log(log_level::info, "server.idle_timeout", "idle timeout");
             stop(msg::term_reason::idle);
             co_return;
         }
@@ -222,7 +251,11 @@ void server_core::start_session(tcp::socket socket) {
         boost::system::error_code ec;
         auto const remote = socket.remote_endpoint(ec);
         if (ec || !options_.on_accept(remote)) {
-            log(log_level::info, "refused connection from " + endpoint_string(remote));
+            if (logging()) {
+                auto const address = endpoint_string(remote);
+                log(log_level::info, "connection.refused", "refused connection from " + address,
+                    {{"address", address}, {"reason", "on_accept"}});
+            }
             socket.close(ec);
             return;
         }
@@ -240,7 +273,11 @@ void server_core::start_session(std::shared_ptr<udp::stream> stream) {
         auto const& peer = stream->peer();
         tcp::endpoint const remote(peer.address(), peer.port());
         if (!options_.on_accept(remote)) {
-            log(log_level::info, "refused udp session from " + endpoint_string(remote));
+            if (logging()) {
+                auto const address = endpoint_string(remote);
+                log(log_level::info, "connection.refused", "refused udp session from " + address,
+                    {{"address", address}, {"reason", "on_accept"}});
+            }
             asio::post(stream->get_executor(), [stream] { stream->close(); }); // a RESET
             return;
         }
@@ -256,8 +293,13 @@ void server_core::open_session(transport stream, std::vector<std::string> names)
         if (guard_.opened(address)) {
             s->unsettled_ = true;
         } else {
-            log(log_level::info, "refused connection from " + address +
-                                     ": too many connections waiting to register");
+            if (logging()) {
+                auto const why = "too many connections waiting to register";
+                auto const from = endpoint_string(s->remote_endpoint());
+                log(log_level::info, "connection.refused",
+                    "refused connection from " + address + ": " + why,
+                    {{"address", from}, {"reason", why}, {"code", to_string(error::rate_limited)}});
+            }
             s->close(error::rate_limited, make_error_frame(error::rate_limited));
         }
     }
@@ -268,7 +310,11 @@ void server_core::open_session(transport stream, std::vector<std::string> names)
         }
         sessions_.insert(s);
     }
-    log(log_level::debug, "connection from " + endpoint_string(s->remote_endpoint()));
+    if (logging()) {
+        auto const address = endpoint_string(s->remote_endpoint());
+        log(log_level::debug, "connection.accepted", "connection from " + address,
+            {{"address", address}});
+    }
     asio::co_spawn(
         s->get_executor(),
         // The session's coroutine owns the core; the session only points at it, so an
@@ -279,7 +325,7 @@ void server_core::open_session(transport stream, std::vector<std::string> names)
             try {
                 co_await s->run();
             } catch (const std::exception& e) { // bad_alloc, a throwing log function...
-                core->log(log_level::error, std::string("session failed: ") + e.what());
+                log_session_failed(*core, *s, e.what());
             }
             core->session_ended(s); // always, or the server would never drain
         }(shared_from_this(), s, options_.hello_timeout),
@@ -314,8 +360,15 @@ void server_core::stop(msg::term_reason reason, std::string_view by, std::string
         if (sessions_.empty())
             asio::post(strand_, [self = shared_from_this()] { self->drained_.cancel(); });
     }
-    log(log_level::info, "terminating (" + std::string(msg::to_string(reason)) +
-                             (by.empty() ? std::string() : " by " + std::string(by)) + ")");
+    if (logging()) {
+        auto const why = msg::to_string(reason);
+        auto const text = "terminating (" + std::string(why) +
+                          (by.empty() ? std::string() : " by " + std::string(by)) + ")";
+        if (by.empty())
+            log(log_level::info, "server.terminating", text, {{"reason", why}});
+        else
+            log(log_level::info, "server.terminating", text, {{"reason", why}, {"by", by}});
+    }
     asio::post(strand_, [self = shared_from_this()] {
         boost::system::error_code ignored;
         self->acceptor_.close(ignored);
@@ -369,9 +422,15 @@ server_stats server_core::stats() const {
     return s;
 }
 
-void server_core::log(log_level level, const std::string& text) const {
+void server_core::log(log_level level, std::string_view event, std::string_view message,
+                      std::initializer_list<log_field> fields) const {
     if (options_.log)
-        options_.log(level, text);
+        options_.log({level, event, message, {fields.begin(), fields.size()}});
+}
+
+void server_core::log(const log_record& r) const {
+    if (options_.log)
+        options_.log(r);
 }
 
 } // namespace libnet::detail

@@ -115,7 +115,13 @@ public:
     void count_error(error code) noexcept;
     void count_slow_consumer() noexcept { slow_consumers_.fetch_add(1); }
     void count_lost() noexcept { lost_.fetch_add(1); }
-    void log(log_level level, const std::string& text) const;
+    /// Whether log() goes anywhere: callers build a line's strings only when it does.
+    bool logging() const noexcept { return static_cast<bool>(options_.log); }
+    /// Logs `event` (docs/guide.md §2) with its sentence and fields. Not from inside a
+    /// coroutine: GCC 12 mishandles the braced list there.
+    void log(log_level level, std::string_view event, std::string_view message,
+             std::initializer_list<log_field> fields = {}) const;
+    void log(const log_record& r) const;
 
     const server_options& options() const noexcept { return options_; }
     io_counters counters_;
@@ -130,7 +136,8 @@ private:
                       msg::leave_reason reason) override;
     void cluster_frame(std::string_view to, std::string_view from, std::string_view from_node,
                        std::span<const std::uint8_t> f) override;
-    void cluster_log(log_level level, const std::string& text) override { log(level, text); }
+    bool cluster_logging() const noexcept override { return logging(); }
+    void cluster_log(const log_record& r) override { log(r); }
     // Mailboxes in the cluster (remote_mailbox.cpp).
     void cluster_stored(std::uint64_t token, error_code ec) override;
     void cluster_mailbox_opened(const std::string& id, std::uint64_t feed, std::uint64_t delivered,

@@ -67,8 +67,13 @@ void server_core::load_store() {
     }
     for (auto& [id, mb] : mailboxes_)
         mb.sent = mb.acked;
-    log(log_level::info, "store: " + std::to_string(contents.users.size()) + " mailboxes, " +
-                             std::to_string(pending_mail_) + " messages waiting");
+    if (logging()) {
+        auto const boxes = std::to_string(contents.users.size());
+        auto const waiting = std::to_string(pending_mail_);
+        log(log_level::info, "store.loaded",
+            "store: " + boxes + " mailboxes, " + waiting + " messages waiting",
+            {{"mailboxes", boxes}, {"messages", waiting}});
+    }
 }
 
 std::int64_t server_core::expiry(std::uint32_t ttl_ms, std::int64_t now) const {
@@ -295,7 +300,11 @@ void server_core::commit() {
 void server_core::committed(std::uint64_t batch, error_code ec) {
     if (ec) {
         store_failures_.fetch_add(1, std::memory_order_relaxed);
-        log(log_level::error, "store: commit failed: " + ec.message());
+        if (logging()) {
+            auto const why = ec.message();
+            log(log_level::error, "store.failed", "store: commit failed: " + why,
+                {{"reason", why}});
+        }
     }
     std::lock_guard lock(mutex_);
     committed_ = std::max(committed_, batch);

@@ -8,7 +8,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-
 #include <stdexcept>
 
 namespace libnet::detail {
@@ -32,7 +31,7 @@ error_code revoked(const access_rules& before, const access_rules& after, std::s
         return {};
     auto const then = before.digests.find(id);
     return then != before.digests.end() && then->second == now->second ? error_code()
-                                                                        : error::auth_failed;
+                                                                       : error::auth_failed;
 }
 
 } // namespace
@@ -90,17 +89,24 @@ std::size_t server_core::update_access(const std::set<std::string>& allow_ids,
             auto const code = static_cast<error>(ec.value());
             auto const text = code == error::not_allowed ? "this id is no longer allowed"
                                                          : "this id's secret has changed";
-            s->close(code, make_frame(msg::error{static_cast<std::uint16_t>(code), text, 0, 0,
-                                                 s->id_}));
+            s->close(code,
+                     make_frame(msg::error{static_cast<std::uint16_t>(code), text, 0, 0, s->id_}));
         }
     }
-    log(log_level::info, "access: " + std::to_string(next->allow.size()) + " ids allowed, " +
-                             std::to_string(next->digests.size()) + " with secrets; " +
-                             std::to_string(out.size()) + " clients closed");
-    for (auto const& [s, ec] : out)
-        log(log_level::info, "closed " + s->id_ + ": " +
-                                 (ec == error::not_allowed ? "no longer allowed"
-                                                           : "its secret has changed"));
+    if (!logging())
+        return out.size();
+    auto const allowed = std::to_string(next->allow.size());
+    auto const with_secrets = std::to_string(next->digests.size());
+    auto const closed = std::to_string(out.size());
+    log(log_level::info, "access.updated",
+        "access: " + allowed + " ids allowed, " + with_secrets + " with secrets; " + closed +
+            " clients closed",
+        {{"allowed", allowed}, {"with_secrets", with_secrets}, {"closed", closed}});
+    for (auto const& [s, ec] : out) {
+        auto const why = ec == error::not_allowed ? "no longer allowed" : "its secret has changed";
+        log(log_level::info, "access.revoked", "closed " + s->id_ + ": " + why,
+            {{"id", s->id_}, {"reason", why}, {"code", to_string(static_cast<error>(ec.value()))}});
+    }
     return out.size();
 }
 

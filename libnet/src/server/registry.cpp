@@ -15,6 +15,22 @@
 
 namespace libnet::detail {
 
+namespace {
+
+// A refused HELLO: "refused ID[ from IP]: WHY". Never the credentials.
+void log_refusal(const server_core& core, const server_session& s, const std::string& id,
+                 std::string_view why, error code, std::string_view from_ip = {}) {
+    if (!core.logging())
+        return;
+    auto const address = endpoint_string(s.remote_endpoint());
+    auto const text = "refused " + id + (from_ip.empty() ? "" : " from " + std::string(from_ip)) +
+                      ": " + std::string(why);
+    core.log(log_level::info, "client.refused", text,
+             {{"id", id}, {"address", address}, {"reason", why}, {"code", to_string(code)}});
+}
+
+} // namespace
+
 std::string server_core::assign_id(const server_session& s) const {
     auto base = endpoint_string(s.remote_endpoint());
     if (!directory_.contains(base))
@@ -42,7 +58,7 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     if (options_.tls.map_identity &&
         std::find(s.cert_names_.begin(), s.cert_names_.end(), id) == s.cert_names_.end()) {
         refused_.fetch_add(1, std::memory_order_relaxed);
-        log(log_level::info, "refused " + id + ": not a name of its TLS certificate");
+        log_refusal(*this, s, id, "not a name of its TLS certificate", error::not_permitted);
         s.refusal_ = "the id must be a name of the client's TLS certificate";
         return error::not_permitted;
     }
@@ -53,21 +69,21 @@ error_code server_core::register_client(server_session& s, const msg::hello& h) 
     auto const now = std::chrono::steady_clock::now();
     if (secret && !guard_.may_try(address, id, now)) {
         refused_.fetch_add(1, std::memory_order_relaxed);
-        log(log_level::info, "refused " + id + " from " + address + ": too many failed attempts");
+        log_refusal(*this, s, id, "too many failed attempts", error::rate_limited, address);
         return error::rate_limited;
     }
     if (auto ec = check_access(*rules, id, h)) {
         refused_.fetch_add(1, std::memory_order_relaxed);
         if (ec == error::auth_failed && secret)
             guard_.failed(address, id, now);
-        log(log_level::info,
-            "refused " + id + ": " +
-                (ec == error::not_allowed ? "not on the allow list" : "wrong secret"));
+        log_refusal(*this, s, id,
+                    ec == error::not_allowed ? "not on the allow list" : "wrong secret",
+                    static_cast<error>(ec.value()));
         return ec;
     }
     if (options_.on_register) { // outside the lock: the hook may take its time
         if (auto why = options_.on_register({id, h.endpoint, h.credentials, s.remote_endpoint()})) {
-            log(log_level::info, "refused " + id + ": " + *why);
+            log_refusal(*this, s, id, *why, error::not_permitted);
             s.refusal_ = std::move(*why);
             return error::not_permitted;
         }
@@ -160,13 +176,25 @@ void server_core::registered(server_session& s) {
         teardown = options_.teardown_at != 0 && registrations_ == options_.teardown_at;
         opened = std::exchange(barrier_opened_, false);
     }
-    log(log_level::info, "joined " + s.id_ + " from " + endpoint_string(s.remote_endpoint()) +
-                             " (" + std::to_string(count) + " online)");
-    if (opened)
-        log(log_level::info, "barrier open: " + std::to_string(options_.barrier) +
-                                 " clients online, everyone gets the directory");
+    if (logging()) {
+        auto const address = endpoint_string(s.remote_endpoint());
+        auto const online = std::to_string(count);
+        log(log_level::info, "client.joined",
+            "joined " + s.id_ + " from " + address + " (" + online + " online)",
+            {{"id", s.id_}, {"address", address}, {"online", online}});
+    }
+    if (opened && logging()) {
+        auto const online = std::to_string(options_.barrier);
+        log(log_level::info, "server.barrier_open",
+            "barrier open: " + online + " clients online, everyone gets the directory",
+            {{"online", online}});
+    }
     if (teardown) {
-        log(log_level::info, "teardown: " + std::to_string(options_.teardown_at) + " registered");
+        if (logging()) {
+            auto const n = std::to_string(options_.teardown_at);
+            log(log_level::info, "server.teardown", "teardown: " + n + " registered",
+                {{"registrations", n}});
+        }
         stop(msg::term_reason::teardown);
     }
 }
@@ -193,8 +221,14 @@ void server_core::client_term(server_session& from, const msg::term& m) {
         from.send_error(error::not_permitted, static_cast<std::uint16_t>(frame_type::term));
         return;
     }
-    log(log_level::info,
-        "TERM from " + from.id_ + (m.text.empty() ? std::string() : ": " + std::string(m.text)));
+    if (logging()) {
+        if (m.text.empty())
+            log(log_level::info, "client.term", "TERM from " + from.id_, {{"id", from.id_}});
+        else
+            log(log_level::info, "client.term",
+                "TERM from " + from.id_ + ": " + std::string(m.text),
+                {{"id", from.id_}, {"text", m.text}});
+    }
     stop(msg::term_reason::requested, from.id_, m.text);
 }
 
@@ -237,12 +271,21 @@ void server_core::unregister(server_session& s, msg::leave_reason reason) {
         policy = msg::term_reason::expected;
     lock.unlock();
 
-    log(log_level::info, "left " + s.id_ + " (" + std::string(msg::to_string(reason)) + ", " +
-                             std::to_string(count) + " online)");
+    if (logging()) {
+        auto const why = msg::to_string(reason);
+        auto const online = std::to_string(count);
+        log(log_level::info, "client.left",
+            "left " + s.id_ + " (" + std::string(why) + ", " + online + " online)",
+            {{"id", s.id_}, {"reason", why}, {"online", online}});
+    }
     if (options_.on_leave)
         options_.on_leave(s.id_, reason);
     if (policy) {
-        log(log_level::info, "policy " + std::string(msg::to_string(*policy)) + " fired");
+        if (logging()) {
+            auto const why = msg::to_string(*policy);
+            log(log_level::info, "server.policy", "policy " + std::string(why) + " fired",
+                {{"reason", why}});
+        }
         stop(*policy);
     }
 }

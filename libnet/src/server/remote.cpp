@@ -24,6 +24,23 @@ std::span<const std::uint8_t> encode_scratch(const Message& m) {
     return {buf.data(), n};
 }
 
+// "cluster: WHAT frame from ID": a frame from another node that this one drops.
+void log_bad_frame(const server_core& core, std::string_view what, std::string_view from,
+                   std::string_view node) {
+    if (!core.logging())
+        return;
+    core.log(log_level::warn, "cluster.bad_frame",
+             "cluster: " + std::string(what) + " frame from " + std::string(from),
+             {{"from", from}, {"node", node}, {"reason", what}});
+}
+
+// "cluster: ID TEXT": a change in who holds a client's id.
+void log_id(const server_core& core, log_level level, std::string_view event, const std::string& id,
+            std::string_view text) {
+    if (core.logging())
+        core.log(level, event, "cluster: " + id + std::string(text), {{"id", id}});
+}
+
 } // namespace
 
 bool server_core::cluster_claimed(const std::string& id, std::uint64_t revision) {
@@ -42,7 +59,7 @@ bool server_core::cluster_claimed(const std::string& id, std::uint64_t revision)
     if (again) { // the client stayed online here: it holds its id at the new revision
         session->join_seq_ = revision;
         lock.unlock();
-        log(log_level::info, "cluster: " + id + " claimed again");
+        log_id(*this, log_level::info, "cluster.reclaimed", id, " claimed again");
         return true;
     }
     if (auto box = mailboxes_.find(id); shared_mail_ && box != mailboxes_.end()) {
@@ -99,7 +116,8 @@ void server_core::fence(std::unique_lock<std::mutex>& lock, server_session& s) {
         announce_soon();
     leaves_.fetch_add(1, std::memory_order_release);
     lock.unlock();
-    log(log_level::warn, "cluster: " + s.id_ + " is held on another node now; closing it here");
+    log_id(*this, log_level::warn, "cluster.fenced", s.id_,
+           " is held on another node now; closing it here");
     s.close(error::id_taken, make_frame(msg::error{static_cast<std::uint16_t>(error::id_taken),
                                                    "this id was taken on another server while "
                                                    "this one was cut off from its cluster",
@@ -118,7 +136,8 @@ void server_core::cluster_left(const std::string& id, std::uint64_t revision,
     // Another node released our client's id (it took this node for dead) and every other
     // node has seen the client leave. It stays online here while this node claims the id
     // again: won, the others see it join again; lost, it is closed here (fence()).
-    log(log_level::warn, "cluster: " + id + " was released by another node; claiming it again");
+    log_id(*this, log_level::warn, "cluster.released", id,
+           " was released by another node; claiming it again");
     claims_.emplace(id, claim{local->self(), local->endpoint_, 0, 0, 0, true});
     lock.unlock();
     cluster_->claim(id, local->endpoint_);
@@ -167,7 +186,7 @@ void server_core::cluster_frame(std::string_view to, std::string_view from,
                                 std::string_view from_node, std::span<const std::uint8_t> bytes) {
     auto const r = decode_frame(bytes, options_.max_frame + 1024);
     if (r.status != decode_status::ok || r.consumed != bytes.size()) {
-        log(log_level::warn, "cluster: undecodable frame from " + std::string(from));
+        log_bad_frame(*this, "undecodable", from, from_node);
         return;
     }
     if (to.empty()) {
@@ -233,7 +252,7 @@ void server_core::deliver_remote(std::string_view to_id, std::string_view from,
     else if (is_app_type(f.type) && !msg::decode(f, a))
         m = {a.type, a.to, a.body, a.ref, a.flags, a.ttl_ms, a.link, a.link_seq};
     else
-        return log(log_level::warn, "cluster: unexpected frame from " + std::string(from));
+        return log_bad_frame(*this, "unexpected", from, from_node);
     auto const ref_type = m.type != 0 ? m.type : static_cast<std::uint16_t>(frame_type::send);
     if (!to) { // left or moved meanwhile: the sender hears of it
         if ((m.flags & msg::flag_link_sync) == 0 || !m.body.empty())

@@ -216,7 +216,9 @@ void server_core::cluster_mail(const std::string& id, std::uint64_t feed, std::u
             mb.mails.push_back(std::move(*m));
             ++pending_mail_;
         } else {
-            log(log_level::warn, "cluster: unreadable message in the mailbox of " + id);
+            if (logging())
+                log(log_level::warn, "cluster.unreadable_message",
+                    "cluster: unreadable message in the mailbox of " + id, {{"id", id}});
         }
     }
     if (mb.session)

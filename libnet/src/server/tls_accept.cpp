@@ -23,6 +23,23 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr unsigned char tls_handshake_record = 0x16; // every TLS connection starts with one
 
+// The log lines of tls_accept(), out of the coroutine: GCC 12 mishandles braced lists there.
+void log_handshake_failed(const server_core& core, const std::string& from, std::string_view why) {
+    if (core.logging())
+        core.log(log_level::info, "tls.handshake_failed",
+                 "TLS handshake from " + from + " failed: " + std::string(why),
+                 {{"address", from}, {"reason", why}});
+}
+
+void log_plain_text(const server_core& core, const std::string& from) {
+    if (core.logging())
+        core.log(log_level::info, "connection.refused",
+                 "refused plain-text connection from " + from + ": TLS required",
+                 {{"address", from},
+                  {"reason", "TLS required"},
+                  {"code", to_string(error::tls_required)}});
+}
+
 // Sends `frame`, then reads and drops what the client sent until it closes or `timer`
 // expires: closing on unread input would reset the connection and could destroy the frame.
 asio::awaitable<void> answer_in_clear(tcp::socket& socket, shared_frame frame,
@@ -49,7 +66,7 @@ asio::awaitable<void> server_core::tls_accept(std::shared_ptr<server_core> self,
     asio::steady_timer timer(socket.get_executor());
     timer.expires_after(self->options_.tls.handshake_timeout);
     auto failed = [&](const std::string& why) {
-        self->log(log_level::info, "TLS handshake from " + from + " failed: " + why);
+        log_handshake_failed(*self, from, why);
     };
 
     auto ready = co_await (socket.async_wait(tcp::socket::wait_read, use_tuple) ||
@@ -60,7 +77,7 @@ asio::awaitable<void> server_core::tls_accept(std::shared_ptr<server_core> self,
     if (socket.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec) != 1 || ec)
         co_return; // closed before saying anything
     if (first != tls_handshake_record) {
-        self->log(log_level::info, "refused plain-text connection from " + from + ": TLS required");
+        log_plain_text(*self, from);
         co_return co_await answer_in_clear(socket, make_error_frame(error::tls_required), timer);
     }
 
