@@ -3,7 +3,8 @@
 #define LIBNET_APPS_LOG_LINES_HPP
 
 // Log lines on stderr: "2026-12-02T21:40:00.123Z info net-server: TEXT", or with
-// --log-format json one object per line: {"time":...,"level":...,"program":...,"msg":...}.
+// --log-format json one object per line: {"time":...,"level":...,"program":...,"msg":...,
+// "event":...}, then the record's fields as keys of their own.
 
 #include "app_support.hpp"
 
@@ -66,14 +67,27 @@ inline std::string json_string(std::string_view text) {
     return out + '"';
 }
 
-/// One log line in `format` ("text" or "json").
+/// One log line in `format` ("text" or "json"). Text shows the message only; JSON adds the
+/// event (when there is one) and each field as a key of its own.
+inline std::string log_line(std::string_view format, std::string_view program,
+                            const libnet::log_record& r) {
+    auto const level = std::string(level_name(r.level));
+    if (format != "json")
+        return rfc3339_now() + ' ' + level + ' ' + std::string(program) + ": " +
+               std::string(r.message);
+    auto line = "{\"time\":\"" + rfc3339_now() + "\",\"level\":\"" + level +
+                "\",\"program\":" + json_string(program) + ",\"msg\":" + json_string(r.message);
+    if (!r.event.empty())
+        line += ",\"event\":" + json_string(r.event);
+    for (auto const& f : r.fields)
+        line += ',' + json_string(f.key) + ':' + json_string(f.value);
+    return line + '}';
+}
+
+/// A line with no event or fields.
 inline std::string log_line(std::string_view format, std::string_view program, libnet::log_level l,
                             std::string_view text) {
-    if (format == "json")
-        return "{\"time\":\"" + rfc3339_now() + "\",\"level\":\"" + std::string(level_name(l)) +
-               "\",\"program\":" + json_string(program) + ",\"msg\":" + json_string(text) + "}";
-    return rfc3339_now() + ' ' + std::string(level_name(l)) + ' ' + std::string(program) + ": " +
-           std::string(text);
+    return log_line(format, program, libnet::log_record{l, {}, text, {}});
 }
 
 /// A thread-safe logger to stderr that drops lines below `level` ("off" drops all).
@@ -87,11 +101,10 @@ inline libnet::log_function stderr_log(const std::string& level, const std::stri
     if (!min)
         throw usage_error("--log-level must be debug, info, warn, error or off");
     static std::mutex mutex;
-    return [min = *min, format, program = std::string(program)](libnet::log_level l,
-                                                                std::string_view text) {
-        if (l < min)
+    return [min = *min, format, program = std::string(program)](const libnet::log_record& r) {
+        if (r.level < min)
             return;
-        auto const line = log_line(format, program, l, text);
+        auto const line = log_line(format, program, r);
         std::lock_guard lock(mutex);
         std::cerr << line << '\n' << std::flush;
     };

@@ -8,6 +8,7 @@
 
 #include <libnet/access.hpp>
 #include <libnet/client_id.hpp>
+#include <libnet/log.hpp>
 #include <libnet/server.hpp>
 
 #include <map>
@@ -47,20 +48,19 @@ struct access_files {
     /// SIGHUP: reads the files again and hands them to `server`; anything wrong keeps the
     /// rules in force and says why.
     void reload(libnet::server& server, const libnet::log_function& log) const {
-        auto say = [&](libnet::log_level l, const std::string& text) {
-            if (log)
-                log(l, text);
-        };
         if (allow_file.empty() && secrets_file.empty()) {
-            say(libnet::log_level::info, "reload: no --allow-file or --secrets-file to read");
+            auto const text = "reload: no --allow-file or --secrets-file to read";
+            log({libnet::log_level::info, "access.reload_skipped", text, {}});
             return;
         }
         try {
             auto const l = read();
             server.update_access(l.allow, l.secrets);
         } catch (const std::exception& e) {
-            say(libnet::log_level::error,
-                std::string("reload: ") + e.what() + "; keeping the current allow list and secrets");
+            std::string const why = e.what();
+            auto const text = "reload: " + why + "; keeping the current allow list and secrets";
+            libnet::log_field const fields[] = {{"reason", why}};
+            log({libnet::log_level::error, "access.reload_failed", text, fields});
         }
     }
 };

@@ -8,6 +8,7 @@ Every wait has a deadline; nothing sleeps to synchronise.
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -367,15 +368,32 @@ class Session(unittest.TestCase):
             code, _, err = srv.finish()
             self.assertEqual(code, 0, err)
             self.assertTrue(any("joined logged" in l for l in err), err)
+            records = []
             for line in err:
                 if fmt == "text":
                     self.assertRegex(line, "^" + rfc3339 + r" (debug|info|warn|error) net-server: ")
                     continue
                 record = json.loads(line)
-                self.assertEqual(sorted(record), ["level", "msg", "program", "time"], line)
+                records.append(record)
+                self.assertEqual(list(record)[:4], ["time", "level", "program", "msg"], line)
                 self.assertRegex(record["time"], "^" + rfc3339 + "$")
                 self.assertIn(record["level"], ("debug", "info", "warn", "error"))
                 self.assertEqual(record["program"], "net-server")
+                self.assertTrue(all(isinstance(v, str) for v in record.values()), line)
+                if not record["msg"].startswith("stats: "):  # the library's lines
+                    self.assertIn("event", record, line)
+            if fmt == "text":  # the sentence alone, as before
+                joined_line = r" info net-server: joined logged from 127\.0\.0\.1:\d+ \(1 online\)$"
+                self.assertTrue(any(re.search(joined_line, l) for l in err), err)
+                continue
+            joins = [r for r in records if r.get("event") == "client.joined"]
+            self.assertEqual(len(joins), 1, err)
+            self.assertEqual(joins[0]["id"], "logged")
+            self.assertEqual(joins[0]["online"], "1")
+            self.assertEqual(joins[0]["msg"],
+                             f"joined logged from {joins[0]['address']} (1 online)")
+            lefts = [r for r in records if r.get("event") == "client.left"]
+            self.assertEqual([(r["id"], r["reason"]) for r in lefts], [("logged", "bye")], err)
         code = subprocess.run([SERVER, "--log-format", "xml"], capture_output=True,
                               timeout=DEADLINE).returncode
         self.assertEqual(code, 2)
