@@ -185,6 +185,21 @@ TEST_CASE("reconnect: close() while the client waits to reconnect ends it at onc
     });
 }
 
+TEST_CASE("reconnect: a client destroyed while it waits to reconnect leaves nothing running") {
+    run([](asio::io_context& ioc) -> asio::awaitable<void> {
+        auto s = std::make_unique<server>(ioc);
+        auto o = reconnecting_client("alice");
+        o.reconnect.initial_delay = std::chrono::milliseconds(60'000);
+        o.reconnect.max_delay = o.reconnect.initial_delay;
+        auto a = std::make_unique<libnet::client>(ioc.get_executor(), o);
+        auto [ec] = co_await a->async_connect("127.0.0.1", s->port(), use_tuple);
+        REQUIRE_FALSE(ec);
+        co_await s->stop();
+        co_await expect<libnet::reconnecting>(*a);
+        a.reset(); // run() fails if the 60 s wait, or an attempt after it, is left behind
+    });
+}
+
 namespace {
 
 // A durable server in a child process, so that it can die by SIGKILL; its port comes back

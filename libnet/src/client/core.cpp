@@ -126,6 +126,10 @@ void client_core::on_closing(error_code reason) {
 
 void client_core::abort() {
     asio::post(ex_, [self = shared_from_this()] {
+        if (self->reconnecting_) { // no attempt after the client is gone
+            self->aborting_ = true;
+            self->reconnect_timer_.cancel();
+        }
         if (self->state_ == state::connecting)
             return self->abort_connect(); // no session left behind that nobody owns
         if (self->conn_ && self->state_ != state::finished) {
