@@ -186,9 +186,9 @@ void metrics_http::stop() {
         beast::error_code ignored;
         st->acceptor.close(ignored);
     });
-    for (auto& [id, weak] : open)
-        if (auto stream = weak.lock())
-            asio::post(stream->get_executor(), [weak] {
+    for (auto& entry : open) // not a structured binding: clang 14 can't capture one
+        if (auto stream = entry.second.lock())
+            asio::post(stream->get_executor(), [weak = entry.second] {
                 if (auto s = weak.lock())
                     s->close();
             });

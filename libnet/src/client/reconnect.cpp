@@ -156,10 +156,11 @@ void client_core::resumed() {
 void client_core::catch_up(const msg::directory& d) {
     push_event(reconnected{attempt_});
     std::vector<std::string> gone;
-    for (auto const& [id, entry] : links_.live_entries()) {
+    for (auto const& live : links_.live_entries()) {
+        auto const& id = live.first; // clang 14 can't capture a structured binding
         auto const now = std::find_if(d.entries.begin(), d.entries.end(),
                                       [&](const msg::directory_entry& e) { return e.id == id; });
-        if (id != id_ && (now == d.entries.end() || now->join_seq != entry.join_seq))
+        if (id != id_ && (now == d.entries.end() || now->join_seq != live.second.join_seq))
             gone.push_back(id);
     }
     for (auto const& id : gone) {
