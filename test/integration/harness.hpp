@@ -117,6 +117,15 @@ inline asio::awaitable<std::unique_ptr<libnet::client>> connect(asio::io_context
     co_return c;
 }
 
+/// Connects with `o` to `s` at `host`; returns the client and the result (no assertion).
+inline asio::awaitable<std::pair<std::unique_ptr<libnet::client>, error_code>>
+try_connect(asio::io_context& ioc, const server& s, libnet::client_options o,
+            std::string host = "127.0.0.1") {
+    auto c = std::make_unique<libnet::client>(ioc.get_executor(), std::move(o));
+    auto [ec] = co_await c->async_connect(host, s.port(), use_tuple);
+    co_return std::pair{std::move(c), ec};
+}
+
 /// The next event within `limit`; fails the test otherwise.
 inline asio::awaitable<libnet::event> next_event(libnet::client& c,
                                                  std::chrono::milliseconds limit = 5000ms) {

@@ -74,14 +74,6 @@ private:
     std::vector<kept_record> records_;
 };
 
-/// Connects with `o`; the client and the result, unchecked.
-asio::awaitable<std::pair<std::unique_ptr<libnet::client>, error_code>>
-try_connect(asio::io_context& ioc, const server& s, libnet::client_options o) {
-    auto c = std::make_unique<libnet::client>(ioc.get_executor(), std::move(o));
-    auto [ec] = co_await c->async_connect("127.0.0.1", s.port(), use_tuple);
-    co_return std::pair{std::move(c), ec};
-}
-
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }

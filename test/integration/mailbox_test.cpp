@@ -15,14 +15,6 @@ using namespace test;
 
 namespace {
 
-/// Connects with `o`; returns the client and the result (no assertion).
-asio::awaitable<std::pair<std::unique_ptr<libnet::client>, error_code>>
-try_connect(asio::io_context& ioc, const server& s, libnet::client_options o) {
-    auto c = std::make_unique<libnet::client>(ioc.get_executor(), std::move(o));
-    auto [ec] = co_await c->async_connect("127.0.0.1", s.port(), use_tuple);
-    co_return std::pair{std::move(c), ec};
-}
-
 asio::awaitable<std::unique_ptr<libnet::client>>
 connect_opts(asio::io_context& ioc, const server& s, libnet::client_options o) {
     auto r = co_await try_connect(ioc, s, std::move(o));

@@ -44,6 +44,20 @@ libnet::server_options durable(const std::string& path, std::uint16_t port) {
     return o;
 }
 
+// A client whose server stopped, waiting a minute before its first attempt.
+asio::awaitable<std::unique_ptr<libnet::client>> waiting_a_minute(asio::io_context& ioc) {
+    server s(ioc);
+    auto o = reconnecting_client("alice");
+    o.reconnect.initial_delay = std::chrono::milliseconds(60'000);
+    o.reconnect.max_delay = o.reconnect.initial_delay;
+    auto a = std::make_unique<libnet::client>(ioc.get_executor(), o);
+    auto [ec] = co_await a->async_connect("127.0.0.1", s.port(), use_tuple);
+    REQUIRE_FALSE(ec);
+    co_await s.stop();
+    co_await expect<libnet::reconnecting>(*a);
+    co_return a;
+}
+
 std::set<std::string> ids(const std::vector<libnet::peer_info>& dir) {
     std::set<std::string> out;
     for (auto const& p : dir)
@@ -162,15 +176,7 @@ TEST_CASE("reconnect: a client refused on its way back gives up at once") {
 
 TEST_CASE("reconnect: close() while the client waits to reconnect ends it at once") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
-        auto s = std::make_unique<server>(ioc);
-        auto o = reconnecting_client("alice");
-        o.reconnect.initial_delay = std::chrono::milliseconds(60'000);
-        o.reconnect.max_delay = o.reconnect.initial_delay;
-        auto a = std::make_unique<libnet::client>(ioc.get_executor(), o);
-        auto [ec] = co_await a->async_connect("127.0.0.1", s->port(), use_tuple);
-        REQUIRE_FALSE(ec);
-        co_await s->stop();
-        co_await expect<libnet::reconnecting>(*a);
+        auto a = co_await waiting_a_minute(ioc);
         std::optional<error_code> held;
         a->async_send("bob", "never sent", [&](error_code e) { held = e; });
         auto const t0 = std::chrono::steady_clock::now();
@@ -187,15 +193,7 @@ TEST_CASE("reconnect: close() while the client waits to reconnect ends it at onc
 
 TEST_CASE("reconnect: a client destroyed while it waits to reconnect leaves nothing running") {
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
-        auto s = std::make_unique<server>(ioc);
-        auto o = reconnecting_client("alice");
-        o.reconnect.initial_delay = std::chrono::milliseconds(60'000);
-        o.reconnect.max_delay = o.reconnect.initial_delay;
-        auto a = std::make_unique<libnet::client>(ioc.get_executor(), o);
-        auto [ec] = co_await a->async_connect("127.0.0.1", s->port(), use_tuple);
-        REQUIRE_FALSE(ec);
-        co_await s->stop();
-        co_await expect<libnet::reconnecting>(*a);
+        auto a = co_await waiting_a_minute(ioc);
         a.reset(); // run() fails if the 60 s wait, or an attempt after it, is left behind
     });
 }

@@ -10,13 +10,6 @@ using namespace test;
 
 namespace {
 
-asio::awaitable<std::pair<std::unique_ptr<libnet::client>, error_code>>
-try_connect(asio::io_context& ioc, const server& s, libnet::client_options o) {
-    auto c = std::make_unique<libnet::client>(ioc.get_executor(), std::move(o));
-    auto [ec] = co_await c->async_connect("127.0.0.1", s.port(), use_tuple);
-    co_return std::pair{std::move(c), ec};
-}
-
 libnet::client_options with_secret(std::string id, std::string secret) {
     auto o = with_id(std::move(id));
     o.credentials = std::move(secret);

@@ -26,15 +26,6 @@ libnet::client_options tls_client(const tls_dir& d, std::string id, std::string 
     return o;
 }
 
-// Connects with `o`; returns the client and how its connect ended.
-asio::awaitable<std::pair<std::unique_ptr<libnet::client>, error_code>>
-try_connect(asio::io_context& ioc, const server& s, libnet::client_options o,
-            std::string host = "127.0.0.1") {
-    auto c = std::make_unique<libnet::client>(ioc.get_executor(), std::move(o));
-    auto [ec] = co_await c->async_connect(host, s.port(), use_tuple);
-    co_return std::make_pair(std::move(c), ec);
-}
-
 bool says(const error_code& ec, std::string_view what) {
     return ec.message().find(what) != std::string::npos;
 }
