@@ -67,11 +67,12 @@ struct mailbox {
 
 /// Who may register: the allow list and the digests of the secrets.
 struct access_rules {
-    std::set<std::string, std::less<>> allow;                 // empty: any id
+    std::set<std::string, std::less<>> allow;                // empty: any id
     std::map<std::string, std::string, std::less<>> digests; // id -> SHA-256 of its secret
 
     /// From the options' lists; the secrets are hashed.
-    access_rules(const std::set<std::string>& ids, const std::map<std::string, std::string>& secrets);
+    access_rules(const std::set<std::string>& ids,
+                 const std::map<std::string, std::string>& secrets);
     bool listed(std::string_view id) const {
         return allow.empty() || allow.contains(id) || digests.contains(id);
     }
@@ -117,8 +118,8 @@ public:
     void count_lost() noexcept { lost_.fetch_add(1); }
     /// Whether log() goes anywhere: callers build a line's strings only when it does.
     bool logging() const noexcept { return static_cast<bool>(options_.log); }
-    /// Logs `event` (docs/guide.md §2) with its sentence and fields. Not from inside a
-    /// coroutine: GCC 12 mishandles the braced list there.
+    /// Logs `event` (docs/guide.md §2) with its sentence and fields. Fields are never
+    /// passed from inside a coroutine: GCC 12 mishandles the braced list there.
     void log(log_level level, std::string_view event, std::string_view message,
              std::initializer_list<log_field> fields = {}) const;
     void log(const log_record& r) const;
