@@ -143,7 +143,7 @@ class Access(Fixture):
         self.file("secrets", "carol:c2\n")
         srv.p.send_signal(signal.SIGHUP)
         srv.stderr_line(lambda l: "closed bob: no longer allowed" in l, "bob closed")
-        code, _, err = bob.finish()
+        code, _, err = bob.finish(close_stdin=False)  # EOF on stdin would leave with exit 0
         self.assertEqual(code, 1, err)
         self.assertTrue(any("not_allowed" in l for l in err), err)
         for id_, args in (("erin", []), ("carol", ["--secret", "c2"])):
@@ -235,7 +235,8 @@ class Reconnect(Fixture):
     def test_without_reconnect_a_lost_server_ends_the_client(self):
         srv, addr = self.server()
         alice = self.track(client(addr, "alice"))
-        joined(srv, "alice")
+        # Registered on alice's side, not only queued on the server's.
+        alice.stderr_line(lambda l: "registered as alice" in l, "alice registered")
         srv.p.kill()
         srv.finish()
         code, _, err = alice.finish(close_stdin=False)

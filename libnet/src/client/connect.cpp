@@ -63,7 +63,7 @@ void client_connection::on_frame(frame_view f) {
     }
 }
 void client_connection::on_closing(error_code reason) {
-    core_->on_closing(reason);
+    core_->on_closing(*this, reason);
 }
 void client_connection::on_written(std::uint64_t written) {
     core_->on_written(written);
@@ -197,9 +197,11 @@ asio::awaitable<error_code> client_core::connect_session(std::string host, std::
     }(shared_from_this(), conn_));
     // Again: the server forgets what the application has taken, and sends the rest again
     // (what is still queued here is recognised and dropped).
-    if (!again)
-        mailbox_.resume(options_.resume_after);
     auto const resume_after = again ? mailbox_.last_delivered() : options_.resume_after;
+    if (again)
+        mailbox_.resuming(resume_after);
+    else
+        mailbox_.resume(resume_after);
     auto const id = again ? this->id() : options_.id;
     conn_->enqueue(make_frame(msg::hello{protocol_version, id, advertise_, options_.credentials,
                                          hello_flags(options_), resume_after, hello_key}));
@@ -223,6 +225,8 @@ void client_core::registered() {
     connected_ = true;
     events_.open();
     state_signal_.cancel();
+    if (reconnecting_)
+        resumed(); // in this turn: a close right after must see the session as it is
 }
 
 void client_core::fail_registration(error_code ec) {

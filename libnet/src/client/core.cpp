@@ -24,7 +24,9 @@ client_core::client_core(asio::any_io_executor ex, client_options options)
       events_(ex_, options_.max_events,
               [this](const event& e, bool was_full) { taken(e, was_full); }),
       out_(ex_, options_.max_queue_bytes), state_signal_(ex_), finished_signal_(ex_),
-      connect_timer_(ex_), reconnect_timer_(ex_), mailbox_(ex_) {}
+      connect_timer_(ex_), reconnect_timer_(ex_), mailbox_(ex_) {
+    out_.hold_on_close(options_.reconnect.enabled); // on_closing decides about them
+}
 
 bool client_core::on_strand() const {
     using io_strand = asio::strand<asio::io_context::executor_type>;
@@ -98,14 +100,23 @@ error_code client_core::not_open() const {
     return end_reason_;
 }
 
-void client_core::on_closing(error_code reason) {
+void client_core::on_closing(const connection& c, error_code reason) {
+    if (&c != conn_.get())
+        return; // an attempt's connection, given up and replaced since
     if (reconnecting_) { // an attempt failed: the reconnection loop goes on
         connected_ = false;
+        if (!end_reason_)
+            end_reason_ = ending_error_ ? ending_error_ : reason;
+        if (state_ == state::connecting) {
+            state_ = state::closing;
+            state_signal_.cancel();
+        }
         return;
     }
-    if (may_reconnect(reason))
-        return connection_lost(ending_error_ && reason == error::connection_closed ? ending_error_
-                                                                                    : reason);
+    auto const why = ending_error_ && reason == error::connection_closed ? ending_error_ : reason;
+    if (may_reconnect(why))
+        return connection_lost(why);
+    out_.hold_on_close(false); // held sends fail below
     if (!end_reason_)
         end_reason_ = term_seen_ ? error_code(error::terminated)
                       : ending_error_ && reason == error::connection_closed ? ending_error_

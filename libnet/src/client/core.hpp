@@ -107,7 +107,7 @@ private:
 
     void on_frame(frame_view f);
     void on_registration_frame(frame_view f);
-    void on_closing(error_code reason);
+    void on_closing(const connection& c, error_code reason);
     void on_written(std::uint64_t written);
     void on_finished(connection& c);
     void end_session(); // no connection and none to come: everything waiting completes
@@ -224,6 +224,7 @@ private:
     bool reconnecting_ = false;    // lost the server: holding sends until a new session
     bool reconnect_started_ = false; // the loop runs (the lost connection has ended)
     error_code lost_reason_;
+    const connection* lost_conn_ = nullptr; // the connection lost, until its end is seen
     unsigned attempt_ = 0;           // the reconnection attempt under way
     std::string host_, port_;        // as async_connect was given them
     bool leaving_ = false;         // close() sent BYE: frames are still delivered until the end

@@ -8,13 +8,13 @@ namespace libnet::detail {
 namespace asio = boost::asio;
 
 void mailbox_tracker::resume(std::uint64_t after) {
-    highest_seq_ = acked_ = after;
+    highest_seq_ = acked_ = resumed_after_ = after;
     last_delivered_ = after;
 }
 
 void mailbox_tracker::welcome(bool has_mailbox, std::uint64_t server_seq) {
     has_mailbox_ = has_mailbox;
-    if (server_seq < highest_seq_) {
+    if (server_seq < resumed_after_) {
         // The server's ids don't reach what we resumed after (a mailbox that did not
         // survive a restart): its new messages reuse those ids, so start again from its.
         highest_seq_ = acked_ = server_seq;
@@ -158,7 +158,8 @@ void mailbox_tracker::end(error_code ec) {
     fetches_.clear();
 }
 
-void mailbox_tracker::lost(error_code ec, const std::vector<std::uint64_t>& resent) {
+std::vector<message> mailbox_tracker::lost(error_code ec,
+                                           const std::vector<std::uint64_t>& resent) {
     for (auto it = confirms_.begin(); it != confirms_.end();) {
         if (std::find(resent.begin(), resent.end(), it->first) != resent.end()) {
             ++it;
@@ -167,9 +168,17 @@ void mailbox_tracker::lost(error_code ec, const std::vector<std::uint64_t>& rese
         it->second.op.complete(ex_, ec, receipt{});
         it = confirms_.erase(it);
     }
-    for (auto& w : fetches_)
-        w.op.complete(ex_, ec, {});
+    std::vector<message> got;
+    for (auto& w : fetches_) {
+        if (!w.abandoned)
+            w.op.complete(ex_, ec, {});
+        for (auto& m : w.got)
+            got.push_back(std::move(m));
+    }
     fetches_.clear();
+    for (std::size_t i = 0; i < got.size() && !unconsumed_.empty(); ++i)
+        unconsumed_.pop_front(); // queued again as events
+    return got;
 }
 
 } // namespace libnet::detail

@@ -25,6 +25,9 @@ public:
 
     /// The session resumes after mailbox id `after` (client_options::resume_after).
     void resume(std::uint64_t after);
+    /// A reconnection asks the server to resume after `after`; what has arrived since
+    /// stays known, so the server's second copies are dropped.
+    void resuming(std::uint64_t after) { resumed_after_ = after; }
     /// WELCOME: whether there is a mailbox, and the server's highest id for it.
     void welcome(bool has_mailbox, std::uint64_t server_seq);
 
@@ -67,7 +70,8 @@ public:
     /// The connection was lost and the client reconnects: fetches and the confirmed sends
     /// the server may have seen complete with `ec`; those of `resent` (refs of frames that
     /// never left, sent again on the next connection) keep waiting for their answer.
-    void lost(error_code ec, const std::vector<std::uint64_t>& resent);
+    /// Returns what the fetches had gathered, to become events.
+    std::vector<message> lost(error_code ec, const std::vector<std::uint64_t>& resent);
 
 private:
     struct confirm_waiter {
@@ -89,7 +93,8 @@ private:
     std::atomic<bool> has_mailbox_{false};
     // Ids arrive in increasing order; those queued but not yet taken are in unconsumed_,
     // and ACKs stop short of the first.
-    std::uint64_t highest_seq_ = 0; // anything up to it is a duplicate
+    std::uint64_t highest_seq_ = 0;   // anything up to it is a duplicate
+    std::uint64_t resumed_after_ = 0; // what the last HELLO asked to resume after
     std::deque<std::uint64_t> unconsumed_;
     std::uint64_t acked_ = 0;
     std::atomic<std::uint64_t> last_delivered_{0};

@@ -11,7 +11,7 @@ bool outbound::has_room(std::size_t bytes) const {
 }
 
 void outbound::send(shared_frame f, pending<> op) {
-    if (suspended_) {
+    if (suspended_ || (hold_on_close_ && conn_ && conn_->closing())) {
         op.keep_work(ex_);
         held_.push_back({std::move(f), std::move(op)});
         return;
@@ -45,6 +45,8 @@ void outbound::release() {
     while (!held_.empty()) {
         auto& h = held_.front();
         if (conn_->closing()) { // nothing more can be sent
+            if (hold_on_close_)
+                return; // on_closing decides: a reconnection, or failing them
             h.op.complete(ex_, closed_);
         } else if (!has_room(h.frame.size)) {
             return;

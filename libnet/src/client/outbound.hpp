@@ -32,6 +32,19 @@ public:
     }
     /// Puts `frames` (what the lost connection did not write) before everything held.
     void hold_first(std::vector<shared_frame> frames);
+    /// While set, sends to a closing connection are held rather than failed: the owner
+    /// either suspends (a reconnection follows) or clears it and releases (they fail).
+    void hold_on_close(bool on) { hold_on_close_ = on; }
+    /// Drops the held frames `keep(frame)` rejects; their operations complete with `ec`.
+    template <class Keep>
+    void filter_held(Keep&& keep, error_code ec) {
+        std::erase_if(held_, [&](held& h) {
+            if (h.last || keep(h.frame))
+                return false;
+            h.op.complete(ex_, ec);
+            return true;
+        });
+    }
     /// Sends through `conn` from now on, starting with what is held.
     void resume(std::shared_ptr<connection> conn) {
         suspended_ = false;
@@ -54,7 +67,7 @@ public:
         using put = connection::put_result;
         auto const r =
             held_.empty() ? conn_->enqueue_message_within(m, n, max_queue_bytes_) : put::no_room;
-        if (r == put::no_room)
+        if (r == put::no_room || (r == put::closed && hold_on_close_))
             return send(make_frame(m), std::move(op));
         op.complete(ex_, r == put::queued ? error_code{} : closed_);
     }
@@ -82,6 +95,7 @@ private:
     std::deque<held> held_;
     error_code closed_ = error::not_connected;
     bool suspended_ = false;
+    bool hold_on_close_ = false;
 };
 
 } // namespace libnet::detail

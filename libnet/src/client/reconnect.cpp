@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
+#include <span>
 
 namespace libnet::detail {
 
@@ -69,6 +71,8 @@ void client_core::connection_lost(error_code reason) {
     reconnecting_ = true;
     reconnect_started_ = false;
     lost_reason_ = reason;
+    lost_conn_ = conn_.get();
+    ending_error_ = {};
     connected_ = false;
     state_ = state::reconnecting;
     out_.suspend(); // sends wait for the next connection
@@ -92,9 +96,18 @@ void client_core::keep_unwritten(connection& c) {
             at += r.consumed;
         }
     }
+    // Held back, not yet queued: the same rules.
+    out_.filter_held(
+        [&](const shared_frame& f) {
+            std::span<const std::uint8_t> const bytes(f.data.get(), f.size);
+            auto const r = decode_frame(bytes, std::numeric_limits<std::uint32_t>::max());
+            return r.status == decode_status::ok && worth_resending(r.frame, confirmed);
+        },
+        lost_reason_);
     // A confirmed send that left may have been stored: its sender hears the error and
     // decides. One that never left is sent again and answered on the next connection.
-    mailbox_.lost(lost_reason_, confirmed);
+    for (auto& m : mailbox_.lost(lost_reason_, confirmed))
+        push_event(std::move(m));
     out_.hold_first(std::move(again));
 }
 
@@ -125,12 +138,13 @@ asio::awaitable<void> client_core::reconnect() {
         state_ = state::connecting;
         attempt_ = attempt;
         auto const ec = co_await connect_session(host_, port_, true);
-        if (!ec && state_ == state::registered)
-            co_return resumed();
+        if (!reconnecting_)
+            co_return; // registered (resumed() ran), or given up meanwhile
         reason = ec ? ec : error_code(error::connection_closed);
         end_reason_ = {}; // the attempt's; the session is not over
         ending_error_ = {};
         state_ = state::reconnecting;
+        close_links(reason); // the attempt's link acceptor, if it opened one
         if (final_reason(reason) && !aborting_)
             co_return give_up(reason);
     }
@@ -140,6 +154,7 @@ void client_core::give_up(error_code reason) {
     reconnecting_ = false;
     end_reason_ = reason;
     out_.set_closed_reason(reason);
+    close_links(reason);
     end_session();
 }
 
@@ -155,30 +170,42 @@ void client_core::resumed() {
 // left meanwhile (or came back as someone new) and who joined, as events.
 void client_core::catch_up(const msg::directory& d) {
     push_event(reconnected{attempt_});
+    auto same = [](const link_table::live_entry& was, const msg::directory_entry& is) {
+        return was.join_seq == is.join_seq && was.endpoint == is.endpoint;
+    };
+    for (auto const& e : d.entries)
+        if (e.id == id_) { // first: the mesh rule compares with it
+            join_seq_ = e.join_seq;
+            links_.joined(id_, e.join_seq, std::string(e.endpoint));
+            std::lock_guard lock(info_mutex_);
+            for (auto& p : directory_)
+                if (p.id == id_)
+                    p = {id_, e.join_seq, std::string(e.endpoint)};
+        }
     std::vector<std::string> gone;
     for (auto const& live : links_.live_entries()) {
         auto const& id = live.first; // clang 14 can't capture a structured binding
         auto const now = std::find_if(d.entries.begin(), d.entries.end(),
                                       [&](const msg::directory_entry& e) { return e.id == id; });
-        if (id != id_ && (now == d.entries.end() || now->join_seq != live.second.join_seq))
+        if (id != id_ && (now == d.entries.end() || !same(live.second, *now)))
             gone.push_back(id);
     }
+    auto tell = [this](event e) {
+        if (options_.on_directory_change)
+            options_.on_directory_change(e);
+        push_event(std::move(e));
+    };
     for (auto const& id : gone) {
         on_left_frame(id);
-        push_event(peer_left{id, msg::leave_reason::lost});
+        tell(peer_left{id, msg::leave_reason::lost});
     }
     for (auto const& e : d.entries) {
         std::string id(e.id);
-        if (id == id_) {
-            join_seq_ = e.join_seq;
-            links_.joined(id, e.join_seq, std::string(e.endpoint));
-            continue;
-        }
-        if (links_.live(id))
+        if (id == id_ || links_.live(id))
             continue;
         peer_info p{id, e.join_seq, std::string(e.endpoint)};
         on_joined_frame(p);
-        push_event(peer_joined{std::move(p)});
+        tell(peer_joined{std::move(p)});
     }
 }
 

@@ -71,13 +71,16 @@ void client_core::write_silent(shared_frame f) {
 
 void client_core::on_finished(connection& c) {
     if (reconnecting_) {
-        if (!reconnect_started_) { // the lost connection: what it did not write goes again
+        if (&c == lost_conn_ && !reconnect_started_) { // what it did not write goes again
             reconnect_started_ = true;
+            lost_conn_ = nullptr;
             keep_unwritten(c);
             spawn(reconnect());
         }
         return;
     }
+    if (&c != conn_.get())
+        return; // an attempt's connection, given up and replaced since
     end_session();
 }
 
@@ -130,6 +133,7 @@ asio::awaitable<error_code> client_core::close_session() {
         send_ack();
         end_reason_ = error::not_connected;
         out_.set_closed_reason(end_reason_);
+        out_.hold_on_close(false);
         leaving_ = true;
         // BYE goes after everything sent before it; frames still on their way (an ERROR
         // about the last SEND) are delivered as events until the server closes.
