@@ -65,7 +65,12 @@ std::size_t server_core::update_access(const std::set<std::string>& allow_ids,
         if (!is_valid_client_id(id))
             throw std::invalid_argument("update_access: '" + id + "' is not a valid client id");
     auto const next = std::make_shared<const access_rules>(allow_ids, secrets);
-    std::vector<std::pair<std::shared_ptr<server_session>, error_code>> out;
+    struct closing {
+        std::shared_ptr<server_session> session;
+        error_code ec;
+        std::string id;
+    };
+    std::vector<closing> out;
     {
         std::lock_guard lock(mutex_);
         auto const before = access_.load();
@@ -84,13 +89,19 @@ std::size_t server_core::update_access(const std::set<std::string>& allow_ids,
         for (auto const& s : sessions_)
             if (s->registered_)
                 if (auto ec = revoked(*before, *next, s->id_))
-                    out.emplace_back(s, ec);
-        for (auto const& [s, ec] : out) {
-            auto const code = static_cast<error>(ec.value());
+                    out.push_back({s, ec, s->id_});
+        // In a cluster, registrations checked before the change may wait for their claim:
+        // closed now, the claim finds them closing and gives the id back.
+        for (auto const& c : claims_)
+            if (c.second.session && !c.second.session->registered_)
+                if (auto ec = revoked(*before, *next, c.first))
+                    out.push_back({c.second.session, ec, c.first});
+        for (auto const& c : out) {
+            auto const code = static_cast<error>(c.ec.value());
             auto const text = code == error::not_allowed ? "this id is no longer allowed"
                                                          : "this id's secret has changed";
-            s->close(code,
-                     make_frame(msg::error{static_cast<std::uint16_t>(code), text, 0, 0, s->id_}));
+            c.session->close(
+                code, make_frame(msg::error{static_cast<std::uint16_t>(code), text, 0, 0, c.id}));
         }
     }
     if (!logging())
@@ -102,10 +113,11 @@ std::size_t server_core::update_access(const std::set<std::string>& allow_ids,
         "access: " + allowed + " ids allowed, " + with_secrets + " with secrets; " + closed +
             " clients closed",
         {{"allowed", allowed}, {"with_secrets", with_secrets}, {"closed", closed}});
-    for (auto const& [s, ec] : out) {
-        auto const why = ec == error::not_allowed ? "no longer allowed" : "its secret has changed";
-        log(log_level::info, "access.revoked", "closed " + s->id_ + ": " + why,
-            {{"id", s->id_}, {"reason", why}, {"code", to_string(static_cast<error>(ec.value()))}});
+    for (auto const& c : out) {
+        auto const why =
+            c.ec == error::not_allowed ? "no longer allowed" : "its secret has changed";
+        log(log_level::info, "access.revoked", "closed " + c.id + ": " + why,
+            {{"id", c.id}, {"reason", why}, {"code", to_string(static_cast<error>(c.ec.value()))}});
     }
     return out.size();
 }
