@@ -304,15 +304,16 @@ private:
 
 // kill -9 of the server while a sender streams confirmed sends: after both clients are
 // back, every message whose send was confirmed has arrived, none twice, in order.
-TEST_CASE("reconnect: SIGKILL of a server with a SQLite store loses and repeats nothing confirmed") {
+TEST_CASE(
+    "reconnect: SIGKILL of a server with a SQLite store loses and repeats nothing confirmed") {
     constexpr int n = 600;
     auto const path = temp_db();
     auto srv = std::make_unique<child_server>(path, 0);
     auto const port = srv->port();
     run(
         [&](asio::io_context& ioc) -> asio::awaitable<void> {
-            auto a = std::make_unique<libnet::client>(ioc.get_executor(),
-                                                      reconnecting_client("alice"));
+            auto a =
+                std::make_unique<libnet::client>(ioc.get_executor(), reconnecting_client("alice"));
             auto [ec] = co_await a->async_connect("127.0.0.1", std::to_string(port), use_tuple);
             REQUIRE_FALSE(ec);
             auto b =

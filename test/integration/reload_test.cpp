@@ -154,8 +154,7 @@ TEST_CASE("access: clients registering while the rules change are held to the ne
     changer.join();
     REQUIRE(finished.load() == n);
     for (int i = 0; i < n; ++i) {
-        INFO("c" << i << ": connect " << connected[i].message() << ", end "
-                 << ended[i].message());
+        INFO("c" << i << ": connect " << connected[i].message() << ", end " << ended[i].message());
         if (i % 2 == 0)
             CHECK_FALSE(connected[i]);
         else if (connected[i])

@@ -315,7 +315,7 @@ TEST_CASE("connection: keep_unwritten keeps what a failed write left, from a who
     f.peer->fail_write = 3;
     f.start();
     f.poll();
-    REQUIRE(f.conn->enqueue(frame_of("first"))); // 11 bytes: whole after two writes
+    REQUIRE(f.conn->enqueue(frame_of("first")));  // 11 bytes: whole after two writes
     REQUIRE(f.conn->enqueue(frame_of("second"))); // 12: 9 of them went
     REQUIRE(f.conn->enqueue(frame_of("third")));
     f.settle();

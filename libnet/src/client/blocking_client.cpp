@@ -38,8 +38,8 @@ void blocking_client::send(const std::string& to, const std::string& body, route
     client_.async_send(to, body, how, asio::use_future).get();
 }
 
-void blocking_client::send_app(std::uint16_t type, const std::string& to,
-                               const std::string& body, route how) {
+void blocking_client::send_app(std::uint16_t type, const std::string& to, const std::string& body,
+                               route how) {
     client_.async_send_app(type, to, body, how, asio::use_future).get();
 }
 

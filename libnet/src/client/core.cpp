@@ -102,7 +102,7 @@ error_code client_core::not_open() const {
 
 void client_core::on_closing(const connection& c, error_code reason) {
     if (&c != conn_.get())
-        return; // an attempt's connection, given up and replaced since
+        return;          // an attempt's connection, given up and replaced since
     if (reconnecting_) { // an attempt failed: the reconnection loop goes on
         connected_ = false;
         if (!end_reason_)
@@ -120,7 +120,7 @@ void client_core::on_closing(const connection& c, error_code reason) {
     if (!end_reason_)
         end_reason_ = term_seen_ ? error_code(error::terminated)
                       : ending_error_ && reason == error::connection_closed ? ending_error_
-                      : reason ? reason
+                      : reason                                              ? reason
                                : error_code(error::not_connected);
     connected_ = false;
     if (state_ != state::finished)

@@ -221,12 +221,12 @@ private:
     // An ERROR about the session itself (ref 0, no frame named) that ends it: the server's
     // reason for the close that follows, reported instead of connection_closed.
     error_code ending_error_;
-    bool reconnecting_ = false;    // lost the server: holding sends until a new session
+    bool reconnecting_ = false;      // lost the server: holding sends until a new session
     bool reconnect_started_ = false; // the loop runs (the lost connection has ended)
     error_code lost_reason_;
     const connection* lost_conn_ = nullptr; // the connection lost, until its end is seen
-    unsigned attempt_ = 0;           // the reconnection attempt under way
-    std::string host_, port_;        // as async_connect was given them
+    unsigned attempt_ = 0;                  // the reconnection attempt under way
+    std::string host_, port_;               // as async_connect was given them
     bool leaving_ = false;         // close() sent BYE: frames are still delivered until the end
     bool aborting_ = false;        // close() during connect
     bool registered_once_ = false; // connect succeeded even if a TERM follows at once

@@ -12,10 +12,10 @@ namespace {
 
 // The codes the server sends just before it closes a registered client's connection.
 bool ends_session(error_code ec) {
-    for (auto const e : {error::frame_too_large, error::malformed_field, error::malformed_message,
-                         error::missing_field, error::frame_timeout, error::id_taken,
-                         error::not_allowed, error::auth_failed, error::slow_consumer,
-                         error::shutting_down})
+    for (auto const e :
+         {error::frame_too_large, error::malformed_field, error::malformed_message,
+          error::missing_field, error::frame_timeout, error::id_taken, error::not_allowed,
+          error::auth_failed, error::slow_consumer, error::shutting_down})
         if (ec == e)
             return true;
     return false;

@@ -63,8 +63,8 @@ bool worth_resending(frame_view f, std::vector<std::uint64_t>& confirmed) {
 } // namespace
 
 bool client_core::may_reconnect(error_code reason) const {
-    return options_.reconnect.enabled && state_ == state::registered && !leaving_ &&
-           !aborting_ && !final_reason(reason) && reason != error::id_taken;
+    return options_.reconnect.enabled && state_ == state::registered && !leaving_ && !aborting_ &&
+           !final_reason(reason) && reason != error::id_taken;
 }
 
 void client_core::connection_lost(error_code reason) {

@@ -41,22 +41,21 @@ void server_core::load_store() {
     durable_ = store_->durable();
     // With a durable store any named client may get a mailbox; otherwise only listed ids.
     has_mailboxes_ = durable_ || !options_.allow_ids.empty();
-    auto open = [this](const std::string& id) -> mailbox& { return mailbox_of(id); };
     for (auto const& id : rules->allow)
-        open(id);
+        mailbox_of(id);
     if (!rules->allow.empty())
         for (auto const& [id, digest] : rules->digests)
-            open(id);
+            mailbox_of(id);
     if (!durable_)
         return;
     auto contents = store_->load();
     for (auto& u : contents.users) {
-        auto& mb = open(u.id);
+        auto& mb = mailbox_of(u.id);
         mb.last_seq = std::max({mb.last_seq, u.last_seq, u.acked});
         mb.acked = std::max(mb.acked, u.acked);
     }
     for (auto& m : contents.messages) {
-        auto& mb = open(m.recipient);
+        auto& mb = mailbox_of(m.recipient);
         if (m.seq <= mb.acked || (!mb.mails.empty() && m.seq <= mb.mails.back().seq))
             continue;
         mb.last_seq = std::max(mb.last_seq, m.seq);
