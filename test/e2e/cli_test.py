@@ -158,7 +158,9 @@ class Arguments(unittest.TestCase):
         self.assertIn("cannot register", "\n".join(err.splitlines()))
 
 
-class Session(unittest.TestCase):
+class Processes(unittest.TestCase):
+    """Kills every process it tracked when a test ends, passed or not."""
+
     def setUp(self):
         self.procs = []
 
@@ -169,6 +171,9 @@ class Session(unittest.TestCase):
     def track(self, p):
         self.procs.append(p)
         return p
+
+
+class Session(Processes):
 
     def test_routed_broadcast_errors_and_term(self):
         srv, addr = start_server()

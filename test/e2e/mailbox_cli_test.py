@@ -35,19 +35,14 @@ def messages(lines):
     return [l for l in lines if l.startswith("[")]
 
 
-class Fixture(unittest.TestCase):
+class Fixture(cli_test.Processes):
     def setUp(self):
-        self.procs = []
+        super().setUp()
         self.dir = tempfile.TemporaryDirectory(prefix="libnet-e2e-")
 
     def tearDown(self):
-        for p in self.procs:
-            p.kill()
+        super().tearDown()
         self.dir.cleanup()
-
-    def track(self, p):
-        self.procs.append(p)
-        return p
 
     def file(self, name, text):
         path = os.path.join(self.dir.name, name)

@@ -96,17 +96,7 @@ def raw_request(port, data):
         return got
 
 
-class Metrics(unittest.TestCase):
-    def setUp(self):
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            p.kill()
-
-    def track(self, p):
-        self.procs.append(p)
-        return p
+class Metrics(cli_test.Processes):
 
     def server(self, *args):
         srv, addr = start_server("--metrics", "127.0.0.1:0", *args)
