@@ -44,15 +44,18 @@ struct resumes_coroutine<boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>
 ///
 /// A client object serves one session: once the session has ended (close, TERM, a lost
 /// connection), async_connect fails with asio::error::already_started; make a new client
-/// to connect again.
+/// to connect again. With client_options::reconnect, a lost connection does not end the
+/// session: the client connects again by itself (events reconnecting and reconnected).
 ///
 /// @par Cancellation
 /// async_receive, async_receive_batch, async_connect, async_fetch and the confirmed sends
 /// support per-operation cancellation through the handler's cancellation slot (for example
 /// asio::bind_cancellation_slot, or `||` of awaitable operators): each completes with
 /// asio::error::operation_aborted, with the effects described at the operation. Every
-/// cancellation type is honoured. Other operations complete quickly or are bounded by a
-/// timeout, and async_close (or destroying the client) ends them all.
+/// cancellation type is honoured. The other operations ignore the slot. Most complete
+/// quickly; a send waits while the outbound queue is over client_options::max_queue_bytes
+/// (the server is not reading) or, with client_options::reconnect, until the client is back
+/// or gives up. async_close (or destroying the client) ends every wait.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: safe.
