@@ -108,6 +108,7 @@ void client_core::keep_unwritten(connection& c) {
     // decides. One that never left is sent again and answered on the next connection.
     for (auto& m : mailbox_.lost(lost_reason_, confirmed))
         push_event(std::move(m));
+    end_lookups(lost_reason_); // asked since the loss: their LOOKUPs were dropped above
     out_.hold_first(std::move(again));
 }
 
