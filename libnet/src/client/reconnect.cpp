@@ -168,29 +168,28 @@ void client_core::resumed() {
 }
 
 // The snapshot of a new session against the directory as this client last heard it: who
-// left meanwhile (or came back as someone new) and who joined, as events.
+// left meanwhile (or is back at another endpoint) and who joined, as events. Peers online
+// before and after at the same endpoint raise no event: they keep their entries, with the
+// new session's join numbers (a restarted server numbers everyone anew).
 void client_core::catch_up(const msg::directory& d) {
     push_event(reconnected{attempt_});
-    auto same = [](const link_table::live_entry& was, const msg::directory_entry& is) {
-        return was.join_seq == is.join_seq && was.endpoint == is.endpoint;
-    };
+    // By id: a directory of n clients is compared in O(n), not O(n^2).
+    std::unordered_map<std::string_view, const msg::directory_entry*> now;
+    now.reserve(d.entries.size());
     for (auto const& e : d.entries)
-        if (e.id == id_) { // first: the mesh rule compares with it
-            join_seq_ = e.join_seq;
-            links_.joined(id_, e.join_seq, std::string(e.endpoint));
-            std::lock_guard lock(info_mutex_);
-            for (auto& p : directory_)
-                if (p.id == id_)
-                    p = {id_, e.join_seq, std::string(e.endpoint)};
-        }
+        now.emplace(e.id, &e);
+    if (auto self = now.find(id_); self != now.end())
+        join_seq_ = self->second->join_seq; // first: the mesh rule compares with it
     std::vector<std::string> gone;
-    for (auto const& live : links_.live_entries()) {
-        auto const& id = live.first; // clang 14 can't capture a structured binding
-        auto const now = std::find_if(d.entries.begin(), d.entries.end(),
-                                      [&](const msg::directory_entry& e) { return e.id == id; });
-        if (id != id_ && (now == d.entries.end() || !same(live.second, *now)))
+    std::vector<peer_info> kept;
+    for (auto const& [id, was] : links_.live_entries()) {
+        auto const it = now.find(id);
+        if (it == now.end() || (id != id_ && it->second->endpoint != was.endpoint))
             gone.push_back(id);
+        else
+            kept.push_back({id, it->second->join_seq, std::string(it->second->endpoint)});
     }
+    renumber(kept);
     auto tell = [this](event e) {
         if (options_.on_directory_change)
             options_.on_directory_change(e);
@@ -202,12 +201,29 @@ void client_core::catch_up(const msg::directory& d) {
     }
     for (auto const& e : d.entries) {
         std::string id(e.id);
-        if (id == id_ || links_.live(id))
+        if (links_.live(id))
             continue;
         peer_info p{id, e.join_seq, std::string(e.endpoint)};
         on_joined_frame(p);
         tell(peer_joined{std::move(p)});
     }
+}
+
+void client_core::renumber(const std::vector<peer_info>& kept) {
+    std::unordered_map<std::string_view, const peer_info*> by_id;
+    for (auto const& p : kept) {
+        by_id.emplace(p.id, &p);
+        if (p.id == id_)
+            links_.joined(p.id, p.join_seq, p.endpoint);
+        else
+            on_joined_frame(p); // the link table, and the mesh rule's dial
+    }
+    std::lock_guard lock(info_mutex_);
+    for (auto& p : directory_)
+        if (auto it = by_id.find(p.id); it != by_id.end())
+            p = *it->second;
+    std::stable_sort(directory_.begin(), directory_.end(),
+                     [](const peer_info& a, const peer_info& b) { return a.join_seq < b.join_seq; });
 }
 
 } // namespace libnet::detail
