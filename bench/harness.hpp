@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <fcntl.h>
@@ -115,9 +116,10 @@ class hosted_server {
 public:
     hosted_server(libnet::server_options o, std::size_t threads)
         : ioc_(static_cast<int>(threads)), server_(ioc_.get_executor(), std::move(o)) {
-        server_.async_run([](libnet::error_code ec) {
+        server_.async_run([this](libnet::error_code ec) {
             if (ec)
                 std::cerr << "server: " << ec.message() << std::endl;
+            finished_ = true;
         });
         for (std::size_t i = 0; i < threads; ++i)
             threads_.emplace_back([this] { ioc_.run(); });
@@ -131,8 +133,12 @@ public:
     hosted_server& operator=(const hosted_server&) = delete;
     std::string port() const { return std::to_string(server_.local_endpoint().port()); }
     libnet::server_stats stats() const { return server_.stats(); }
+    /// Starts a graceful stop without waiting for it (see finished()).
+    void stop() { server_.stop(); }
+    bool finished() const { return finished_; }
 
 private:
+    std::atomic<bool> finished_{false};
     asio::io_context ioc_;
     libnet::server server_;
     std::vector<std::thread> threads_;

@@ -89,7 +89,9 @@ int storm(std::size_t n, bool directory) {
         throw std::runtime_error("the clients did not all connect");
 
     auto const stop = clock::now();
-    first.reset(); // TERM(shutdown) to everyone; the port is free again
+    first->stop(); // TERM(shutdown) to everyone; the clients answer as it drains
+    f.run_until([&] { return first->finished(); }, std::chrono::seconds(30));
+    first.reset(); // the port is free again
     auto const start = clock::now();
     hosted_server second(server_at(static_cast<std::uint16_t>(std::stoi(port))), 1);
     if (!f.run_until([&] { return f.returned == n && f.settled == n; }, std::chrono::seconds(120)))
