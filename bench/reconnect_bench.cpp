@@ -105,11 +105,11 @@ int storm(std::size_t n, bool directory) {
     auto const st = second.stats();
     std::cout << "clients=" << n << " directory=" << (directory ? "yes" : "no")
               << " all_back_s=" << secs.back()
-              << " directories_whole_s=" << std::chrono::duration<double>(settled - start).count() << " p50_s=" << secs[secs.size() / 2]
-              << " p99_s=" << secs[secs.size() * 99 / 100] << " most_attempts=" << f.most_attempts
+              << " directories_whole_s=" << std::chrono::duration<double>(settled - start).count()
+              << " p50_s=" << secs[secs.size() / 2] << " p99_s=" << secs[secs.size() * 99 / 100]
+              << " most_attempts=" << f.most_attempts
               << " old_server_stop_s=" << std::chrono::duration<double>(start - stop).count()
-              << " registrations=" << st.registrations << " refused=" << st.refused
-              << std::endl;
+              << " registrations=" << st.registrations << " refused=" << st.refused << std::endl;
 
     for (auto& c : f.clients)
         c->async_close([](libnet::error_code) {});

@@ -199,7 +199,7 @@ private:
     boost::asio::awaitable<void> reconnect();
     std::chrono::milliseconds backoff(unsigned attempt);
     void give_up(error_code reason);
-    void catch_up(const msg::directory& d); // the directory as it is now, as events
+    void catch_up(const msg::directory& d);            // the directory as it is now, as events
     void renumber(const std::vector<peer_info>& kept); // still online: new join numbers
     void resumed();
 

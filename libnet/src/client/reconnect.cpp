@@ -222,8 +222,9 @@ void client_core::renumber(const std::vector<peer_info>& kept) {
     for (auto& p : directory_)
         if (auto it = by_id.find(p.id); it != by_id.end())
             p = *it->second;
-    std::stable_sort(directory_.begin(), directory_.end(),
-                     [](const peer_info& a, const peer_info& b) { return a.join_seq < b.join_seq; });
+    std::stable_sort(
+        directory_.begin(), directory_.end(),
+        [](const peer_info& a, const peer_info& b) { return a.join_seq < b.join_seq; });
 }
 
 } // namespace libnet::detail
