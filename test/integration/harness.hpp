@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 
 namespace test {
@@ -61,6 +62,14 @@ inline libnet::server_options allow(std::string_view ids) {
     libnet::server_options o;
     o.allow_ids = libnet::parse_id_list(ids);
     return o;
+}
+
+/// One id's secret, for server_options::secrets or server::update_access (outside the
+/// coroutines: GCC 12 mishandles initializer lists inside them).
+inline std::map<std::string, std::string> secret_of(std::string id, std::string secret) {
+    std::map<std::string, std::string> m;
+    m.emplace(std::move(id), std::move(secret));
+    return m;
 }
 
 /// A server running on the test's io_context; stop() and await finished() at the end.
@@ -250,6 +259,18 @@ private:
     tcp::socket sock_;
     libnet::detail::frame_reader reader_;
 };
+
+/// On a server allowing only alice, with `log`: alice joins, bob is refused, alice leaves.
+inline asio::awaitable<void> join_refuse_leave(asio::io_context& ioc, libnet::log_function log) {
+    auto o = allow("alice");
+    o.log = std::move(log);
+    server s(ioc, o);
+    auto a = co_await connect(ioc, s, "alice");
+    auto r = co_await try_connect(ioc, s, with_id("bob"));
+    CHECK(r.second == libnet::error::not_allowed);
+    co_await close(*a);
+    co_await s.stop();
+}
 
 } // namespace test
 

@@ -16,12 +16,6 @@ libnet::client_options with_secret(std::string id, std::string secret) {
     return o;
 }
 
-std::map<std::string, std::string> secret_of(std::string id, std::string secret) {
-    std::map<std::string, std::string> m;
-    m.emplace(std::move(id), std::move(secret));
-    return m;
-}
-
 } // namespace
 
 TEST_CASE("access: update_access closes clients no longer allowed and keeps the others") {
